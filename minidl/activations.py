@@ -1,0 +1,117 @@
+"""Activations: elementwise functions with their derivatives, usable as layers.
+
+An :class:`Activation` is a :class:`~minidl.layers.Layer` without parameters, so it can stand in
+a ``Sequential`` model (``Sequential([Dense(2, 2), Sigmoid()])``) or be named in
+``Dense(..., activation="sigmoid")``. Subclasses give ``function(x)`` and
+``derivative(x, y)`` (dy/dx elementwise, from the input ``x`` or the cached output ``y``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import numpy as np
+from scipy.special import expit
+
+from .layers import Layer
+from .registry import Registry
+
+__all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "Identity", "registry", "register", "get"]
+
+
+class Activation(Layer):
+    """Base class of elementwise activations: ``y = f(x)``, ``dL/dx = dL/dy * f'(x)``."""
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+
+    @abstractmethod
+    def function(self, x: np.ndarray) -> np.ndarray:
+        """f(x), elementwise, keeping x's dtype."""
+
+    @abstractmethod
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """f'(x) elementwise, computed from the input ``x`` or the output ``y = f(x)``."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = self.function(x)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return grad_output * self.derivative(self._x, self._y)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+registry: Registry[Activation] = Registry("activation", Activation)
+register = registry.register
+get = registry.get
+
+
+@register("sigmoid")
+class Sigmoid(Activation):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``; derivative ``y * (1 - y)`` from the output.
+
+    Uses ``scipy.special.expit``, which never overflows.
+    """
+
+    def function(self, x):
+        return expit(x)
+
+    def derivative(self, x, y):
+        return y * (1.0 - y)
+
+    def backward(self, grad_output):
+        y = self._y
+        return grad_output * y * (1.0 - y)
+
+
+@register("tanh")
+class Tanh(Activation):
+    """Hyperbolic tangent; derivative ``1 - y**2`` from the output."""
+
+    def function(self, x):
+        return np.tanh(x)
+
+    def derivative(self, x, y):
+        return 1.0 - y * y
+
+
+@register("relu")
+class ReLU(Activation):
+    """``max(x, 0)``; derivative 1 where ``x > 0`` and 0 elsewhere (0 at the kink)."""
+
+    def function(self, x):
+        return np.maximum(x, 0)
+
+    def derivative(self, x, y):
+        return (x > 0).astype(x.dtype)
+
+    def backward(self, grad_output):
+        return grad_output * (self._x > 0)
+
+
+@register("linear")
+class Identity(Activation):
+    """The identity ``f(x) = x`` (registered as ``"linear"``, as in Keras)."""
+
+    def function(self, x):
+        return x
+
+    def derivative(self, x, y):
+        return np.ones_like(x)
+
+    def backward(self, grad_output):
+        return grad_output
+
+

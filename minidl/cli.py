@@ -1,0 +1,53 @@
+"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl configs``, ``minidl --version``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__, config
+from .errors import MinidlError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minidl", description="A small plugin-based deep-learning framework.")
+    parser.add_argument("--version", action="version", version=f"minidl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a bundled configuration or a TOML file")
+    train.add_argument("config", help="a bundled name (see 'minidl configs') or a path to a .toml file")
+    train.add_argument("--seed", type=int, help="seed for initial weights and shuffling (overrides the file)")
+    train.add_argument("--epochs", type=int, help="number of epochs (overrides the file)")
+    train.set_defaults(run=_train)
+
+    configs = sub.add_parser("configs", help="list the bundled configurations")
+    configs.set_defaults(run=_configs)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    config.train(config.load(args.config), seed=args.seed, epochs=args.epochs)
+    return 0
+
+
+def _configs(args: argparse.Namespace) -> int:
+    for name in config.bundled():
+        print(f"{name:<20} {config.load(name).description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (2 for a usage or configuration error)."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except MinidlError as exc:
+        print(f"minidl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Input validation and mini-batching.
+
+Validation runs once per ``fit``/``predict`` call, before any computation, so a bad input never
+leaves a model half-trained; the training loop itself checks nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError, ShapeError
+
+__all__ = ["as_inputs", "as_targets", "batch_slices"]
+
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+
+
+def _as_numeric_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        array = data
+    else:
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"{what} could not be read as a rectangular numeric array ({exc}); ragged "
+                "lists are not supported: give every row the same length."
+            ) from exc
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise DataError(
+            f"{what} must hold real numbers (bool, int or float); received dtype {array.dtype}"
+            + (" (complex numbers are not supported)." if array.dtype.kind == "c" else ".")
+        )
+    if array.size == 0 or len(array) == 0:
+        raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
+    array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise DataError(
+            f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}, "
+            f"value {array[tuple(bad)]}); clean or impute the data first."
+        )
+    return array
+
+
+def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = "") -> np.ndarray:
+    """``x`` as a finite 2-D array of ``dtype`` with ``features`` columns, else a clear error."""
+    array = _as_numeric_array(x, "X", dtype)
+    if array.ndim != 2:
+        hint = (
+            " For one feature per sample use x.reshape(-1, 1); for a single sample, x.reshape(1, -1)."
+            if array.ndim == 1
+            else ""
+        )
+        raise ShapeError(
+            f"X must be 2-D, shaped (samples, features); received {array.ndim}-D data of shape "
+            f"{array.shape}.{hint}"
+        )
+    if features is not None and array.shape[1] != features:
+        raise ShapeError(
+            f"X has {array.shape[1]} features, but the first layer, {first_layer}, expects {features}."
+        )
+    return array
+
+
+def as_targets(
+    y: Any, dtype: np.dtype, outputs: int | None, samples: int, last_layer: str = ""
+) -> np.ndarray:
+    """``y`` as a finite 2-D array of ``dtype`` matching ``samples`` rows and ``outputs`` columns.
+
+    A 1-D ``y`` is accepted for a model with one output and becomes one column.
+    """
+    array = _as_numeric_array(y, "y", dtype)
+    if array.ndim == 1 and outputs in (1, None):
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ShapeError(
+            f"y must be 2-D, shaped (samples, outputs) (or 1-D for a one-output model); "
+            f"received shape {array.shape} for a model with {outputs} outputs."
+        )
+    if len(array) != samples:
+        raise DataError(f"X and y must have the same number of samples; received {samples} and {len(array)}.")
+    if outputs is not None and array.shape[1] != outputs:
+        raise ShapeError(
+            f"y has {array.shape[1]} columns, but the last layer, {last_layer}, outputs {outputs}."
+        )
+    return array
+
+
+def batch_slices(
+    samples: int, batch_size: int, rng: np.random.Generator | None
+) -> Iterator[slice | np.ndarray]:
+    """Yields the row selectors of one epoch: slices in order, or index arrays if shuffled.
+
+    Shuffling permutes indices, never the data, so no copy of the data set is made per epoch.
+    The last batch may be smaller; it is yielded, never dropped.
+    """
+    if rng is None:
+        for start in range(0, samples, batch_size):
+            yield slice(start, start + batch_size)
+        return
+    order = rng.permutation(samples)
+    for start in range(0, samples, batch_size):
+        yield order[start : start + batch_size]

@@ -1,0 +1,51 @@
+"""The minidl error family.
+
+Every error minidl raises on purpose is a :class:`MinidlError`, and also subclasses the builtin
+exception a user would already catch (``ValueError``, ``TypeError``, ``LookupError``...), so
+``except ValueError`` keeps working around minidl calls.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MinidlError",
+    "ShapeError",
+    "DataError",
+    "ConfigError",
+    "ComponentTypeError",
+    "UnknownComponentError",
+    "NotCompiledError",
+    "PluginError",
+]
+
+
+class MinidlError(Exception):
+    """Base class of every error minidl raises deliberately."""
+
+
+class ShapeError(MinidlError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size along one of them."""
+
+
+class DataError(MinidlError, ValueError):
+    """Input data is unusable: empty, non-numeric, NaN or infinite, mismatched lengths."""
+
+
+class ConfigError(MinidlError, ValueError):
+    """A configuration value or a hyper-parameter is out of range or malformed."""
+
+
+class ComponentTypeError(MinidlError, TypeError):
+    """An object of the wrong kind was given where a component (layer, loss...) was expected."""
+
+
+class UnknownComponentError(MinidlError, LookupError):
+    """A component name is not in its registry (nor provided by any installed plugin)."""
+
+
+class NotCompiledError(MinidlError, RuntimeError):
+    """A model was trained or evaluated before ``compile`` gave it a loss and an optimizer."""
+
+
+class PluginError(MinidlError, ImportError):
+    """A plugin's entry point could not be loaded; the original exception is chained."""

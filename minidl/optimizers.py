@@ -1,0 +1,136 @@
+"""Optimizers: update parameters in place from their gradients.
+
+An optimizer is a template method: :meth:`Optimizer.step` loops over parameters, creates each
+one's state on first sight with :meth:`Optimizer.init_state` (state belongs to the optimizer,
+keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers never see layers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._checks import number
+from .errors import ConfigError
+from .parameter import Parameter
+from .registry import Registry
+
+__all__ = ["Optimizer", "SGD", "registry", "register", "get"]
+
+
+class Optimizer(ABC):
+    """Base class of optimizers.
+
+    ``elementwise = True`` (the default) declares that the update of each element depends only
+    on that element's own value, gradient and state. A model may then hand the optimizer one
+    Parameter spanning all of its parameters (a flat buffer), which gives the same result with
+    one numpy call per step instead of one per array. Optimizers that look at whole arrays
+    (norms, per-layer trust ratios) set it to False.
+    """
+
+    elementwise: ClassVar[bool] = True
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        self.learning_rate = learning_rate
+        self.iterations = 0
+        self._state: dict[Parameter, dict[str, Any]] = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """The step size; may be changed between steps (schedules); must be finite and > 0."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = number("learning_rate", value, low=0.0, low_open=True)
+
+    def step(self, parameters: Iterable[Parameter]) -> None:
+        """Applies one update to every parameter from its current ``grad``."""
+        self.iterations += 1
+        states = self._state
+        for p in parameters:
+            state = states.get(p)
+            if state is None:
+                state = states[p] = self.init_state(p)
+            self.update(p, state)
+
+    def init_state(self, param: Parameter) -> dict[str, Any]:
+        """The state a parameter starts with (e.g. zero moment buffers); none by default."""
+        return {}
+
+    @abstractmethod
+    def update(self, param: Parameter, state: dict[str, Any]) -> None:
+        """Updates ``param.value`` in place from ``param.grad`` and ``state``."""
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as plain JSON values."""
+        return {"learning_rate": self.learning_rate}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
+register = registry.register
+get = registry.get
+
+
+@register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum and weight decay.
+
+    With ``g = grad + weight_decay * p`` and velocity ``v`` (zero at start):
+    plain ``p -= lr * g``; momentum ``v = momentum * v - lr * g; p += v``;
+    Nesterov ``p += momentum * v - lr * g`` (after updating ``v``), as in Keras.
+
+    Example:
+        >>> opt = SGD(learning_rate=0.1)
+        >>> p = Parameter(np.array([1.0])); p.grad[:] = 2.0
+        >>> opt.step([p]); p.value
+        array([0.8])
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        *,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.momentum = number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.weight_decay = number("weight_decay", weight_decay, low=0.0)
+        if not isinstance(nesterov, bool):
+            raise ConfigError(f"nesterov must be True or False; received nesterov={nesterov!r}.")
+        if nesterov and self.momentum == 0.0:
+            raise ConfigError("nesterov=True needs a momentum > 0; received momentum=0.0.")
+        self.nesterov = nesterov
+
+    def init_state(self, param: Parameter) -> dict[str, Any]:
+        return {"velocity": np.zeros_like(param.value)} if self.momentum else {}
+
+    def update(self, param: Parameter, state: dict[str, Any]) -> None:
+        g = param.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * param.value
+        if not self.momentum:
+            param.value -= self.learning_rate * g
+            return
+        v = state["velocity"]
+        v *= self.momentum
+        v -= self.learning_rate * g
+        if self.nesterov:
+            param.value += self.momentum * v - self.learning_rate * g
+        else:
+            param.value += v
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.momentum or self.weight_decay:
+            config.update(momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay)
+        return config

@@ -1,0 +1,60 @@
+"""Parameters: a value array and the gradient array of the same shape and dtype."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["Parameter", "pack"]
+
+
+class Parameter:
+    """A trainable array and its gradient.
+
+    Layers write ``grad`` in place during ``backward``; optimizers update ``value`` in place.
+    Identity matters (optimizer state is keyed by the Parameter object), so Parameters compare
+    and hash by identity.
+
+    Example:
+        >>> p = Parameter(np.zeros((2, 3)), name="weight")
+        >>> p.grad.shape
+        (2, 3)
+    """
+
+    __slots__ = ("value", "grad", "name", "__weakref__")
+
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
+        self.value = value
+        self.grad = np.zeros_like(value)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+def pack(parameters: Sequence[Parameter], dtype: np.dtype) -> Parameter:
+    """Moves the values and gradients of ``parameters`` into two contiguous buffers.
+
+    Each parameter's ``value`` and ``grad`` become views of one flat buffer, so an elementwise
+    optimizer can update every parameter of a model with one numpy call instead of one per array.
+    Returns a Parameter whose ``value`` and ``grad`` are the two flat buffers.
+    """
+    total = sum(p.size for p in parameters)
+    flat = Parameter(np.empty(total, dtype=dtype), name="all")
+    offset = 0
+    for p in parameters:
+        end = offset + p.size
+        flat.value[offset:end] = p.value.ravel()
+        p.value = flat.value[offset:end].reshape(p.value.shape)
+        p.grad = flat.grad[offset:end].reshape(p.value.shape)
+        offset = end
+    return flat

@@ -237,14 +237,16 @@ class Sequential:
 
         The loss is computed with the weights before the update.
         """
+        optimizer = self.optimizer
+        # Packing (re)points every gradient array into the flat buffer, so it must come first.
+        params = (self._packed(),) if optimizer.elementwise else self.parameters()  # type: ignore[union-attr]
         h = x
         for layer in self.layers:
             h = layer.forward(h)
         value, grad = self.loss.value_and_gradient(y, h)  # type: ignore[union-attr]
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
-        optimizer = self.optimizer
-        optimizer.step((self._packed(),) if optimizer.elementwise else self.parameters())  # type: ignore[union-attr]
+        optimizer.step(params)  # type: ignore[union-attr]
         return value
 
     def _set_training(self, training: bool) -> None:

@@ -34,6 +34,11 @@ class Layer(ABC):
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name
 
+    @classmethod
+    def example(cls) -> Layer:
+        """A small instance for conformance tests; layers whose constructor needs arguments override it."""
+        return cls()
+
     def build(self, rng: np.random.Generator, dtype: np.dtype) -> None:
         """Creates the layer's parameters with ``rng`` and ``dtype``; a no-op by default."""
 
@@ -139,6 +144,10 @@ class Dense(Layer):
         self.W: Parameter | None = None
         self.b: Parameter | None = None
         self._x: np.ndarray | None = None
+
+    @classmethod
+    def example(cls) -> Dense:
+        return cls(3, 4, activation="tanh", bias_init="normal")
 
     def build(self, rng: np.random.Generator, dtype: np.dtype) -> None:
         shape = (self.in_features, self.out_features)

@@ -44,6 +44,11 @@ class Initializer(ABC):
     ) -> np.ndarray:
         """Returns a new array of ``shape`` and ``dtype``, drawing from ``rng`` if random."""
 
+    @classmethod
+    def example(cls) -> Initializer:
+        """An instance for conformance tests."""
+        return cls()
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, as plain JSON values."""
         return {}

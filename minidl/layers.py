@@ -30,6 +30,8 @@ class Layer(ABC):
     """
 
     training: bool = False
+    #: Input width the layer requires, or None if it takes any width (Dense sets it).
+    in_features: int | None = None
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name

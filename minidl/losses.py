@@ -42,6 +42,15 @@ class Loss(ABC):
         """Both at once; the training step calls this."""
         return self(y_true, y_pred), self.gradient(y_true, y_pred)
 
+    @classmethod
+    def example(cls) -> Loss:
+        """An instance for conformance tests; losses whose constructor needs arguments override it."""
+        return cls()
+
+    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+        """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
+        return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
+
     def _scale(self, y_pred: np.ndarray) -> float:
         return 1.0 / y_pred.size if self.reduction == "mean" else 1.0
 
@@ -65,6 +74,11 @@ register = registry.register
 get = registry.get
 
 
+def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    # computed in the prediction's dtype, so float32 models stay float32 whatever the targets are
+    return np.subtract(y_pred, y_true, dtype=y_pred.dtype)
+
+
 @register("mse")
 class MSE(Loss):
     """Squared error: ``L = s * sum((y_pred - y_true)**2)``, ``dL/dy_pred = 2 s (y_pred - y_true)``.
@@ -78,14 +92,14 @@ class MSE(Loss):
     """
 
     def __call__(self, y_true, y_pred):
-        d = (y_pred - y_true).ravel()
+        d = _difference(y_pred, y_true).ravel()
         return float(d @ d) * self._scale(y_pred)
 
     def gradient(self, y_true, y_pred):
-        return (y_pred - y_true) * (2.0 * self._scale(y_pred))
+        return _difference(y_pred, y_true) * (2.0 * self._scale(y_pred))
 
     def value_and_gradient(self, y_true, y_pred):
-        d = y_pred - y_true
+        d = _difference(y_pred, y_true)
         flat = d.ravel()
         scale = self._scale(y_pred)
         return float(flat @ flat) * scale, d * (2.0 * scale)

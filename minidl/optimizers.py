@@ -38,6 +38,11 @@ class Optimizer(ABC):
         self.iterations = 0
         self._state: dict[Parameter, dict[str, Any]] = {}
 
+    @classmethod
+    def example(cls) -> Optimizer:
+        """An instance for conformance tests (it must minimise a quadratic within 5000 steps)."""
+        return cls()
+
     @property
     def learning_rate(self) -> float:
         """The step size; may be changed between steps (schedules); must be finite and > 0."""

@@ -1,0 +1,462 @@
+"""The conformance kit: checks every minidl component must pass, for the core and for plugins.
+
+Each ``check_*`` function takes a component class (registered or not) and raises
+``AssertionError`` with a readable message on the first failure. :func:`checks` lists the
+individual checks of one component and :func:`parametrize_with_checks` turns them into separate
+pytest tests::
+
+    from minidl.testing import parametrize_with_checks
+    from my_plugin import Swish
+
+    @parametrize_with_checks([Swish])
+    def test_conformance(check):
+        check()
+
+Components are made with their class's ``example()`` method, so a class whose constructor needs
+arguments overrides ``example``. Gradients are compared with central finite differences in
+float64 at seeded random points at least 0.1 away from 0, where activations have their kinks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .activations import Activation
+from .initializers import Initializer
+from .layers import Layer
+from .losses import Loss
+from .optimizers import Optimizer
+from .parameter import Parameter
+from .registry import Registry
+
+__all__ = [
+    "numerical_gradient",
+    "check_activation",
+    "check_layer",
+    "check_loss",
+    "check_optimizer",
+    "check_initializer",
+    "check_component",
+    "checks",
+    "parametrize_with_checks",
+    "Check",
+]
+
+EPS = 1e-6
+RTOL, ATOL = 1e-5, 1e-7
+BATCHES = (1, 7, 0)
+DTYPES = (np.float32, np.float64)
+# Underflow to 0 is the right answer for exp(-large); every other floating-point event is a bug.
+STRICT = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """d f / d x by central differences ``(f(x + eps) - f(x - eps)) / (2 eps)``, element by element.
+
+    ``x`` is perturbed in place and restored; ``f`` reads it.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        keep = x[i]
+        x[i] = keep + eps
+        up = f()
+        x[i] = keep - eps
+        down = f()
+        x[i] = keep
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of one component; calling it runs the check."""
+
+    kind: str
+    component: str
+    name: str
+    run: Callable[[type], None]
+    cls: type
+
+    def __call__(self) -> None:
+        self.run(self.cls)
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.component}-{self.name}"
+
+
+def _registry_for(cls: type) -> Registry[Any]:
+    from . import activations, initializers, layers, losses, optimizers
+
+    for base, module in (
+        (Activation, activations),
+        (Layer, layers),
+        (Loss, losses),
+        (Optimizer, optimizers),
+        (Initializer, initializers),
+    ):
+        if isinstance(cls, type) and issubclass(cls, base):
+            return module.registry
+    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer).")
+
+
+def _points(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    x = rng.uniform(0.1, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    return x.astype(dtype)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+# --------------------------------------------------------------------------- shared checks
+def _check_registered(cls: type) -> None:
+    registry = _registry_for(cls)
+    name = registry.name_of(cls, default="")
+    assert name, f"{cls.__qualname__} is not registered in the {registry.kind} registry."
+    assert registry.get_class(name) is cls, f"{registry.kind} {name!r} resolves to {registry.get_class(name)!r}, not {cls!r}."
+
+
+def _check_config(cls: type) -> None:
+    registry = _registry_for(cls)
+    component = cls.example()
+    config = component.get_config()
+    try:
+        text = json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{cls.__qualname__}.get_config() is not plain JSON: {config!r} ({exc})") from exc
+    rebuilt = registry.create(cls, json.loads(text))
+    assert rebuilt.get_config() == config, f"rebuilt from {config!r}, got {rebuilt.get_config()!r}"
+    assert repr(rebuilt) == repr(component)
+
+
+# --------------------------------------------------------------------------- layers
+def _built(cls: type, dtype: Any = np.float64, seed: int = 0) -> Layer:
+    layer = cls.example()
+    layer.build(np.random.default_rng(seed), np.dtype(dtype))
+    return layer
+
+
+def _width(layer: Layer) -> int:
+    return layer.in_features if layer.in_features is not None else 5
+
+
+def _check_layer_shapes(cls: type) -> None:
+    layer = _built(cls)
+    width = _width(layer)
+    out = layer.output_features(width)
+    for batch in BATCHES:
+        x = _points(np.random.default_rng(batch), (batch, width))
+        y = layer.forward(x)
+        assert y.ndim == 2 and y.shape[0] == batch, f"forward of {x.shape} gave {y.shape}"
+        assert out is None or y.shape[1] == out, f"output_features says {out}, forward gave {y.shape}"
+        g = layer.backward(np.ones_like(y))
+        assert g.shape == x.shape, f"backward gave dL/dinput of shape {g.shape} for an input {x.shape}"
+        for p in layer.parameters():
+            assert p.grad.shape == p.value.shape, f"{p!r}: grad shape {p.grad.shape}"
+            if batch == 0:
+                assert not np.any(p.grad), f"{p!r}: an empty batch must give a zero gradient"
+
+
+def _check_layer_dtypes(cls: type) -> None:
+    for dtype in DTYPES:
+        layer = _built(cls, dtype)
+        x = _points(np.random.default_rng(1), (3, _width(layer)), dtype)
+        y = layer.forward(x)
+        g = layer.backward(np.ones_like(y))
+        assert y.dtype == dtype and g.dtype == dtype, f"{np.dtype(dtype)} in, forward {y.dtype}, backward {g.dtype}"
+        for p in layer.parameters():
+            assert p.value.dtype == dtype and p.grad.dtype == dtype, f"{p!r} is {p.value.dtype}/{p.grad.dtype}"
+
+
+def _check_layer_inputs_untouched(cls: type) -> None:
+    layer = _built(cls)
+    x = _read_only(_points(np.random.default_rng(2), (4, _width(layer))))
+    keep = x.copy()
+    y = layer.forward(x)  # a write to x would raise: it is read-only
+    g = _read_only(np.random.default_rng(3).standard_normal(y.shape))
+    layer.backward(g)
+    np.testing.assert_array_equal(x, keep)
+
+
+def _check_layer_gradients(cls: type) -> None:
+    layer = _built(cls)
+    rng = np.random.default_rng(42)
+    x = _points(rng, (4, _width(layer)))
+    weights = rng.standard_normal(layer.forward(x).shape)
+
+    def objective() -> float:
+        return float(np.sum(weights * layer.forward(x)))
+
+    layer.forward(x)
+    grad_x = layer.backward(weights.copy()).copy()
+    analytic = [p.grad.copy() for p in layer.parameters()]
+    _close(grad_x, numerical_gradient(objective, x), f"{cls.__qualname__}: dL/dinput")
+    for p, grad in zip(layer.parameters(), analytic):
+        _close(grad, numerical_gradient(objective, p.value), f"{cls.__qualname__}: dL/d{p.name or 'parameter'}")
+
+
+def _check_layer_large_inputs(cls: type) -> None:
+    for dtype, scale in ((np.float64, 500.0), (np.float32, 50.0)):
+        layer = _built(cls, dtype)
+        x = (_points(np.random.default_rng(4), (6, _width(layer))) * scale).astype(dtype)
+        with np.errstate(**STRICT):
+            y = layer.forward(x)
+            layer.backward(np.ones_like(y))
+        assert np.all(np.isfinite(y)), f"forward of inputs of magnitude {scale} gave non-finite values"
+
+
+def _check_layer_determinism(cls: type) -> None:
+    x = _points(np.random.default_rng(5), (3, _width(_built(cls))))
+    a, b = _built(cls, seed=7), _built(cls, seed=7)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value, err_msg="same seed, different initial parameters")
+    np.testing.assert_array_equal(a.forward(x), b.forward(x), err_msg="same seed, different outputs")
+
+
+LAYER_CHECKS = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "shapes": _check_layer_shapes,
+    "dtypes": _check_layer_dtypes,
+    "inputs_untouched": _check_layer_inputs_untouched,
+    "gradients": _check_layer_gradients,
+    "large_inputs": _check_layer_large_inputs,
+    "determinism": _check_layer_determinism,
+}
+
+
+def _check_activation_shape_kept(cls: type) -> None:
+    act = _built(cls)
+    x = _points(np.random.default_rng(6), (4, 3))
+    assert act.forward(x).shape == x.shape, "an activation must keep its input's shape"
+
+
+ACTIVATION_CHECKS = {**LAYER_CHECKS, "shape_kept": _check_activation_shape_kept}
+
+
+# --------------------------------------------------------------------------- losses
+def _loss_batch(loss: Loss, batch: int = 6, outputs: int = 3, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    return loss.example_batch(np.random.default_rng(seed), batch, outputs)
+
+
+def _check_loss_gradients(cls: type) -> None:
+    for loss in _loss_variants(cls):
+        y_true, y_pred = _loss_batch(loss)
+        numeric = numerical_gradient(lambda: loss(y_true, y_pred), y_pred)
+        _close(loss.gradient(y_true, y_pred), numeric, f"{loss!r}.gradient")
+        value, grad = loss.value_and_gradient(y_true, y_pred)
+        _close(np.array(value), np.array(loss(y_true, y_pred)), f"{loss!r}.value_and_gradient value")
+        _close(grad, numeric, f"{loss!r}.value_and_gradient gradient")
+
+
+def _loss_variants(cls: type) -> list[Loss]:
+    loss = cls.example()
+    variants = [loss]
+    if "reduction" in loss.get_config() or hasattr(loss, "reduction"):
+        for reduction in ("mean", "sum"):
+            if reduction != getattr(loss, "reduction", None):
+                config = {**loss.get_config(), "reduction": reduction}
+                variants.append(_registry_for(cls).create(cls, config))
+    return variants
+
+
+def _check_loss_shapes_dtypes(cls: type) -> None:
+    loss = cls.example()
+    for batch in (1, 7):
+        for dtype in DTYPES:
+            y_true, y_pred = _loss_batch(loss, batch)
+            y_pred = y_pred.astype(dtype)
+            value = loss(y_true, y_pred)
+            grad = loss.gradient(y_true, y_pred)
+            assert isinstance(value, float) and np.isfinite(value), f"loss value {value!r} is not a finite float"
+            assert grad.shape == y_pred.shape and grad.dtype == dtype, f"gradient {grad.shape} {grad.dtype}"
+
+
+def _check_loss_inputs_untouched(cls: type) -> None:
+    loss = cls.example()
+    y_true, y_pred = (_read_only(a) for a in _loss_batch(loss))
+    keep = y_true.copy(), y_pred.copy()
+    loss(y_true, y_pred)
+    loss.gradient(y_true, y_pred)
+    loss.value_and_gradient(y_true, y_pred)
+    np.testing.assert_array_equal(y_true, keep[0])
+    np.testing.assert_array_equal(y_pred, keep[1])
+
+
+def _check_loss_large_inputs(cls: type) -> None:
+    loss = cls.example()
+    y_true, y_pred = _loss_batch(loss)
+    if np.issubdtype(y_pred.dtype, np.floating) and (y_pred.min() < 0 or y_pred.max() > 1):
+        y_pred = y_pred * 100.0  # unbounded predictions (logits, regression): try large ones
+    with np.errstate(**STRICT):
+        value, grad = loss.value_and_gradient(y_true, y_pred)
+    assert np.isfinite(value) and np.all(np.isfinite(grad)), "non-finite loss or gradient"
+
+
+def _check_loss_non_negative(cls: type) -> None:
+    loss = cls.example()
+    value = loss(*_loss_batch(loss))
+    assert value >= 0.0, f"a loss must be >= 0; {loss!r} gave {value}"
+
+
+LOSS_CHECKS = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "gradients": _check_loss_gradients,
+    "shapes_dtypes": _check_loss_shapes_dtypes,
+    "inputs_untouched": _check_loss_inputs_untouched,
+    "large_inputs": _check_loss_large_inputs,
+    "non_negative": _check_loss_non_negative,
+}
+
+
+# --------------------------------------------------------------------------- optimizers
+def _quadratic_grad(p: Parameter, scale: np.ndarray, target: np.ndarray) -> None:
+    # f(p) = 0.5 * sum(scale * (p - target)**2), so df/dp = scale * (p - target)
+    np.multiply(scale, p.value - target, out=p.grad)
+
+
+def _check_optimizer_minimises(cls: type) -> None:
+    for dtype in DTYPES:
+        opt = cls.example()
+        rng = np.random.default_rng(8)
+        scale, target = rng.uniform(0.5, 2.0, 6), rng.uniform(-1, 1, 6)
+        p = Parameter(rng.uniform(-2, 2, 6).astype(dtype))
+        start = float(np.abs(p.value - target).max())
+        for _ in range(5000):
+            _quadratic_grad(p, scale, target)
+            opt.step([p])
+        assert p.value.dtype == dtype, f"the update changed the dtype to {p.value.dtype}"
+        error = float(np.abs(p.value - target).max())
+        assert error < 1e-2 * start, f"{opt!r} left |p - minimum| = {error:.3g} (from {start:.3g}) after 5000 steps"
+
+
+def _check_optimizer_elementwise(cls: type) -> None:
+    """An elementwise optimizer must give the same result on one flat array as on its pieces."""
+    if not getattr(cls, "elementwise", False):
+        return
+    rng = np.random.default_rng(9)
+    values = [rng.standard_normal(s) for s in ((3, 2), (4,))]
+    separate = [Parameter(v.copy()) for v in values]
+    flat = Parameter(np.concatenate([v.ravel() for v in values]))
+    a, b = cls.example(), cls.example()
+    for _ in range(5):
+        grads = [rng.standard_normal(v.shape) for v in values]
+        for p, g in zip(separate, grads):
+            p.grad[...] = g
+        flat.grad[...] = np.concatenate([g.ravel() for g in grads])
+        a.step(separate)
+        b.step([flat])
+    joined = np.concatenate([p.value.ravel() for p in separate])
+    _close(flat.value, joined, f"{cls.__qualname__} declares elementwise=True but a flat update differs", rtol=1e-12, atol=1e-15)
+
+
+def _check_optimizer_grad_untouched(cls: type) -> None:
+    opt = cls.example()
+    p = Parameter(np.ones(4))
+    p.grad[...] = np.arange(4.0)
+    keep = p.grad.copy()
+    opt.step([p])
+    np.testing.assert_array_equal(p.grad, keep, err_msg="an optimizer must not modify the gradient")
+
+
+OPTIMIZER_CHECKS = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "minimises_quadratic": _check_optimizer_minimises,
+    "elementwise_contract": _check_optimizer_elementwise,
+    "grad_untouched": _check_optimizer_grad_untouched,
+}
+
+
+# --------------------------------------------------------------------------- initializers
+def _check_initializer_arrays(cls: type) -> None:
+    init = cls.example()
+    for dtype in DTYPES:
+        for shape in ((3, 4), (5,), (0, 2)):
+            a = init(shape, np.random.default_rng(0), dtype)
+            b = init(shape, np.random.default_rng(0), dtype)
+            assert a.shape == shape and a.dtype == dtype, f"{init!r}{shape} gave {a.shape} {a.dtype}"
+            assert np.all(np.isfinite(a)), f"{init!r} gave non-finite values"
+            np.testing.assert_array_equal(a, b, err_msg="same generator seed, different values")
+
+
+INITIALIZER_CHECKS = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "arrays": _check_initializer_arrays,
+}
+
+
+def _close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float = RTOL, atol: float = ATOL) -> None:
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+# --------------------------------------------------------------------------- public entry points
+def _table(cls: type) -> dict[str, Callable[[type], None]]:
+    for base, table in (
+        (Activation, ACTIVATION_CHECKS),
+        (Layer, LAYER_CHECKS),
+        (Loss, LOSS_CHECKS),
+        (Optimizer, OPTIMIZER_CHECKS),
+        (Initializer, INITIALIZER_CHECKS),
+    ):
+        if isinstance(cls, type) and issubclass(cls, base):
+            return table
+    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer).")
+
+
+def checks(cls: type) -> list[Check]:
+    """The individual checks that apply to the component class ``cls``."""
+    registry = _registry_for(cls)
+    name = registry.name_of(cls, default=cls.__qualname__)
+    return [Check(registry.kind, name, check_name, run, cls) for check_name, run in _table(cls).items()]
+
+
+def check_component(cls: type) -> None:
+    """Runs every check that applies to ``cls``; raises AssertionError on the first failure."""
+    for check in checks(cls):
+        try:
+            check()
+        except AssertionError as exc:
+            raise AssertionError(f"[{check.id}] {exc}") from exc
+
+
+def _typed(base: type) -> Callable[[type], None]:
+    def run(cls: type) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise TypeError(f"expected a subclass of minidl.{base.__name__}; received {cls!r}")
+        check_component(cls)
+
+    run.__doc__ = f"Runs every check for a {base.__name__} subclass; raises AssertionError on failure."
+    return run
+
+
+check_layer = _typed(Layer)
+check_activation = _typed(Activation)
+check_loss = _typed(Loss)
+check_optimizer = _typed(Optimizer)
+check_initializer = _typed(Initializer)
+
+
+def parametrize_with_checks(components: Iterable[type]) -> Any:
+    """A ``pytest.mark.parametrize("check", ...)`` over every check of every component class."""
+    import pytest  # only needed by the test suites that call this
+
+    all_checks = [c for cls in components for c in checks(cls)]
+    return pytest.mark.parametrize("check", all_checks, ids=[c.id for c in all_checks])
+
+
+def registered_components(registries: Iterable[Registry[Any]] | None = None) -> list[type]:
+    """Every class registered (built-in, in-process or plugin), loading plugins as needed."""
+    from .registry import iter_registries
+
+    return [r.get_class(name) for r in (registries or iter_registries()) for name in r.names()]

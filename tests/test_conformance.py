@@ -1,0 +1,115 @@
+"""The conformance kit over every registered component, and the kit's own ability to fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minidl import Activation, Loss, Optimizer, SGD, testing
+from minidl.registry import iter_registries
+
+CASES = [(r, name) for r in iter_registries() for name in r.names()]
+
+
+@pytest.mark.parametrize("registry,name", CASES, ids=[f"{r.kind}:{n}" for r, n in CASES])
+def test_every_registered_component_conforms(registry, name: str) -> None:
+    testing.check_component(registry.get_class(name))
+
+
+# --------------------------------------------------------------------------- the kit can fail
+class WrongSquare(Activation):
+    """x**2 with a derivative off by 10%."""
+
+    def function(self, x):
+        return x * x
+
+    def derivative(self, x, y):
+        return 2.2 * x
+
+
+class OverflowingExp(Activation):
+    def function(self, x):
+        return np.exp(x)
+
+    def derivative(self, x, y):
+        return y
+
+
+class ChangesItsInput(Activation):
+    def function(self, x):
+        np.abs(x, out=x)
+        return x
+
+    def derivative(self, x, y):
+        return np.ones_like(x)
+
+
+class Float64Only(Activation):
+    def function(self, x):
+        return np.asarray(x, dtype=np.float64) * 1.0
+
+    def derivative(self, x, y):
+        return np.ones_like(y)
+
+
+class HalfLoss(Loss):
+    """sum of squares with a gradient missing its factor 2."""
+
+    def __call__(self, y_true, y_pred):
+        return float(np.sum((y_pred - y_true) ** 2))
+
+    def gradient(self, y_true, y_pred):
+        return y_pred - y_true
+
+
+class Ascent(SGD):
+    """Climbs instead of descending."""
+
+    def update(self, param, state):
+        param.value += self.learning_rate * param.grad
+
+
+class NotReallyElementwise(Optimizer):
+    """Normalises by the whole array's norm but claims to be elementwise."""
+
+    def update(self, param, state):
+        param.value -= self.learning_rate * param.grad / (np.linalg.norm(param.grad) + 1e-12)
+
+
+@pytest.mark.parametrize(
+    "cls,check,message",
+    [
+        (WrongSquare, "gradients", "dL/dinput"),
+        (OverflowingExp, "large_inputs", "overflow"),
+        (ChangesItsInput, "inputs_untouched", "read-only"),
+        (Float64Only, "dtypes", "float32 in"),
+        (HalfLoss, "gradients", "gradient"),
+        (Ascent, "minimises_quadratic", "after 5000 steps"),
+        (NotReallyElementwise, "elementwise_contract", "elementwise=True"),
+        (WrongSquare, "registered", "not registered"),
+    ],
+)
+def test_the_kit_catches_broken_components(cls: type, check: str, message: str) -> None:
+    (target,) = [c for c in testing.checks(cls) if c.name == check]
+    with np.errstate(all="ignore"), pytest.raises((AssertionError, FloatingPointError, ValueError), match=message):
+        target()
+
+
+def test_check_component_names_the_failing_check() -> None:
+    with pytest.raises(AssertionError, match=r"\[activation:WrongSquare-registered\]"):
+        testing.check_activation(WrongSquare)
+    with pytest.raises(TypeError, match="subclass of minidl.Loss"):
+        testing.check_loss(WrongSquare)
+
+
+def test_numerical_gradient_of_a_known_function() -> None:
+    x = np.array([0.5, -1.5, 2.0])
+    grad = testing.numerical_gradient(lambda: float(np.sum(np.sin(x))), x)
+    np.testing.assert_allclose(grad, np.cos([0.5, -1.5, 2.0]), rtol=1e-9)
+    np.testing.assert_array_equal(x, [0.5, -1.5, 2.0])  # restored
+
+
+@testing.parametrize_with_checks([SGD])
+def test_parametrize_with_checks_makes_one_test_per_check(check: testing.Check) -> None:
+    assert check.kind == "optimizer" and check.component == "sgd"
+    check()

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import activations, callbacks, initializers, layers, losses, optimizers
+from . import activations, callbacks, initializers, layers, losses, optimizers, testing
 from .activations import Activation, Identity, ReLU, Sigmoid, Tanh
 from .callbacks import Callback, History
 from .errors import (
     ComponentTypeError,
     ConfigError,
     DataError,
+    DuplicateNameError,
     MinidlError,
     NotCompiledError,
     PluginError,
@@ -43,6 +44,7 @@ __all__ = [
     "layers",
     "losses",
     "optimizers",
+    "testing",
     # interfaces
     "Layer",
     "Activation",
@@ -69,6 +71,7 @@ __all__ = [
     "ShapeError",
     "DataError",
     "ConfigError",
+    "DuplicateNameError",
     "ComponentTypeError",
     "UnknownComponentError",
     "NotCompiledError",

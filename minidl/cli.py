@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
 
     configs = sub.add_parser("configs", help="list the bundled configurations")
     configs.set_defaults(run=_configs)
+
+    plugins = sub.add_parser("plugins", help="list every component by kind, with its source and status")
+    plugins.add_argument(
+        "--check", action="store_true", help="import the plugins and run the conformance kit on each"
+    )
+    plugins.set_defaults(run=_plugins)
     return parser
 
 
@@ -37,6 +43,33 @@ def _configs(args: argparse.Namespace) -> int:
     for name in config.bundled():
         print(f"{name:<20} {config.load(name).description}")
     return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from .registry import iter_registries
+
+    failed = 0
+    for registry in iter_registries():
+        infos = registry.describe(load=args.check)
+        print(f"{registry.plural} (entry-point group {registry.group}):")
+        for info in infos:
+            status, detail = info.status, info.detail
+            if args.check and status == "ok" and info.source != "built-in":
+                status, detail = _kit_status(registry, info.name)
+            failed += status == "failed" or status.startswith("fails")
+            source = f"{info.source} {info.version}".strip()
+            print(f"  {info.name:<24} {source:<36} {status}" + (f": {detail}" if detail else ""))
+    return 1 if failed else 0
+
+
+def _kit_status(registry, name: str) -> tuple[str, str]:
+    from .testing import check_component
+
+    try:
+        check_component(registry.get_class(name))
+    except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not raised
+        return "fails the kit", str(exc).splitlines()[0]
+    return "ok", "passes the kit"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ __all__ = [
     "ShapeError",
     "DataError",
     "ConfigError",
+    "DuplicateNameError",
     "ComponentTypeError",
     "UnknownComponentError",
     "NotCompiledError",
@@ -33,6 +34,10 @@ class DataError(MinidlError, ValueError):
 
 class ConfigError(MinidlError, ValueError):
     """A configuration value or a hyper-parameter is out of range or malformed."""
+
+
+class DuplicateNameError(ConfigError):
+    """A component name is registered twice (pass ``replace=True`` to replace it on purpose)."""
 
 
 class ComponentTypeError(MinidlError, TypeError):

@@ -69,7 +69,7 @@ class Loss(ABC):
         return f"{type(self).__name__}({args})"
 
 
-registry: Registry[Loss] = Registry("loss", Loss)
+registry: Registry[Loss] = Registry("loss", Loss, plural="losses")
 register = registry.register
 get = registry.get
 

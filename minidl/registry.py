@@ -2,7 +2,7 @@
 
 Each kind (layers, activations, losses, optimizers, initializers...) has one :class:`Registry`
 instance. Built-ins register themselves with :meth:`Registry.register`; installed packages add
-components through the entry-point group ``minidl.<kind>s``. Discovery reads the entry-point
+components through the entry-point group ``minidl.<plural>`` (``minidl.losses``...). Discovery reads the entry-point
 metadata once per process, only when a name is not found among the built-ins (or when the names
 are listed), and a plugin's module is imported only when its name is first asked for.
 """
@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .errors import ComponentTypeError, ConfigError, PluginError, UnknownComponentError
+from .errors import ComponentTypeError, ConfigError, DuplicateNameError, PluginError, UnknownComponentError
 
-__all__ = ["Registry", "ComponentInfo", "DuplicateNameError", "PluginWarning", "plugins_disabled"]
+__all__ = ["Registry", "ComponentInfo", "PluginWarning", "plugins_disabled", "iter_registries", "check_arguments"]
 
 T = TypeVar("T")
 
@@ -29,10 +29,6 @@ T = TypeVar("T")
 DISABLE_ENV = "MINIDL_DISABLE_PLUGINS"
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class DuplicateNameError(ConfigError):
-    """A name is registered twice (pass ``replace=True`` to replace on purpose)."""
 
 
 class PluginWarning(UserWarning):
@@ -88,7 +84,8 @@ class Registry(Generic[T]):
     Args:
         kind: singular name of the kind, used in messages (``"activation"``).
         base: the abstract base class every registered component must subclass.
-        group: entry-point group; ``"minidl.<kind>s"`` by default.
+        plural: plural of ``kind`` (``"losses"``); ``kind + "s"`` by default.
+        group: entry-point group; ``"minidl.<plural>"`` by default.
 
     Example:
         >>> from minidl import activations
@@ -96,10 +93,11 @@ class Registry(Generic[T]):
         'ReLU'
     """
 
-    def __init__(self, kind: str, base: type[T], group: str | None = None) -> None:
+    def __init__(self, kind: str, base: type[T], *, plural: str | None = None, group: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self.base = base
-        self.group = group if group is not None else f"minidl.{kind}s"
+        self.group = group if group is not None else f"minidl.{self.plural}"
         self._classes: dict[str, type[T]] = {}
         self._names: dict[type, str] = {}
         self._plugins: dict[str, list[_Plugin]] | None = None
@@ -189,6 +187,7 @@ class Registry(Generic[T]):
             wanted = _normalize_dist(dist)
             candidates = [p for p in candidates if _normalize_dist(p.dist_name) == wanted]
         if len(candidates) > 1:
+            candidates = sorted(candidates, key=lambda p: _normalize_dist(p.dist_name))
             options = ", ".join(repr(p.qualified) for p in candidates)
             dists = " and ".join(f"{p.dist_name} {p.dist_version}" for p in candidates)
             raise UnknownComponentError(
@@ -308,7 +307,7 @@ class Registry(Generic[T]):
                 return default
             raise ConfigError(
                 f"{_qualname(cls)} is not a registered {self.kind}, so it cannot be saved or "
-                f"configured by name; register it with @minidl.{self.kind}s.register('name')."
+                f"configured by name; register it with @minidl.{self.plural}.register('name')."
             )
         return name
 

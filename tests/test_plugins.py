@@ -1,0 +1,229 @@
+"""Entry-point plugins, with real distributions made on the fly: a ``*.dist-info`` folder holding
+METADATA and entry_points.txt, and the plugin's module, in a folder put on ``sys.path``."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import Dense, Sequential, activations, losses
+from minidl.errors import ComponentTypeError, DuplicateNameError, PluginError, UnknownComponentError
+from minidl.registry import PluginWarning, iter_registries
+
+CUBE = '''
+import numpy as np
+from minidl import Activation
+
+class Cube(Activation):
+    def function(self, x):
+        return x ** 3
+
+    def derivative(self, x, y):
+        return 3 * x ** 2
+'''
+
+
+class Site:
+    """A folder on sys.path where tests install fake distributions."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.modules: list[str] = []
+
+    def install(self, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str], version: str = "1.0") -> None:
+        info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = []
+        for group, entries in entry_points.items():
+            lines.append(f"[{group}]")
+            lines += [f"{name} = {value}" for name, value in entries.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in modules.items():
+            (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+            self.modules.append(module)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    monkeypatch.delenv("MINIDL_DISABLE_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake = Site(tmp_path)
+    _refresh()
+    yield fake
+    for module in fake.modules:
+        sys.modules.pop(module, None)
+    monkeypatch.undo()
+    _refresh()
+
+
+def _refresh() -> None:
+    for registry in iter_registries():
+        registry.refresh()
+
+
+def test_a_plugin_is_usable_by_name_and_imported_only_when_asked(site: Site) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "cube_plugin:Cube"}}, {"cube_plugin": CUBE})
+    assert "cube" in activations.registry.names()
+    assert "cube_plugin" not in sys.modules, "listing names must not import plugins"
+    model = Sequential([Dense(1, 1, activation="cube", weight_init="ones")], seed=0)
+    assert "cube_plugin" in sys.modules
+    np.testing.assert_allclose(model.predict([[2.0]]), [[8.0]])
+    assert activations.registry.serialize(model.layers[0].activation) == "cube"
+    minidl.testing.check_activation(activations.registry.get_class("cube"))
+
+
+def test_a_builtin_name_is_reserved(site: Site) -> None:
+    site.install("minidl-evil", {"minidl.activations": {"relu": "evil:Cube"}}, {"evil": CUBE})
+    with pytest.warns(PluginWarning, match=r"Ignoring activation 'relu' from minidl-evil 1\.0"):
+        names = activations.registry.names()
+    assert names.count("relu") == 1
+    assert type(activations.get("relu")) is minidl.ReLU
+    assert "evil" not in sys.modules
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the warning is given once per process, not per lookup
+        activations.registry.names()
+        activations.get("relu")
+    statuses = {(i.name, i.source): i.status for i in activations.registry.describe()}
+    assert statuses[("relu", "minidl-evil")] == "shadowed"
+
+
+def test_two_distributions_with_one_name_need_the_qualified_form(site: Site) -> None:
+    site.install("dist-a", {"minidl.activations": {"cube": "cube_a:Cube"}}, {"cube_a": CUBE})
+    site.install("dist-b", {"minidl.activations": {"cube": "cube_b:Cube"}}, {"cube_b": CUBE})
+    with pytest.raises(UnknownComponentError, match=r"dist-a 1\.0 and dist-b 1\.0.*'dist-a:cube', 'dist-b:cube'"):
+        activations.get("cube")
+    chosen = activations.get("dist-b:cube")
+    assert type(chosen).__module__ == "cube_b" and "cube_a" not in sys.modules
+    assert {"dist-a:cube", "dist-b:cube"} <= set(activations.registry.names())
+
+
+@pytest.mark.parametrize(
+    "value,source,cause",
+    [
+        ("broken_import:Cube", "import not_a_module_anywhere\n", ModuleNotFoundError),
+        ("broken_syntax:Cube", "def oops(:\n", SyntaxError),
+        ("broken_raise:Cube", "raise RuntimeError('plugin exploded')\n", RuntimeError),
+        ("broken_attr:Missing", CUBE, AttributeError),
+    ],
+)
+def test_a_broken_plugin_breaks_nothing_else(site: Site, value: str, source: str, cause: type) -> None:
+    module = value.split(":")[0]
+    site.install("minidl-broken", {"minidl.activations": {"bad": value}}, {module: source}, version="2.5")
+    site.install("minidl-cube", {"minidl.activations": {"cube": "good_cube:Cube"}}, {"good_cube": CUBE})
+    with pytest.raises(PluginError) as info:
+        activations.get("bad")
+    message = str(info.value)
+    assert "'bad'" in message and repr(value) in message and "minidl-broken 2.5" in message
+    assert isinstance(info.value.__cause__, cause)
+    assert isinstance(info.value, ImportError)
+    assert type(activations.get("cube")).__name__ == "Cube"  # the other plugin still works
+    assert type(activations.get("sigmoid")) is minidl.Sigmoid
+    statuses = {i.name: i.status for i in activations.registry.describe()}
+    assert statuses["bad"] == "failed"
+
+
+def test_a_malformed_entry_point_is_a_plugin_error(site: Site) -> None:
+    site.install("minidl-malformed", {"minidl.activations": {"odd": "not a valid :: reference"}}, {})
+    with pytest.raises(PluginError, match="minidl-malformed 1.0"):
+        activations.get("odd")
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["def Cube(x):\n    return x\n", "from minidl import MSE as Cube\n"],
+    ids=["function", "wrong-base"],
+)
+def test_a_plugin_of_the_wrong_kind_is_a_type_error(site: Site, source: str) -> None:
+    site.install("minidl-wrong", {"minidl.activations": {"wrong": "wrong_kind:Cube"}}, {"wrong_kind": source})
+    before = activations.registry.names()
+    with pytest.raises(ComponentTypeError, match=r"minidl-wrong 1\.0.*subclass of minidl\.Activation"):
+        activations.get("wrong")
+    assert activations.registry.names() == before
+    with pytest.raises(ComponentTypeError):
+        activations.get("wrong")
+
+
+def test_plugins_can_be_turned_off(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "cube_off:Cube"}}, {"cube_off": CUBE})
+    monkeypatch.setenv("MINIDL_DISABLE_PLUGINS", "1")
+    _refresh()
+    assert "cube" not in activations.registry.names()
+    with pytest.raises(UnknownComponentError, match="Unknown activation 'cube'"):
+        activations.get("cube")
+
+
+def test_plugins_of_every_group(site: Site) -> None:
+    source = CUBE + textwrap.dedent('''
+        from minidl import MSE, SGD, Dense
+        from minidl.initializers import Constant
+
+        class Twice(MSE):
+            pass
+
+        class Slow(SGD):
+            pass
+
+        class Wide(Dense):
+            @classmethod
+            def example(cls):
+                return cls(2, 3)
+
+        class Sevens(Constant):
+            def __init__(self):
+                super().__init__(7.0)
+
+            def get_config(self):
+                return {}
+    ''')
+    groups = {
+        "minidl.losses": {"twice": "every:Twice"},
+        "minidl.optimizers": {"slow": "every:Slow"},
+        "minidl.layers": {"wide": "every:Wide"},
+        "minidl.initializers": {"sevens": "every:Sevens"},
+    }
+    site.install("minidl-every", groups, {"every": source})
+    model = Sequential([{"type": "wide", "in_features": 2, "out_features": 1, "weight_init": "sevens"}], seed=0)
+    model.compile(loss="twice", optimizer={"type": "slow", "learning_rate": 0.01})
+    np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 7.0))
+    model.fit([[1.0, 2.0]], [1.0], epochs=1)
+    assert model.get_config()["layers"][0]["type"] == "wide"
+
+
+def test_in_process_registration_rules() -> None:
+    with pytest.raises(DuplicateNameError, match="'mse' is already registered.*replace=True"):
+        losses.register("mse")(type("Other", (minidl.MSE,), {}))
+    with pytest.raises(ComponentTypeError, match="subclass of minidl.Loss"):
+        losses.register("not_a_loss")(dict)
+    with pytest.raises(ComponentTypeError, match="abstract"):
+        losses.register("abstract_loss")(type("Abstract", (minidl.Loss,), {}))
+    replacement = type("Mse2", (minidl.MSE,), {})
+    original = losses.registry.get_class("mse")
+    try:
+        losses.register("mse", replace=True)(replacement)
+        assert losses.registry.get_class("mse") is replacement
+    finally:
+        losses.register("mse", replace=True)(original)
+    assert losses.registry.get_class("mse") is original
+    assert "not_a_loss" not in losses.registry.names()
+
+
+def test_get_accepts_every_identifier_form() -> None:
+    sgd = minidl.SGD(learning_rate=0.2)
+    assert minidl.optimizers.get(sgd) is sgd
+    assert minidl.optimizers.get(minidl.SGD, learning_rate=0.3).learning_rate == 0.3
+    assert minidl.optimizers.get({"type": "sgd", "learning_rate": 0.4}).learning_rate == 0.4
+    assert minidl.optimizers.get("sgd", learning_rate=0.5).learning_rate == 0.5
+    with pytest.raises(minidl.ConfigError, match="Unknown argument.*'lr'.*accepts: learning_rate"):
+        minidl.optimizers.get({"type": "sgd", "lr": 0.1})
+    with pytest.raises(ComponentTypeError, match="Cannot make a optimizer from int 3|Cannot make an? optimizer"):
+        minidl.optimizers.get(3)
+    with pytest.raises(minidl.ConfigError, match="'type' key"):
+        minidl.optimizers.get({"learning_rate": 0.1})

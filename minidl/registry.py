@@ -301,7 +301,7 @@ class Registry(Generic[T]):
     # ------------------------------------------------------------------ serialization
     def name_of(self, cls: type, default: str | None = None) -> str:
         """The registered name of ``cls`` (the inverse of :meth:`get_class`)."""
-        name = self._names.get(cls)
+        name = self._names.get(cls) or self._plugin_name_of(cls)
         if name is None:
             if default is not None:
                 return default
@@ -310,6 +310,19 @@ class Registry(Generic[T]):
                 f"configured by name; register it with @minidl.{self.plural}.register('name')."
             )
         return name
+
+    def _plugin_name_of(self, cls: type) -> str | None:
+        # A plugin class imported directly (not through get) is still known by its entry point.
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        for name, plugins in self._discovered().items():
+            usable = name not in self._classes
+            for plugin in plugins:
+                if plugin.entry_point.value.replace(" ", "") == target and usable:
+                    key = name if len(plugins) == 1 else plugin.qualified
+                    if self._load(plugin, key) is cls:
+                        self._names[cls] = key
+                        return key
+        return None
 
     def serialize(self, component: T) -> str | dict[str, Any]:
         """The plain-JSON form of ``component``: its name, or ``{"type": name, **config}``."""

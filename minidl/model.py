@@ -9,7 +9,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -65,11 +65,12 @@ class Sequential:
         self._layer_seeds, shuffle_seed = root.spawn(2)
         self._shuffle_rng = np.random.default_rng(shuffle_seed)
         self.layers: list[Layer] = []
-        self.loss: Loss | None = None
-        self.optimizer: Optimizer | None = None
+        self._loss: Loss | None = None
+        self._optimizer: Optimizer | None = None
         self.history = History()
         self.stop_training = False
         self._flat: Parameter | None = None
+        self._plan: _StepPlan | None = None
         for layer in layers or ():
             self.add(layer)
 
@@ -90,7 +91,7 @@ class Sequential:
         if not layer.built:
             layer.build(np.random.default_rng(self._layer_seeds.spawn(1)[0]), self.dtype)
         self.layers.append(layer)
-        self._flat = None
+        self._flat = self._plan = None
 
     def _check_fits(self, layer: Layer) -> None:
         width, source = None, None
@@ -127,6 +128,22 @@ class Sequential:
             self._flat = pack(self.parameters(), self.dtype)
         return self._flat
 
+    def _step_plan(self) -> _StepPlan:
+        # What every step needs, looked up once: at these sizes each attribute lookup and method
+        # resolution is a measurable share of a step. Rebuilt when layers or optimizer change.
+        plan = self._plan
+        if plan is None:
+            optimizer = self.optimizer
+            params = (self._packed(),) if optimizer.elementwise else tuple(self.parameters())  # type: ignore[union-attr]
+            plan = self._plan = _StepPlan(
+                optimizer,  # type: ignore[arg-type]
+                self.loss,  # type: ignore[arg-type]
+                params,
+                tuple(layer.forward for layer in self.layers),
+                tuple(layer.backward for layer in reversed(self.layers)),
+            )
+        return plan
+
     @property
     def input_features(self) -> int | None:
         """The number of input columns the model takes (None if no layer fixes it)."""
@@ -145,9 +162,29 @@ class Sequential:
         return width
 
     # ------------------------------------------------------------------ compile
+    @property
+    def loss(self) -> Loss | None:
+        """The loss set by :meth:`compile` (None before)."""
+        return self._loss
+
+    @loss.setter
+    def loss(self, value: Any) -> None:
+        self._loss = None if value is None else losses.get(value)
+        self._plan = None
+
+    @property
+    def optimizer(self) -> Optimizer | None:
+        """The optimizer set by :meth:`compile` (None before)."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, value: Any) -> None:
+        self._optimizer = None if value is None else optimizers.get(value)
+        self._plan = None
+
     def compile(self, loss: Any = "mse", optimizer: Any = "sgd") -> None:
         """Sets the loss and the optimizer (names, classes, instances or config dicts)."""
-        loss_obj = losses.get(loss)
+        loss_obj = losses.get(loss)  # both resolved before either is set
         optimizer_obj = optimizers.get(optimizer)
         self.loss, self.optimizer = loss_obj, optimizer_obj
 
@@ -203,12 +240,15 @@ class Sequential:
         cbs = CallbackList(callbacks, self)
         self.stop_training = False
         start = len(self.history.epochs) and self.history.epochs[-1] + 1
+        # In data-set order the batches are the same views every epoch: slice them once.
+        fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
+        self._step_plan()
         self._set_training(True)
         try:
             cbs.on_train_begin({})
             for epoch in range(start, start + epochs):
                 cbs.on_epoch_begin(epoch, {})
-                loss = self._run_epoch(x, y, batch_size, shuffle, cbs)
+                loss = self._run_epoch(x, y, fixed, batch_size, cbs)
                 cbs.on_epoch_end(epoch, {"loss": loss})
                 if self.stop_training:
                     break
@@ -217,41 +257,46 @@ class Sequential:
             self._set_training(False)
         return self.history
 
-    def _run_epoch(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, cbs: CallbackList) -> float:
+    def _run_epoch(
+        self, x: np.ndarray, y: np.ndarray, batches: list[tuple[np.ndarray, np.ndarray]] | None,
+        batch_size: int, cbs: CallbackList,
+    ) -> float:
         step = self.train_step
-        rng = self._shuffle_rng if shuffle else None
-        batch_hooks = bool(cbs.batch_callbacks)
+        if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
+            batches = ((x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, self._shuffle_rng))
+        hooks = cbs.batch_callbacks
         total, count = 0.0, 0
-        for rows in batch_slices(len(x), batch_size, rng):
-            if batch_hooks:
+        for xb, yb in batches:
+            if hooks:
                 cbs.on_batch_begin(count, {})
-            value = step(x[rows], y[rows])
+            value = step(xb, yb)
             total += value
             count += 1
-            if batch_hooks:
+            if hooks:
                 cbs.on_batch_end(count - 1, {"loss": value})
         return total / count
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update on the batch ``(x, y)`` (already validated arrays); returns its loss.
 
-        The loss is computed with the weights before the update.
+        Every gradient is computed from the weights as they were before the step; the update
+        comes last. The returned loss is measured before the update.
         """
-        optimizer = self.optimizer
-        # Packing (re)points every gradient array into the flat buffer, so it must come first.
-        params = (self._packed(),) if optimizer.elementwise else self.parameters()  # type: ignore[union-attr]
+        plan = self._plan or self._step_plan()
         h = x
-        for layer in self.layers:
-            h = layer.forward(h)
-        value, grad = self.loss.value_and_gradient(y, h)  # type: ignore[union-attr]
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        optimizer.step(params)  # type: ignore[union-attr]
+        for forward in plan.forwards:
+            h = forward(h)
+        value, grad = plan.loss.value_and_gradient(y, h)
+        for backward in plan.backwards:
+            grad = backward(grad)
+        plan.optimizer.step(plan.params)
         return value
 
     def _set_training(self, training: bool) -> None:
         for layer in self.layers:
             layer.training = training
+        if self.layers:
+            self.layers[0].input_grad = not training  # the data needs no gradient
 
     # ------------------------------------------------------------------ inference
     def predict(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
@@ -373,6 +418,14 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ", ".join(layer.describe() for layer in self.layers)
         return f"Sequential([{inner}], dtype={self.dtype})"
+
+
+class _StepPlan(NamedTuple):
+    optimizer: Optimizer
+    loss: Loss
+    params: tuple[Parameter, ...]
+    forwards: tuple[Any, ...]
+    backwards: tuple[Any, ...]
 
 
 def _registry_of(layer: Layer):

@@ -14,7 +14,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import activations, callbacks, initializers, layers, losses, optimizers, testing
-from .activations import Activation, Identity, ReLU, Sigmoid, Tanh
+from .activations import Activation, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, History
 from .errors import (
     ComponentTypeError,
@@ -29,9 +29,9 @@ from .errors import (
 )
 from .initializers import Initializer
 from .layers import Dense, Layer
-from .losses import MSE, SSE, Loss
+from .losses import MAE, MSE, SSE, BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .model import Sequential
-from .optimizers import SGD, Optimizer
+from .optimizers import SGD, Adam, Optimizer
 from .parameter import Parameter
 from .registry import Registry
 
@@ -60,9 +60,15 @@ __all__ = [
     "Tanh",
     "ReLU",
     "Identity",
+    "Softmax",
     "MSE",
     "SSE",
+    "MAE",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
     "SGD",
+    "Adam",
     # model
     "Sequential",
     "History",

@@ -11,12 +11,12 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from .layers import Layer
 from .registry import Registry
 
-__all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "Identity", "registry", "register", "get"]
+__all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax", "registry", "register", "get"]
 
 
 class Activation(Layer):
@@ -121,3 +121,22 @@ class Identity(Activation):
         return grad_output
 
 
+
+
+@register("softmax")
+class Softmax(Activation):
+    """``y_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))`` over each row (no overflow).
+
+    Not elementwise: ``backward`` applies the Jacobian, ``dL/dx = y * (g - sum(g * y))`` per row.
+    With a cross-entropy, prefer a linear last layer and ``from_logits=True``: it is exact and cheaper.
+    """
+
+    def function(self, x):
+        return softmax(x, axis=-1)
+
+    def derivative(self, x, y):
+        raise NotImplementedError("softmax is not elementwise: its backward applies the full Jacobian.")
+
+    def backward(self, grad_output):
+        y = self._y
+        return y * (grad_output - np.sum(grad_output * y, axis=-1, keepdims=True))

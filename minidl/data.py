@@ -18,7 +18,7 @@ __all__ = ["as_inputs", "as_targets", "batch_slices"]
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
 
-def _as_numeric_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
+def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarray:
     if isinstance(data, np.ndarray):
         array = data
     else:
@@ -36,7 +36,8 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype) -> np.ndarray:
         )
     if array.size == 0 or len(array) == 0:
         raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
-    array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
     if not np.isfinite(array).all():
         bad = np.argwhere(~np.isfinite(array))[0]
         raise DataError(
@@ -67,13 +68,24 @@ def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = 
 
 
 def as_targets(
-    y: Any, dtype: np.dtype, outputs: int | None, samples: int, last_layer: str = ""
+    y: Any,
+    dtype: np.dtype,
+    outputs: int | None,
+    samples: int,
+    last_layer: str = "",
+    *,
+    labels: bool = False,
 ) -> np.ndarray:
-    """``y`` as a finite 2-D array of ``dtype`` matching ``samples`` rows and ``outputs`` columns.
+    """``y`` checked against the model: ``samples`` rows, and either ``outputs`` columns of
+    ``dtype`` (``labels=False``), or one integer class index in ``[0, outputs)`` per sample.
 
-    A 1-D ``y`` is accepted for a model with one output and becomes one column.
+    A 1-D ``y`` is accepted for a one-output model and becomes one column.
     """
-    array = _as_numeric_array(y, "y", dtype)
+    array = _as_numeric_array(y, "y", None if labels else dtype)
+    if len(array) != samples:
+        raise DataError(f"X and y must have the same number of samples; received {samples} and {len(array)}.")
+    if labels:
+        return _as_labels(array, outputs, last_layer)
     if array.ndim == 1 and outputs in (1, None):
         array = array.reshape(-1, 1)
     if array.ndim != 2:
@@ -81,13 +93,30 @@ def as_targets(
             f"y must be 2-D, shaped (samples, outputs) (or 1-D for a one-output model); "
             f"received shape {array.shape} for a model with {outputs} outputs."
         )
-    if len(array) != samples:
-        raise DataError(f"X and y must have the same number of samples; received {samples} and {len(array)}.")
     if outputs is not None and array.shape[1] != outputs:
+        hint = " (for integer class labels use a sparse loss, e.g. 'sparse_categorical_crossentropy')" if array.shape[1] == 1 else ""
         raise ShapeError(
-            f"y has {array.shape[1]} columns, but the last layer, {last_layer}, outputs {outputs}."
+            f"y has {array.shape[1]} columns, but the last layer, {last_layer}, outputs {outputs}{hint}."
         )
     return array
+
+
+def _as_labels(array: np.ndarray, classes: int | None, last_layer: str) -> np.ndarray:
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ShapeError(
+            f"This loss takes integer class labels, shape (samples,); received shape {array.shape}. "
+            "For one-hot targets use 'categorical_crossentropy'."
+        )
+    if array.dtype.kind == "f" and not np.array_equal(array, np.floor(array)):
+        raise DataError(f"Class labels must be whole numbers; received values such as {array[array != np.floor(array)][0]}.")
+    if array.min() < 0 or (classes is not None and array.max() >= classes):
+        raise DataError(
+            f"Class labels must lie in [0, {classes}) for the last layer, {last_layer}, with {classes} "
+            f"outputs; received labels from {array.min():g} to {array.max():g}."
+        )
+    return array.astype(np.intp, copy=False)
 
 
 def batch_slices(

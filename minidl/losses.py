@@ -8,14 +8,28 @@ frameworks differ here by factors of 2 and N, so each loss states its exact form
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from scipy.special import expit, log_softmax
 
-from ._checks import choice
+from ._checks import choice, number
+from .errors import ConfigError
 from .registry import Registry
 
-__all__ = ["Loss", "MSE", "SSE", "registry", "register", "get", "REDUCTIONS"]
+__all__ = [
+    "Loss",
+    "MSE",
+    "SSE",
+    "MAE",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "registry",
+    "register",
+    "get",
+    "REDUCTIONS",
+]
 
 REDUCTIONS = ("mean", "sum")
 
@@ -25,7 +39,11 @@ class Loss(ABC):
 
     Subclasses implement ``__call__`` and ``gradient``; ``value_and_gradient`` may be overridden
     to share work between the two (the training loop calls it once per step).
+    ``sparse_targets = True`` declares that targets are integer class labels, one per sample,
+    rather than arrays shaped like the predictions.
     """
+
+    sparse_targets: ClassVar[bool] = False
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = choice("reduction", reduction, REDUCTIONS)
@@ -117,3 +135,154 @@ class SSE(MSE):
 
     def get_config(self) -> dict[str, Any]:
         return {} if self.reduction == "sum" else {"reduction": self.reduction}
+
+
+@register("mae")
+class MAE(Loss):
+    """Absolute error: ``L = s * sum(|y_pred - y_true|)``, ``dL/dy_pred = s * sign(y_pred - y_true)``.
+
+    ``s = 1 / y_pred.size`` for ``"mean"`` (the default), 1 for ``"sum"``; the gradient at 0 is 0.
+    """
+
+    def __call__(self, y_true, y_pred):
+        return float(np.sum(np.abs(_difference(y_pred, y_true)))) * self._scale(y_pred)
+
+    def gradient(self, y_true, y_pred):
+        return np.sign(_difference(y_pred, y_true)) * self._scale(y_pred)
+
+
+class _Crossentropy(Loss):
+    """Shared by the cross-entropies: ``from_logits`` and the clipping of probabilities."""
+
+    def __init__(self, from_logits: bool = False, reduction: str = "mean", epsilon: float = 1e-7) -> None:
+        super().__init__(reduction)
+        if not isinstance(from_logits, bool):
+            raise ConfigError(f"from_logits must be True or False; received from_logits={from_logits!r}.")
+        self.from_logits = from_logits
+        self.epsilon = number("epsilon", epsilon, low=0.0, high=0.5, low_open=True, high_open=True)
+
+    def _clipped(self, p: np.ndarray) -> np.ndarray:
+        return np.clip(p, self.epsilon, 1.0 - self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"from_logits": self.from_logits, "reduction": self.reduction, "epsilon": self.epsilon}
+
+
+@register("binary_crossentropy")
+class BinaryCrossentropy(_Crossentropy):
+    """``L = -s * sum(y log p + (1 - y) log(1 - p))``, ``s = 1 / y_pred.size`` for ``"mean"``.
+
+    On probabilities (the default) ``p = clip(y_pred, epsilon, 1 - epsilon)`` and
+    ``dL/dy_pred = s (p - y) / (p (1 - p))``. With ``from_logits=True``, ``y_pred`` is a logit
+    ``z``, ``L = s * sum(max(z, 0) - z y + log(1 + exp(-|z|)))``, exact for any ``z``, and
+    ``dL/dz = s (sigmoid(z) - y)``.
+    """
+
+    def __call__(self, y_true, y_pred):
+        if self.from_logits:
+            z = y_pred
+            terms = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
+        else:
+            p = self._clipped(y_pred)
+            terms = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+        return float(np.sum(terms)) * self._scale(y_pred)
+
+    def gradient(self, y_true, y_pred):
+        scale = self._scale(y_pred)
+        if self.from_logits:
+            return ((expit(y_pred) - y_true) * scale).astype(y_pred.dtype, copy=False)
+        p = self._clipped(y_pred)
+        inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)  # clip has zero slope outside
+        return ((p - y_true) / (p * (1 - p)) * inside * scale).astype(y_pred.dtype, copy=False)
+
+
+def _per_sample(loss: Loss, y_pred: np.ndarray) -> float:
+    # cross-entropies average over samples (rows), as Keras and PyTorch do, not over elements
+    return 1.0 / max(len(y_pred), 1) if loss.reduction == "mean" else 1.0
+
+
+@register("categorical_crossentropy")
+class CategoricalCrossentropy(_Crossentropy):
+    """``L = -s * sum(y * log p)`` over samples and classes, ``y`` one-hot (or any distribution).
+
+    ``s = 1 / samples`` for ``"mean"``. On probabilities ``p = clip(y_pred, epsilon, 1 - epsilon)``
+    and ``dL/dy_pred = -s y / p``. With ``from_logits=True``, ``log p = log_softmax(z)`` (computed
+    with log-sum-exp, never overflowing) and ``dL/dz = s (softmax(z) * sum(y) - y)``.
+    """
+
+    def __call__(self, y_true, y_pred):
+        logp = log_softmax(y_pred, axis=1) if self.from_logits else np.log(self._clipped(y_pred))
+        return -float(np.vdot(y_true, logp)) * _per_sample(self, y_pred)
+
+    def gradient(self, y_true, y_pred):
+        return self.value_and_gradient(y_true, y_pred)[1]
+
+    def value_and_gradient(self, y_true, y_pred):
+        scale = _per_sample(self, y_pred)
+        if self.from_logits:
+            logp = log_softmax(y_pred, axis=1)
+            grad = np.exp(logp) * y_true.sum(axis=1, keepdims=True) - y_true
+        else:
+            p = self._clipped(y_pred)
+            logp = np.log(p)
+            inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)
+            grad = -y_true / p * inside
+        value = -float(np.vdot(y_true, logp)) * scale
+        return value, (grad * scale).astype(y_pred.dtype, copy=False)
+
+    def example_batch(self, rng, batch, outputs):
+        labels = rng.integers(0, outputs, batch)
+        y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
+        if not self.from_logits:
+            y_pred /= y_pred.sum(axis=1, keepdims=True)
+        return np.eye(outputs)[labels], y_pred
+
+
+@register("sparse_categorical_crossentropy")
+class SparseCategoricalCrossentropy(_Crossentropy):
+    """Categorical cross-entropy with integer labels: ``L = -s * sum_i log p[i, y_i]``.
+
+    Targets are class indices, shape ``(samples,)``. ``s = 1 / samples`` for ``"mean"``. With
+    ``from_logits=True``: ``dL/dz = s (softmax(z) - onehot(y))``; on probabilities:
+    ``dL/dp[i, y_i] = -s / p[i, y_i]``, 0 elsewhere.
+    """
+
+    sparse_targets = True
+
+    def __call__(self, y_true, y_pred):
+        rows = np.arange(len(y_pred))
+        labels = y_true.astype(np.intp, copy=False).reshape(-1)
+        if self.from_logits:
+            picked = log_softmax(y_pred, axis=1)[rows, labels]
+        else:
+            picked = np.log(self._clipped(y_pred[rows, labels]))
+        return -float(np.sum(picked)) * _per_sample(self, y_pred)
+
+    def gradient(self, y_true, y_pred):
+        return self.value_and_gradient(y_true, y_pred)[1]
+
+    def value_and_gradient(self, y_true, y_pred):
+        rows = np.arange(len(y_pred))
+        labels = y_true.astype(np.intp, copy=False).reshape(-1)
+        scale = _per_sample(self, y_pred)
+        if self.from_logits:
+            # one pass: softmax from the shifted exponentials, the loss from their log-sum
+            shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+            grad = np.exp(shifted)
+            sums = grad.sum(axis=1)
+            value = float(np.sum(np.log(sums) - shifted[rows, labels])) * scale
+            grad /= sums[:, None]
+            grad[rows, labels] -= 1.0
+            grad *= scale
+            return value, grad
+        picked = y_pred[rows, labels]
+        clipped = self._clipped(picked)
+        grad = np.zeros_like(y_pred)
+        grad[rows, labels] = -scale / clipped * ((picked > self.epsilon) & (picked < 1 - self.epsilon))
+        return -float(np.sum(np.log(clipped))) * scale, grad
+
+    def example_batch(self, rng, batch, outputs):
+        y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
+        if not self.from_logits:
+            y_pred /= y_pred.sum(axis=1, keepdims=True)
+        return rng.integers(0, outputs, batch), y_pred

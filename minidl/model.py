@@ -340,7 +340,10 @@ class Sequential:
     def _validate(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         xs = self._inputs(x)
         last = self.layers[-1]
-        ys = as_targets(y, self.dtype, self.output_features, len(xs), f"{last.name} ({last.describe()})")
+        labels = bool(self.loss is not None and self.loss.sparse_targets)
+        ys = as_targets(
+            y, self.dtype, self.output_features, len(xs), f"{last.name} ({last.describe()})", labels=labels
+        )
         return xs, ys
 
     # ------------------------------------------------------------------ weights

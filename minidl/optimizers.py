@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .parameter import Parameter
 from .registry import Registry
 
-__all__ = ["Optimizer", "SGD", "registry", "register", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "registry", "register", "get"]
 
 
 class Optimizer(ABC):
@@ -139,3 +139,44 @@ class SGD(Optimizer):
         if self.momentum or self.weight_decay:
             config.update(momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay)
         return config
+
+
+@register("adam")
+class Adam(Optimizer):
+    """Adam (Kingma and Ba): with ``t`` the step number of the parameter,
+
+    ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
+    ``p -= learning_rate * m_hat / (sqrt(v_hat) + epsilon)``, where
+    ``m_hat = m / (1 - beta_1**t)`` and ``v_hat = v / (1 - beta_2**t)``.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        *,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = number("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = number("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = number("epsilon", epsilon, low=0.0, low_open=True)
+
+    def init_state(self, param: Parameter) -> dict[str, Any]:
+        return {"t": 0, "m": np.zeros_like(param.value), "v": np.zeros_like(param.value)}
+
+    def update(self, param: Parameter, state: dict[str, Any]) -> None:
+        g, m, v = param.grad, state["m"], state["v"]
+        state["t"] = t = state["t"] + 1
+        m *= self.beta_1
+        m += (1.0 - self.beta_1) * g
+        v *= self.beta_2
+        v += (1.0 - self.beta_2) * (g * g)
+        # fold both bias corrections into the step size and epsilon: one array expression less
+        correction = np.sqrt(1.0 - self.beta_2**t)
+        step = self.learning_rate * correction / (1.0 - self.beta_1**t)
+        param.value -= step * m / (np.sqrt(v) + self.epsilon * correction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}

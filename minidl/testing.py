@@ -258,53 +258,57 @@ def _check_loss_gradients(cls: type) -> None:
 
 
 def _loss_variants(cls: type) -> list[Loss]:
+    """The example, and one variant per reduction and per flipped boolean option (from_logits)."""
     loss = cls.example()
+    config = loss.get_config()
+    registry = _registry_for(cls)
     variants = [loss]
-    if "reduction" in loss.get_config() or hasattr(loss, "reduction"):
-        for reduction in ("mean", "sum"):
-            if reduction != getattr(loss, "reduction", None):
-                config = {**loss.get_config(), "reduction": reduction}
-                variants.append(_registry_for(cls).create(cls, config))
+    if "reduction" in config:
+        other = "sum" if config["reduction"] == "mean" else "mean"
+        variants.append(registry.create(cls, {**config, "reduction": other}))
+    for key, value in config.items():
+        if isinstance(value, bool):
+            variants.append(registry.create(cls, {**config, key: not value}))
     return variants
 
 
 def _check_loss_shapes_dtypes(cls: type) -> None:
-    loss = cls.example()
-    for batch in (1, 7):
-        for dtype in DTYPES:
-            y_true, y_pred = _loss_batch(loss, batch)
-            y_pred = y_pred.astype(dtype)
-            value = loss(y_true, y_pred)
-            grad = loss.gradient(y_true, y_pred)
-            assert isinstance(value, float) and np.isfinite(value), f"loss value {value!r} is not a finite float"
-            assert grad.shape == y_pred.shape and grad.dtype == dtype, f"gradient {grad.shape} {grad.dtype}"
+    for loss in _loss_variants(cls):
+        for batch in (1, 7):
+            for dtype in DTYPES:
+                y_true, y_pred = _loss_batch(loss, batch)
+                y_pred = y_pred.astype(dtype)
+                value = loss(y_true, y_pred)
+                grad = loss.gradient(y_true, y_pred)
+                assert isinstance(value, float) and np.isfinite(value), f"{loss!r}: value {value!r} is not a finite float"
+                assert grad.shape == y_pred.shape and grad.dtype == dtype, f"{loss!r}: gradient {grad.shape} {grad.dtype}"
 
 
 def _check_loss_inputs_untouched(cls: type) -> None:
-    loss = cls.example()
-    y_true, y_pred = (_read_only(a) for a in _loss_batch(loss))
-    keep = y_true.copy(), y_pred.copy()
-    loss(y_true, y_pred)
-    loss.gradient(y_true, y_pred)
-    loss.value_and_gradient(y_true, y_pred)
-    np.testing.assert_array_equal(y_true, keep[0])
-    np.testing.assert_array_equal(y_pred, keep[1])
+    for loss in _loss_variants(cls):
+        y_true, y_pred = (_read_only(a) for a in _loss_batch(loss))
+        keep = y_true.copy(), y_pred.copy()
+        loss(y_true, y_pred)
+        loss.gradient(y_true, y_pred)
+        loss.value_and_gradient(y_true, y_pred)
+        np.testing.assert_array_equal(y_true, keep[0])
+        np.testing.assert_array_equal(y_pred, keep[1])
 
 
 def _check_loss_large_inputs(cls: type) -> None:
-    loss = cls.example()
-    y_true, y_pred = _loss_batch(loss)
-    if np.issubdtype(y_pred.dtype, np.floating) and (y_pred.min() < 0 or y_pred.max() > 1):
-        y_pred = y_pred * 100.0  # unbounded predictions (logits, regression): try large ones
-    with np.errstate(**STRICT):
-        value, grad = loss.value_and_gradient(y_true, y_pred)
-    assert np.isfinite(value) and np.all(np.isfinite(grad)), "non-finite loss or gradient"
+    for loss in _loss_variants(cls):
+        y_true, y_pred = _loss_batch(loss)
+        if getattr(loss, "from_logits", True):
+            y_pred = y_pred * 300.0  # unbounded predictions (logits, regression): try large ones
+        with np.errstate(**STRICT):
+            value, grad = loss.value_and_gradient(y_true, y_pred)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), f"{loss!r}: non-finite loss or gradient"
 
 
 def _check_loss_non_negative(cls: type) -> None:
-    loss = cls.example()
-    value = loss(*_loss_batch(loss))
-    assert value >= 0.0, f"a loss must be >= 0; {loss!r} gave {value}"
+    for loss in _loss_variants(cls):
+        value = loss(*_loss_batch(loss))
+        assert value >= 0.0, f"a loss must be >= 0; {loss!r} gave {value}"
 
 
 LOSS_CHECKS = {

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import DataError, ShapeError
 
-__all__ = ["as_inputs", "as_targets", "batch_slices"]
+__all__ = ["all_finite", "as_inputs", "as_targets", "batch_slices"]
 
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
@@ -38,13 +38,25 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
         raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
     if dtype is not None:
         array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         raise DataError(
             f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}, "
             f"value {array[tuple(bad)]}); clean or impute the data first."
         )
     return array
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """True if no element is NaN or infinite, without a temporary the size of ``array``.
+
+    The sum is NaN or infinite whenever an element is; only when the sum overflows (huge but
+    finite values) are the elements checked, in blocks of a million.
+    """
+    if array.dtype.kind != "f" or np.isfinite(np.add.reduce(array, axis=None)):
+        return True
+    flat = array.reshape(-1)
+    return all(np.isfinite(flat[i : i + 1 << 20]).all() for i in range(0, flat.size, 1 << 20))
 
 
 def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = "") -> np.ndarray:

@@ -80,6 +80,9 @@ class Optimizer(ABC):
         return f"{type(self).__name__}({args})"
 
 
+_AXPY = {np.dtype(t).char: get_blas_funcs("axpy", dtype=t) for t in (np.float32, np.float64)}
+
+
 def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y += a * x`` in place, in one pass and without a temporary array.
 
@@ -87,10 +90,10 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
     (0.24 vs 0.79 us; 259 vs 1019 us), which is most of an SGD step's cost on a large model.
     Falls back to numpy for arrays BLAS cannot update in place.
     """
-    if y.flags.c_contiguous and x.flags.c_contiguous and y.dtype == x.dtype and y.dtype.char in "fd":
-        flat = y.reshape(-1)
-        out = get_blas_funcs("axpy", (flat,))(x.reshape(-1), flat, a=a)
-        if out is flat or np.shares_memory(out, flat):
+    blas = _AXPY.get(y.dtype.char)
+    if blas is not None and x.dtype == y.dtype and y.flags.c_contiguous and x.flags.c_contiguous:
+        flat = y if y.ndim == 1 else y.reshape(-1)
+        if blas(x if x.ndim == 1 else x.reshape(-1), flat, a=a) is flat:  # same object: updated in place
             return
     y += a * x
 

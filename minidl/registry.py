@@ -445,7 +445,7 @@ class Registry(Generic[T]):
             for name, cls in sorted(self._classes.items())
         ]
         for name, plugins in sorted(self._discovered().items()):
-            for plugin in plugins:
+            for plugin in sorted(plugins, key=lambda p: _normalize_dist(p.dist_name)):
                 infos.append(self._describe_plugin(plugin, len(plugins), load))
         return infos
 

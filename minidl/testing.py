@@ -269,22 +269,7 @@ def _check_activation_shape_kept(cls: type) -> None:
     assert act.forward(x).shape == x.shape, "an activation must keep its input's shape"
 
 
-def _check_activation_extreme_inputs(cls: type) -> None:
-    """Elementwise functions have no excuse: no overflow, NaN or inf for inputs near the dtype's range."""
-    for dtype, big in ((np.float64, 1e200), (np.float32, 1e30)):
-        act = _built(cls, dtype)
-        x = np.array([[-big, -1e4, -1.0, 0.5, 1e4, big]], dtype=dtype)
-        with np.errstate(**STRICT):
-            y = act.forward(x)
-            g = act.backward(np.ones_like(y))
-        assert np.all(np.isfinite(y)) and np.all(np.isfinite(g)), f"{np.dtype(dtype)} inputs {x} gave {y} / {g}"
-
-
-ACTIVATION_CHECKS = {
-    **LAYER_CHECKS,
-    "shape_kept": _check_activation_shape_kept,
-    "extreme_inputs": _check_activation_extreme_inputs,
-}
+ACTIVATION_CHECKS = {**LAYER_CHECKS, "shape_kept": _check_activation_shape_kept}
 
 
 # --------------------------------------------------------------------------- losses

@@ -14,7 +14,11 @@ pytest tests::
 
 Components are made with their class's ``example()`` method, so a class whose constructor needs
 arguments overrides ``example``. Gradients are compared with central finite differences in
-float64 at seeded random points at least 0.1 away from 0, where activations have their kinks.
+float64 at seeded random points at least 0.1 away from 0, where activations have their kinks;
+layers are also checked in training mode, rebuilt from one seed for every evaluation so that a
+stochastic layer (dropout) is deterministic. Floating-point checks raise on overflow, invalid and
+divide-by-zero events; underflow to 0 (``exp(-1000)``) is the correct result, as numpy's default
+treats it. ``check_layer`` and the other typed checks also accept a registered name.
 """
 
 from __future__ import annotations

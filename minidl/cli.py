@@ -46,30 +46,35 @@ def _configs(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from .registry import iter_registries
+    import warnings
 
+    from .registry import PluginWarning, iter_registries
+
+    with warnings.catch_warnings():  # a shadowed plugin is shown in the table, not warned about
+        warnings.simplefilter("ignore", PluginWarning)
+        tables = [(registry, registry.describe(load=args.check)) for registry in iter_registries()]
+    width = max([24, *(len(info.name) + 1 for _, infos in tables for info in infos)])
     failed = 0
-    for registry in iter_registries():
-        infos = registry.describe(load=args.check)
+    for registry, infos in tables:
         print(f"{registry.plural} (entry-point group {registry.group}):")
         for info in infos:
             status, detail = info.status, info.detail
-            if args.check and status == "ok" and info.source != "built-in":
-                status, detail = _kit_status(registry, info.name)
+            if args.check and status in ("ok", "conflicting") and info.source != "built-in":
+                status, detail = _kit_status(registry, info.lookup, status, detail)
             failed += status == "failed" or status.startswith("fails")
             source = f"{info.source} {info.version}".strip()
-            print(f"  {info.name:<24} {source:<36} {status}" + (f": {detail}" if detail else ""))
+            print(f"  {info.name:<{width}} {source:<36} {status}" + (f": {detail}" if detail else ""))
     return 1 if failed else 0
 
 
-def _kit_status(registry, name: str) -> tuple[str, str]:
+def _kit_status(registry, name: str, status: str, detail: str) -> tuple[str, str]:
     from .testing import check_component
 
     try:
         check_component(registry.get_class(name))
     except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not raised
         return "fails the kit", str(exc).splitlines()[0]
-    return "ok", "passes the kit"
+    return status, f"{detail}; passes the kit" if detail else "passes the kit"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,7 +104,7 @@ def get(identifier: Any, **kwargs: Any) -> Layer:
         try:
             registry.get_class(name)
         except UnknownComponentError:
-            if name in activations.registry.names():
+            if name in activations.registry:
                 return activations.get(identifier, **kwargs)
             raise
     return registry.get(identifier, **kwargs)

@@ -2,9 +2,12 @@
 
 Each kind (layers, activations, losses, optimizers, initializers...) has one :class:`Registry`
 instance. Built-ins register themselves with :meth:`Registry.register`; installed packages add
-components through the entry-point group ``minidl.<plural>`` (``minidl.losses``...). Discovery reads the entry-point
-metadata once per process, only when a name is not found among the built-ins (or when the names
-are listed), and a plugin's module is imported only when its name is first asked for.
+components through the entry-point group ``minidl.<plural>`` (``minidl.losses``...). Discovery
+reads the entry-point metadata of every installed distribution once per process (one scan shared
+by all registries), only when a name is not found among the built-ins (or when the names are
+listed), and a plugin's module is imported only when its name is first asked for. One broken
+distribution (unreadable metadata, a malformed line, a module that fails to import) only breaks
+the names it offers.
 """
 
 from __future__ import annotations
@@ -15,13 +18,22 @@ import inspect
 import os
 import re
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .errors import ComponentTypeError, ConfigError, DuplicateNameError, PluginError, UnknownComponentError
 
-__all__ = ["Registry", "ComponentInfo", "PluginWarning", "plugins_disabled", "iter_registries", "check_arguments"]
+__all__ = [
+    "Registry",
+    "ComponentInfo",
+    "PluginWarning",
+    "plugins_disabled",
+    "refresh",
+    "iter_registries",
+    "check_arguments",
+]
 
 T = TypeVar("T")
 
@@ -29,10 +41,14 @@ T = TypeVar("T")
 DISABLE_ENV = "MINIDL_DISABLE_PLUGINS"
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# "package.module:Class" (optionally "[extras]", which minidl ignores), as the entry-point spec says.
+_VALUE_RE = re.compile(r"^[A-Za-z_][\w.]*\s*:\s*[A-Za-z_][\w.]*\s*(\[[^\]]*\])?$")
+# Every Registry ever made, so refresh() can reach them all (weak: test registries may die).
+_REGISTRIES: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
 
 
 class PluginWarning(UserWarning):
-    """A plugin was ignored (it reused a built-in name)."""
+    """A plugin was ignored (it reused a built-in name, or its distribution's metadata is unreadable)."""
 
 
 def plugins_disabled() -> bool:
@@ -51,7 +67,8 @@ class ComponentInfo:
 
     ``status`` is one of ``"ok"``, ``"not loaded"`` (a plugin not imported yet), ``"failed"``,
     ``"shadowed"`` (a plugin reusing a built-in name, ignored) or ``"conflicting"`` (offered by
-    several distributions; use the qualified name ``distribution:name``).
+    several distributions; use the qualified name ``distribution:name``). ``lookup`` is the name
+    that selects this component (qualified when conflicting; empty when shadowed).
     """
 
     kind: str
@@ -61,21 +78,92 @@ class ComponentInfo:
     status: str
     detail: str = ""
     value: str = ""
+    lookup: str = ""
 
 
 @dataclass
 class _Plugin:
-    """One entry point of a registry's group, loaded on first use."""
+    """One entry point of a minidl group, loaded on first use.
 
-    entry_point: metadata.EntryPoint
+    ``problem`` describes a malformed entry point (found without importing anything); such a
+    plugin is listed but every request for it raises PluginError.
+    """
+
+    name: str
+    value: str
+    group: str
     dist_name: str
     dist_version: str
+    problem: str = ""
     cls: type | None = None
     error: BaseException | None = None
 
     @property
     def qualified(self) -> str:
-        return f"{self.dist_name}:{self.entry_point.name}"
+        return f"{self.dist_name}:{self.name}"
+
+    def where(self) -> str:
+        return f"entry point {self.name!r} = {self.value!r} (group {self.group}) of {self.dist_name} {self.dist_version}"
+
+
+#: Every minidl entry point of the environment by group, read once (see :func:`_scan`).
+_SCAN: dict[str, list[_Plugin]] | None = None
+
+
+def _scan() -> dict[str, list[_Plugin]]:
+    """Reads the ``minidl.*`` entry points of every distribution once per process (until refresh)."""
+    global _SCAN
+    if _SCAN is None:
+        _SCAN = _read_distributions()
+    return _SCAN
+
+
+def _read_distributions() -> dict[str, list[_Plugin]]:
+    found: dict[str, list[_Plugin]] = {}
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"] or "<unnamed distribution>"
+            version = dist.version or "?"
+            text = dist.read_text("entry_points.txt") or ""
+        except Exception as exc:  # noqa: BLE001 - one unreadable distribution must not hide the others
+            warnings.warn(f"Skipping a distribution with unreadable metadata: {exc!r}", PluginWarning, stacklevel=2)
+            continue
+        key = _normalize_dist(name)
+        if key in seen:  # the same distribution further down sys.path: the first one wins, as imports do
+            continue
+        seen.add(key)
+        for group, ep_name, value, problem in _parse_entry_points(text):
+            found.setdefault(group, []).append(_Plugin(ep_name, value, group, name, version, problem))
+    return found
+
+
+def _parse_entry_points(text: str) -> Iterable[tuple[str, str, str, str]]:
+    """``(group, name, value, problem)`` for each line of the ``minidl.*`` sections of entry_points.txt.
+
+    Parsed line by line (not with importlib.metadata, which rejects the whole file, and with it
+    every distribution's entry points, for one bad line), so a bad line only costs its own name.
+    """
+    group = ""
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+            continue
+        if not group.startswith("minidl."):
+            continue
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep:
+            problem = f"line {number} of entry_points.txt, {line!r}, is not 'name = module:Class'"
+        elif not _NAME_RE.match(name):
+            problem = f"{name!r} is not a valid name: use lowercase letters, digits and underscores"
+        elif not _VALUE_RE.match(value):
+            problem = f"{value!r} is not a reference of the form 'package.module:Class'"
+        else:
+            problem = ""
+        yield group, name, value, problem
 
 
 class Registry(Generic[T]):
@@ -101,6 +189,7 @@ class Registry(Generic[T]):
         self._classes: dict[str, type[T]] = {}
         self._names: dict[type, str] = {}
         self._plugins: dict[str, list[_Plugin]] | None = None
+        _REGISTRIES.add(self)
 
     # ------------------------------------------------------------------ registration
     def register(self, name: str, *, replace: bool = False) -> Callable[[type[T]], type[T]]:
@@ -159,65 +248,86 @@ class Registry(Generic[T]):
 
     def _read_entry_points(self) -> dict[str, list[_Plugin]]:
         found: dict[str, list[_Plugin]] = {}
-        for ep in metadata.entry_points(group=self.group):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else "<unknown distribution>"
-            version = dist.version if dist is not None else "?"
-            plugin = _Plugin(ep, dist_name, version)
-            if ep.name in self._classes:
+        for plugin in _scan().get(self.group, []):
+            if plugin.name in self._classes:
+                owner = _source_of(self._classes[plugin.name])
                 warnings.warn(
-                    f"Ignoring {self.kind} {ep.name!r} from {dist_name} {version}: the name is "
-                    f"a built-in {self.kind}, which always wins.",
+                    f"Ignoring {self.kind} {plugin.name!r} from {plugin.dist_name} {plugin.dist_version}: "
+                    f"the name is taken by a {owner} {self.kind}, which always wins.",
                     PluginWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
-            found.setdefault(ep.name, []).append(plugin)
+            found.setdefault(plugin.name, []).append(plugin)
         return found
 
     def refresh(self) -> None:
-        """Forgets discovered plugins, so the next lookup reads the entry points again."""
-        self._plugins = None
-        self._names = {cls: n for n, cls in self._classes.items()}
+        """Forgets discovered plugins, so the next lookup reads the entry points again.
 
-    def _plugin_for(self, name: str) -> _Plugin | None:
-        """The one plugin a bare or qualified (``dist:name``) name designates, or None."""
+        The entry-point scan is shared by all registries; :func:`minidl.registry.refresh`
+        refreshes every registry at once (what a test that installs a distribution wants).
+        """
+        global _SCAN
+        _SCAN = None
+        self._plugins = None
+        self._names = {}
+        for name, cls in self._classes.items():
+            self._names.setdefault(cls, name)
+
+    def _candidates(self, name: str) -> list[_Plugin]:
+        """The usable plugins a bare or qualified (``dist:name``) name designates; imports nothing."""
         dist, sep, bare = name.rpartition(":")
-        candidates = self._discovered().get(bare if sep else name, [])
+        if bare in self._classes:
+            return []  # reserved: plugins reusing a built-in or registered name are ignored
+        candidates = self._discovered().get(bare, [])
         if sep:
             wanted = _normalize_dist(dist)
             candidates = [p for p in candidates if _normalize_dist(p.dist_name) == wanted]
+        return sorted(candidates, key=lambda p: _normalize_dist(p.dist_name))
+
+    def _plugin_for(self, name: str) -> _Plugin | None:
+        """The one plugin ``name`` designates, or None; several is an error naming them all."""
+        candidates = self._candidates(name)
         if len(candidates) > 1:
-            candidates = sorted(candidates, key=lambda p: _normalize_dist(p.dist_name))
             options = ", ".join(repr(p.qualified) for p in candidates)
             dists = " and ".join(f"{p.dist_name} {p.dist_version}" for p in candidates)
             raise UnknownComponentError(
                 f"The {self.kind} {name!r} is offered by several distributions ({dists}); "
                 f"name one of them: {options}."
             )
+        if not candidates:
+            self._refuse_shadowed(name)
         return candidates[0] if candidates else None
 
-    def _load(self, plugin: _Plugin, name: str) -> type[T]:
+    def _refuse_shadowed(self, name: str) -> None:
+        # "evil-dist:relu" must not smuggle in a plugin the rules ignore.
+        dist, sep, bare = name.rpartition(":")
+        if sep and bare in self._classes:
+            raise UnknownComponentError(
+                f"The {self.kind} {name!r} is ignored: {bare!r} is a {_source_of(self._classes[bare])} "
+                f"{self.kind}, which always wins. Use {bare!r}."
+            )
+
+    def _public_name(self, plugin: _Plugin) -> str:
+        """The name a plugin class is saved under: bare, or qualified when several offer it."""
+        return plugin.qualified if len(self._discovered().get(plugin.name, [])) > 1 else plugin.name
+
+    def _load(self, plugin: _Plugin) -> type[T]:
         if plugin.cls is not None:
             return plugin.cls
-        ep = plugin.entry_point
-        where = (
-            f"entry point {ep.name!r} = {ep.value!r} (group {self.group}) of "
-            f"{plugin.dist_name} {plugin.dist_version}"
-        )
         if plugin.error is None:
             try:
-                obj = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a broken plugin must not break minidl
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
+                if plugin.problem:
+                    raise ValueError(f"malformed entry point: {plugin.problem}")
+                obj = metadata.EntryPoint(name=plugin.name, value=plugin.value, group=plugin.group).load()
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break minidl (nor exit)
                 plugin.error = exc
             else:
-                self._check_class(obj, f"The {where}")
+                self._check_class(obj, f"The {plugin.where()}")
                 plugin.cls = obj
-                self._names.setdefault(obj, name)
+                self._names.setdefault(obj, self._public_name(plugin))
                 return obj
         raise PluginError(
-            f"Could not load the {self.kind} {name!r}: {where} failed with "
+            f"Could not load the {self.kind} {plugin.name!r}: {plugin.where()} failed with "
             f"{type(plugin.error).__name__}: {plugin.error}"
         ) from plugin.error
 
@@ -229,10 +339,10 @@ class Registry(Generic[T]):
         cls = self._classes.get(name)
         if cls is not None:
             return cls
-        plugin = None if name in self._classes else self._plugin_for(name)
+        plugin = self._plugin_for(name)
         if plugin is None:
             raise UnknownComponentError(self._unknown_message(name))
-        return self._load(plugin, name)
+        return self._load(plugin)
 
     def _unknown_message(self, name: str) -> str:
         available = self.names()
@@ -245,20 +355,18 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Every usable name, sorted: built-ins, in-process registrations and plugins.
 
-        Listing imports no plugin. A conflicting plugin name is listed in its qualified forms.
+        Listing imports no plugin. A conflicting plugin name is listed in its qualified forms; a
+        malformed entry point is left out (:meth:`describe` shows it, as failed).
         """
         names = set(self._classes)
         for name, plugins in self._discovered().items():
-            if name in self._classes:
-                continue
-            if len(plugins) == 1:
-                names.add(name)
-            else:
-                names.update(p.qualified for p in plugins)
+            if name not in self._classes:
+                names.update(self._public_name(p) for p in plugins if not p.problem)
         return sorted(names)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        """True when ``name`` designates a component (possibly an ambiguous or broken plugin); imports nothing."""
+        return isinstance(name, str) and (name in self._classes or bool(self._candidates(name)))
 
     def get(self, identifier: Any, **kwargs: Any) -> T:
         """Resolves ``identifier`` to a component instance.
@@ -312,16 +420,15 @@ class Registry(Generic[T]):
         return name
 
     def _plugin_name_of(self, cls: type) -> str | None:
-        # A plugin class imported directly (not through get) is still known by its entry point.
+        # A plugin class imported directly (not through get) is still known by its entry point;
+        # matching the entry point's text imports nothing new.
         target = f"{cls.__module__}:{cls.__qualname__}"
         for name, plugins in self._discovered().items():
-            usable = name not in self._classes
             for plugin in plugins:
-                if plugin.entry_point.value.replace(" ", "") == target and usable:
-                    key = name if len(plugins) == 1 else plugin.qualified
-                    if self._load(plugin, key) is cls:
-                        self._names[cls] = key
-                        return key
+                value = plugin.value.split("[")[0].replace(" ", "")
+                if value == target and name not in self._classes and not plugin.problem:
+                    if self._load(plugin) is cls:
+                        return self._public_name(plugin)
         return None
 
     def serialize(self, component: T) -> str | dict[str, Any]:
@@ -334,29 +441,30 @@ class Registry(Generic[T]):
     def describe(self, *, load: bool = False) -> list[ComponentInfo]:
         """One :class:`ComponentInfo` per name, built-ins first. ``load=True`` imports plugins."""
         infos = [
-            ComponentInfo(self.kind, name, _source_of(cls), _version_of(cls), "ok")
+            ComponentInfo(self.kind, name, _source_of(cls), _version_of(cls), "ok", lookup=name)
             for name, cls in sorted(self._classes.items())
         ]
         for name, plugins in sorted(self._discovered().items()):
-            for plugin in plugins:
-                infos.append(self._describe_plugin(name, plugin, len(plugins), load))
+            for plugin in sorted(plugins, key=lambda p: _normalize_dist(p.dist_name)):
+                infos.append(self._describe_plugin(plugin, len(plugins), load))
         return infos
 
-    def _describe_plugin(self, name: str, plugin: _Plugin, count: int, load: bool) -> ComponentInfo:
-        status, detail = "not loaded", ""
-        if name in self._classes:
-            status, detail = "shadowed", f"the built-in {self.kind} {name!r} wins"
-        elif count > 1:
-            status, detail = "conflicting", f"use {plugin.qualified!r}"
-        if status == "not loaded" and (load or plugin.cls is not None or plugin.error is not None):
+    def _describe_plugin(self, plugin: _Plugin, count: int, load: bool) -> ComponentInfo:
+        status, detail, lookup = "not loaded", "", self._public_name(plugin)
+        if plugin.name in self._classes:
+            owner = _source_of(self._classes[plugin.name])
+            status, detail, lookup = "shadowed", f"the {owner} {self.kind} {plugin.name!r} wins", ""
+        elif load or plugin.cls is not None or plugin.error is not None or plugin.problem:
             try:
-                self._load(plugin, name)
+                self._load(plugin)
                 status = "ok"
             except (PluginError, ComponentTypeError) as exc:
-                status, detail = "failed", str(exc.__cause__ or exc)
+                cause = exc.__cause__
+                status, detail = "failed", f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        if count > 1 and status in ("ok", "not loaded"):
+            status, detail = "conflicting", f"offered by {count} distributions; use {lookup!r}"
         return ComponentInfo(
-            self.kind, name, plugin.dist_name, plugin.dist_version, status, detail,
-            plugin.entry_point.value,
+            self.kind, plugin.name, plugin.dist_name, plugin.dist_version, status, detail, plugin.value, lookup
         )
 
     def __repr__(self) -> str:
@@ -393,6 +501,12 @@ def _version_of(cls: type) -> str:
     from . import __version__
 
     return __version__ if _source_of(cls) == "built-in" else ""
+
+
+def refresh() -> None:
+    """Forgets the entry-point scan and every registry's plugins (after installing a package)."""
+    for registry in list(_REGISTRIES):
+        registry.refresh()
 
 
 def iter_registries() -> Iterable[Registry[Any]]:

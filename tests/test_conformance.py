@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from minidl import Activation, Loss, Optimizer, SGD, testing
+import minidl
+
+from minidl import SGD, Activation, Layer, Loss, Optimizer, testing
 from minidl.registry import iter_registries
 
 CASES = [(r, name) for r in iter_registries() for name in r.names()]
@@ -76,9 +78,45 @@ class NotReallyElementwise(Optimizer):
         param.value -= self.learning_rate * param.grad / (np.linalg.norm(param.grad) + 1e-12)
 
 
+class MaskIgnoringDropout(Layer):
+    """Drops half its inputs in training but forgets the mask (and the scaling) in backward."""
+
+    def build(self, rng, dtype):
+        self._rng = rng
+
+    def forward(self, x):
+        return x * (self._rng.random(x.shape) < 0.5) * 2.0 if self.training else x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class GlobalRandomNoise(Layer):
+    """Adds noise from a fresh, unseeded generator: not reproducible."""
+
+    def forward(self, x):
+        return x + np.random.default_rng().standard_normal(x.shape) if self.training else x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class ArrayConfigLoss(HalfLoss):
+    """Its configuration holds a numpy array, which is not plain JSON."""
+
+    def gradient(self, y_true, y_pred):
+        return 2 * (y_pred - y_true)
+
+    def get_config(self):
+        return {"weights": np.ones(2)}
+
+
 @pytest.mark.parametrize(
     "cls,check,message",
     [
+        (MaskIgnoringDropout, "training_mode", "training mode: dL/dinput"),
+        (GlobalRandomNoise, "training_mode", "same seed, different outputs"),
+        (ArrayConfigLoss, "config", "not plain JSON"),
         (WrongSquare, "gradients", "dL/dinput"),
         (OverflowingExp, "large_inputs", "overflow"),
         (ChangesItsInput, "inputs_untouched", "read-only"),
@@ -107,6 +145,14 @@ def test_numerical_gradient_of_a_known_function() -> None:
     grad = testing.numerical_gradient(lambda: float(np.sum(np.sin(x))), x)
     np.testing.assert_allclose(grad, np.cos([0.5, -1.5, 2.0]), rtol=1e-9)
     np.testing.assert_array_equal(x, [0.5, -1.5, 2.0])  # restored
+    with pytest.raises(TypeError, match="float64"):
+        testing.numerical_gradient(lambda: 0.0, x.astype(np.float32))
+
+
+def test_typed_checks_accept_a_registered_name() -> None:
+    testing.check_loss("mse")
+    with pytest.raises(minidl.UnknownComponentError, match="Unknown loss 'nope'"):
+        testing.check_loss("nope")
 
 
 @testing.parametrize_with_checks([SGD])

@@ -3,6 +3,8 @@ METADATA and entry_points.txt, and the plugin's module, in a folder put on ``sys
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 import warnings
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import minidl
+import minidl.cli
 from minidl import Dense, Sequential, activations, losses
 from minidl.errors import ComponentTypeError, DuplicateNameError, PluginError, UnknownComponentError
 from minidl.registry import PluginWarning, iter_registries
@@ -37,17 +40,30 @@ class Site:
         self.root = root
         self.modules: list[str] = []
 
-    def install(self, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str], version: str = "1.0") -> None:
-        info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    def install(
+        self,
+        dist: str,
+        entry_points: dict[str, dict[str, str]] | str,
+        modules: dict[str, str],
+        version: str = "1.0",
+        root: Path | None = None,
+    ) -> None:
+        """A distribution: ``entry_points`` by group, or the raw text of entry_points.txt."""
+        root = root or self.root
+        info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-        lines = []
-        for group, entries in entry_points.items():
-            lines.append(f"[{group}]")
-            lines += [f"{name} = {value}" for name, value in entries.items()]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        if isinstance(entry_points, str):
+            text = entry_points
+        else:
+            lines = []
+            for group, entries in entry_points.items():
+                lines.append(f"[{group}]")
+                lines += [f"{name} = {value}" for name, value in entries.items()]
+            text = "\n".join(lines) + "\n"
+        (info / "entry_points.txt").write_text(text)
         for module, source in modules.items():
-            (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
             self.modules.append(module)
 
 
@@ -65,8 +81,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
 
 
 def _refresh() -> None:
-    for registry in iter_registries():
-        registry.refresh()
+    minidl.registry.refresh()
 
 
 def test_a_plugin_is_usable_by_name_and_imported_only_when_asked(site: Site) -> None:
@@ -227,3 +242,167 @@ def test_get_accepts_every_identifier_form() -> None:
         minidl.optimizers.get(3)
     with pytest.raises(minidl.ConfigError, match="'type' key"):
         minidl.optimizers.get({"learning_rate": 0.1})
+
+
+# --------------------------------------------------------------------------- more of the rules
+CANARY = '''
+import os
+open(os.environ["MINIDL_CANARY"], "w").close()  # proves the module was imported
+raise RuntimeError("a listing must never import this module")
+'''
+
+
+def test_listing_imports_nothing(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = tmp_path / "imported"
+    monkeypatch.setenv("MINIDL_CANARY", str(canary))
+    site.install("minidl-canary", {"minidl.activations": {"canary": "canary_mod:Cube"}}, {"canary_mod": CANARY})
+    assert "canary" in activations.registry.names() and "canary" in activations.registry
+    infos = {i.name: i for i in activations.registry.describe()}
+    assert infos["canary"].status == "not loaded" and infos["canary"].source == "minidl-canary"
+    assert minidl.cli.main(["plugins"]) == 0
+    assert not canary.exists() and "canary_mod" not in sys.modules
+    with pytest.raises(PluginError, match="a listing must never import"):
+        activations.get("canary")
+    assert canary.exists()  # the canary works: asking for the name did import it
+
+
+def test_import_minidl_reads_no_metadata_and_survives_broken_plugins(site: Site, tmp_path: Path) -> None:
+    site.install("minidl-broken", "[minidl.activations]\nno equals sign here\nbad = exploding:Cube\n",
+                 {"exploding": "raise SystemExit('a plugin must not end the process')\n"})
+    site.install("minidl-cube", {"minidl.activations": {"cube": "sub_cube:Cube"}}, {"sub_cube": CUBE})
+    code = (
+        "import minidl, sys\n"
+        "from minidl.registry import iter_registries\n"
+        "assert all(r._plugins is None for r in iter_registries()), 'import minidl scanned metadata'\n"
+        "assert 'sub_cube' not in sys.modules\n"
+        "from minidl import activations\n"
+        "assert type(activations.get('relu')).__name__ == 'ReLU'\n"
+        "assert type(activations.get('cube')).__name__ == 'Cube'\n"
+        "try:\n    activations.get('bad')\nexcept minidl.PluginError as e:\n"
+        "    assert isinstance(e.__cause__, SystemExit), repr(e.__cause__)\n"
+        "print('alive')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    env.pop("MINIDL_DISABLE_PLUGINS", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "alive", done.stderr
+
+
+def test_a_malformed_line_costs_only_its_own_name(site: Site) -> None:
+    text = (
+        "[console_scripts]\nnot minidl's business\n"
+        "[minidl.activations]\n"
+        "this line has no equals sign\n"
+        "Capital = odd_names:Cube\n"
+        "cube = odd_names:Cube\n"
+    )
+    site.install("minidl-odd", text, {"odd_names": CUBE})
+    site.install("minidl-other", {"minidl.losses": {"twice": "other_loss:Twice"}},
+                 {"other_loss": "from minidl import MSE\nclass Twice(MSE):\n    pass\n"})
+    names = activations.registry.names()
+    assert "cube" in names and "Capital" not in names  # the good line of the same file works
+    assert type(activations.get("cube")).__name__ == "Cube"
+    assert type(losses.get("twice")).__name__ == "Twice"  # and so does every other distribution
+    with pytest.raises(PluginError, match=r"'Capital' = 'odd_names:Cube'.*minidl-odd 1\.0.*not a valid name") as info:
+        activations.get("Capital")
+    assert isinstance(info.value.__cause__, ValueError)
+    statuses = {i.name: (i.status, i.detail) for i in activations.registry.describe()}
+    assert statuses["this line has no equals sign"][0] == "failed"
+    assert "is not 'name = module:Class'" in statuses["this line has no equals sign"][1]
+
+
+def test_unreadable_metadata_is_skipped_with_a_warning(site: Site) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "ok_cube:Cube"}}, {"ok_cube": CUBE})
+    info = site.root / "garbled-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: garbled\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_bytes(b"[minidl.activations]\nx = \xff\xfe:bad\n")
+    with pytest.warns(PluginWarning, match="unreadable metadata"):
+        names = activations.registry.names()
+    assert "cube" in names and "relu" in names
+
+
+def test_a_shadowed_plugin_cannot_be_reached_by_its_qualified_name(site: Site) -> None:
+    site.install("minidl-evil", {"minidl.activations": {"relu": "evil_q:Cube"}}, {"evil_q": CUBE})
+    with pytest.warns(PluginWarning):
+        activations.registry.names()
+    with pytest.raises(UnknownComponentError, match=r"'minidl-evil:relu' is ignored.*built-in.*Use 'relu'"):
+        activations.get("minidl-evil:relu")
+    assert "minidl-evil:relu" not in activations.registry
+    # a saved or configured "relu" is the built-in
+    model = Sequential.from_config({"layers": [{"type": "dense", "in_features": 1, "out_features": 1, "activation": "relu"}]})
+    assert type(model.layers[0].activation) is minidl.ReLU
+    assert "evil_q" not in sys.modules
+
+
+def test_conflicting_names_in_models_and_configs(site: Site) -> None:
+    site.install("dist-a", {"minidl.activations": {"cube": "conf_a:Cube"}}, {"conf_a": CUBE})
+    site.install("dist-b", {"minidl.activations": {"cube": "conf_b:Cube"}}, {"conf_b": CUBE})
+    with pytest.raises(UnknownComponentError, match="several distributions"):
+        Sequential(["cube"])  # an activation used as a layer: the conflict, not "unknown layer"
+    model = Sequential([Dense(1, 1, activation="dist-a:cube"), "dist-b:cube"], seed=0)
+    config = model.get_config()
+    assert config["layers"][0]["activation"] == "dist-a:cube" and config["layers"][1]["type"] == "dist-b:cube"
+    rebuilt = Sequential.from_config(config)
+    assert type(rebuilt.layers[1]).__module__ == "conf_b"
+    infos = [i for i in activations.registry.describe() if i.name == "cube"]
+    assert [(i.status, i.lookup) for i in infos] == [("conflicting", "dist-a:cube"), ("conflicting", "dist-b:cube")]
+
+
+def test_a_plugin_class_imported_directly_saves_under_its_entry_point_name(site: Site) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "direct_cube:Cube"}}, {"direct_cube": CUBE})
+    import direct_cube
+
+    layer = Dense(2, 1, activation=direct_cube.Cube())
+    assert Dense.get_config(layer)["activation"] == "cube"
+    assert activations.registry.name_of(direct_cube.Cube) == "cube"
+
+
+def test_the_same_distribution_twice_on_sys_path_is_not_a_conflict(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    second = tmp_path / "second"
+    second.mkdir()
+    site.install("minidl-cube", {"minidl.activations": {"cube": "twice_cube:Cube"}}, {"twice_cube": CUBE})
+    site.install("minidl-cube", {"minidl.activations": {"cube": "twice_cube:Cube"}}, {}, version="0.9", root=second)
+    monkeypatch.syspath_prepend(str(second))
+    _refresh()
+    assert "cube" in activations.registry.names()
+    assert [i.version for i in activations.registry.describe() if i.name == "cube"] == ["0.9"]  # first on sys.path
+
+
+def test_metadata_is_scanned_once_for_all_registries(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = minidl.registry.metadata.distributions
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(minidl.registry.metadata, "distributions", counting)
+    _refresh()
+    for registry in iter_registries():
+        registry.names()
+        registry.names()
+    assert len(calls) == 1
+    site.install("minidl-late", {"minidl.activations": {"late": "late_cube:Cube"}}, {"late_cube": CUBE})
+    assert "late" not in activations.registry.names()  # cached until refresh
+    _refresh()
+    assert "late" in activations.registry.names() and len(calls) == 2
+
+
+def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.install("minidl-evil", {"minidl.activations": {"relu": "st_evil:Cube"}}, {"st_evil": CUBE})
+    site.install("dist-a", {"minidl.activations": {"cube": "st_a:Cube"}}, {"st_a": CUBE})
+    site.install("dist-b", {"minidl.activations": {"cube": "st_b:Cube"}}, {"st_b": CUBE}, version="2.0")
+    site.install("minidl-bad", {"minidl.losses": {"broken": "st_broken:Nope"}}, {"st_broken": "import nowhere_at_all\n"})
+    assert minidl.cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    rows = {tuple(line.split()[:3]): line for line in out.splitlines() if line.startswith("  ")}
+    assert "shadowed" in rows[("relu", "minidl-evil", "1.0")]
+    assert "conflicting" in rows[("cube", "dist-b", "2.0")] and "'dist-b:cube'" in rows[("cube", "dist-b", "2.0")]
+    assert "not loaded" in rows[("broken", "minidl-bad", "1.0")]
+    assert "st_broken" not in sys.modules
+    assert minidl.cli.main(["plugins", "--check"]) == 1  # the broken loss fails
+    out = capsys.readouterr().out
+    rows = {tuple(line.split()[:3]): line for line in out.splitlines() if line.startswith("  ")}
+    assert "failed: ModuleNotFoundError" in rows[("broken", "minidl-bad", "1.0")]
+    assert "passes the kit" in rows[("cube", "dist-a", "1.0")] and "conflicting" in rows[("cube", "dist-a", "1.0")]

@@ -91,4 +91,6 @@ class GELU(Activation):
 
     def derivative(self, x, y):
         cdf = 0.5 * (1.0 + erf(x * _SQRT_HALF))
-        return cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        # x*x overflows past |x| ~ 1e154; phi(x) is already exactly 0 beyond |x| = 40
+        z = np.minimum(np.abs(x), 40.0)
+        return cdf + x * (np.exp(-0.5 * z * z) * _INV_SQRT_2PI)

@@ -64,3 +64,21 @@ def test_dropout_by_name_in_a_seeded_model() -> None:
 
     for a, b in zip(run(), run()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_model_switches_dropout_on_only_inside_fit() -> None:
+    seen = []
+
+    class Spy(Dropout):
+        def forward(self, x):
+            seen.append(self.training)
+            return super().forward(x)
+
+    layer = Spy(0.5)
+    model = Sequential([Dense(2, 4), layer, Dense(4, 1)], seed=0)
+    model.compile(loss="huber", optimizer="rmsprop")
+    x = np.random.default_rng(1).standard_normal((8, 2))
+    model.fit(x, np.zeros(8), epochs=2, batch_size=4)
+    assert seen == [True] * 4 and layer.training is False
+    np.testing.assert_array_equal(model.predict(x), model.predict(x))  # inference: no dropout
+    assert seen[4:] == [False, False]

@@ -37,8 +37,8 @@ from .errors import (
 )
 from .initializers import Initializer
 from .layers import Dense, Layer
+from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .metrics import Metric
-from .losses import MAE, MSE, SSE, BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .model import Sequential
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Parameter
@@ -75,6 +75,7 @@ __all__ = [
     "Softmax",
     "MSE",
     "SSE",
+    "HalfMSE",
     "MAE",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",

@@ -13,9 +13,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import activations, callbacks, initializers, layers, losses, optimizers, testing
+from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, testing
 from .activations import Activation, Identity, ReLU, Sigmoid, Softmax, Tanh
-from .callbacks import Callback, History
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+)
 from .errors import (
     ComponentTypeError,
     ConfigError,
@@ -29,7 +37,8 @@ from .errors import (
 )
 from .initializers import Initializer
 from .layers import Dense, Layer
-from .losses import MAE, MSE, SSE, BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
+from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
+from .metrics import Metric
 from .model import Sequential
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Parameter
@@ -40,9 +49,11 @@ __all__ = [
     # modules holding each registry
     "activations",
     "callbacks",
+    "datasets",
     "initializers",
     "layers",
     "losses",
+    "metrics",
     "optimizers",
     "testing",
     # interfaces
@@ -54,6 +65,7 @@ __all__ = [
     "Parameter",
     "Registry",
     "Callback",
+    "Metric",
     # components
     "Dense",
     "Sigmoid",
@@ -63,6 +75,7 @@ __all__ = [
     "Softmax",
     "MSE",
     "SSE",
+    "HalfMSE",
     "MAE",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -72,6 +85,11 @@ __all__ = [
     # model
     "Sequential",
     "History",
+    "EarlyStopping",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "LambdaCallback",
     # errors
     "MinidlError",
     "ShapeError",

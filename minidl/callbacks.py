@@ -2,30 +2,55 @@
 
 A callback overrides any of the ``on_*`` hooks. ``self.model`` is the model being trained; a
 callback stops training cleanly by setting ``self.model.stop_training = True``. ``logs`` is a
-dict of the figures known at that point (``loss`` at the end of a batch or an epoch).
+dict of the figures known at that point (``loss`` at the end of a batch; at the end of an epoch
+``loss``, each metric, and ``val_loss`` and ``val_<metric>`` with validation data).
+``self.params`` describes the run: ``epochs`` (the index the run stops before), ``initial_epoch``,
+``steps`` (batches per epoch), ``verbose`` and ``metrics`` (every key the epoch logs will hold).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
+import csv
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._checks import choice, number, positive_int
+from .errors import ComponentTypeError, ConfigError
 
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["Callback", "History", "CallbackList"]
+__all__ = [
+    "Callback",
+    "History",
+    "CallbackList",
+    "EarlyStopping",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "LambdaCallback",
+]
 
 Logs = dict[str, Any]
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end")
 
 
 class Callback:
     """Base class of callbacks; every hook does nothing by default."""
 
     model: Sequential | None = None
+    params: dict[str, Any] = {}  # replaced (never mutated) by set_params
 
     def set_model(self, model: Sequential) -> None:
         self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...
@@ -52,21 +77,16 @@ class History(Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
+    def plot(self, path: str | Path | None = None) -> Any:
+        """A matplotlib Figure of the loss and metric curves (training and validation), saved to
+        ``path`` if given. Needs matplotlib (``pip install 'minidl[plot]'``)."""
+        from .plot import history_figure
+
+        return history_figure(self, path)
+
     def __repr__(self) -> str:
         figures = ", ".join(f"{k}: {len(v)} values" for k, v in self.history.items())
         return f"History({figures or 'empty'})"
-
-
-class EpochLogger(Callback):
-    """Prints one plain line per epoch (``verbose=1`` and ``verbose=2`` in ``fit``)."""
-
-    def __init__(self, epochs: int, stream: TextIO | None = None) -> None:
-        self.epochs = epochs
-        self.stream = stream
-
-    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        figures = " - ".join(f"{k}: {v:.6g}" for k, v in (logs or {}).items())
-        print(f"Epoch {epoch + 1}/{self.epochs} - {figures}", file=self.stream or sys.stdout)
 
 
 class CallbackList:
@@ -78,6 +98,11 @@ class CallbackList:
             callback.set_model(model)
         # Batch hooks run per step, the hot path: call only the callbacks that override them.
         self.batch_callbacks = [c for c in self.callbacks if _overrides_batch_hooks(c)]
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Gives every callback the description of the run (see the module docstring)."""
+        for callback in self.callbacks:
+            callback.set_params(params)
 
     def __getattr__(self, hook: str):
         if not hook.startswith("on_"):
@@ -92,5 +117,220 @@ class CallbackList:
 
 
 def _overrides_batch_hooks(callback: Callback) -> bool:
-    cls = type(callback)
-    return cls.on_batch_begin is not Callback.on_batch_begin or cls.on_batch_end is not Callback.on_batch_end
+    cls, own = type(callback), vars(callback)
+    return any(getattr(cls, hook) is not getattr(Callback, hook) or hook in own for hook in HOOKS[4:])
+
+
+# --------------------------------------------------------------------------- monitoring helpers
+def _monitor_mode(monitor: str, mode: str) -> str:
+    """``"min"`` or ``"max"``; ``"auto"`` is ``"max"`` for metrics where higher is better (accuracy)."""
+    if mode != "auto":
+        return mode
+    from . import metrics
+
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    if name in metrics.registry.names() and metrics.registry.get_class(name).higher_is_better:
+        return "max"
+    return "min"
+
+
+class _Monitor(Callback):
+    """Shared by the callbacks that watch one figure for improvement (``min_delta``, ``mode``)."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float, patience: int) -> None:
+        if not isinstance(monitor, str):
+            raise ConfigError(f"monitor must be the name of a figure such as 'val_loss'; received {monitor!r}.")
+        self.monitor = monitor
+        self.mode = choice("mode", mode, ("auto", "min", "max"))
+        self.min_delta = abs(number("min_delta", min_delta))
+        self.patience = positive_int("patience", patience, allow_zero=True)
+        self.wait = 0
+        self.best = math.nan
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        available = self.params.get("metrics")
+        if available is not None and self.monitor not in available:
+            hint = " (validation figures need validation_data or validation_split)" if self.monitor.startswith("val_") else ""
+            raise ConfigError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which this fit does not report{hint}; "
+                f"it reports: {', '.join(available)}."
+            )
+        self.wait = 0
+        self.best = math.inf if _monitor_mode(self.monitor, self.mode) == "min" else -math.inf
+
+    def _improved(self, current: float) -> bool:
+        if _monitor_mode(self.monitor, self.mode) == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+
+class EarlyStopping(_Monitor):
+    """Stops training after ``patience`` epochs in a row in which ``monitor`` did not improve.
+
+    An epoch improves when ``current < best - min_delta`` (mode ``"min"``) or
+    ``current > best + min_delta`` (mode ``"max"``); ``"auto"`` picks ``"max"`` for accuracy and
+    ``"min"`` otherwise. Training stops at the end of the ``patience``-th such epoch (0 and 1
+    both stop at the first, as in Keras). With ``restore_best_weights=True`` the weights of the best epoch are
+    put back when training ends, whether it stopped early or ran out of epochs (Keras restores
+    them only when it stops early). ``stopped_epoch`` and ``best_epoch`` tell what happened.
+
+    Example:
+        >>> stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta, patience)
+        if not isinstance(restore_best_weights, bool):
+            raise ConfigError(f"restore_best_weights must be True or False; received {restore_best_weights!r}.")
+        self.restore_best_weights = restore_best_weights
+        self.best_weights: list[np.ndarray] | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        super().on_train_begin(logs)
+        self.best_weights, self.best_epoch, self.stopped_epoch = None, None, None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            return
+        if self._improved(current):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()  # type: ignore[union-attr]
+            return
+        self.wait += 1
+        if self.wait >= max(self.patience, 1):
+            self.stopped_epoch = epoch
+            self.model.stop_training = True  # type: ignore[union-attr]
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)  # type: ignore[union-attr]
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiplies the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
+
+    ``new_lr = max(lr * factor, min_lr)``; after a reduction, ``cooldown`` epochs pass before
+    counting again. Improvement is judged as in :class:`EarlyStopping`.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        mode: str = "auto",
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta, patience)
+        self.factor = number("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
+        self.cooldown = positive_int("cooldown", cooldown, allow_zero=True)
+        self.min_lr = number("min_lr", min_lr, low=0.0)
+        self._cooling = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer  # type: ignore[union-attr]
+        current = (logs or {}).get(self.monitor)
+        if current is not None:
+            if self._cooling:
+                self._cooling -= 1
+                self.wait = 0
+            if self._improved(current):
+                self.best, self.wait = current, 0
+            elif not self._cooling:
+                self.wait += 1
+                if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
+                    optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr) or optimizer.learning_rate
+                    self._cooling, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of each epoch to ``schedule(epoch, lr)`` (or ``schedule(epoch)``).
+
+    ``epoch`` counts from 0; ``lr`` is the current rate.
+
+    Example:
+        >>> halve_every_10 = LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch and epoch % 10 == 0 else lr)
+    """
+
+    def __init__(self, schedule: Callable[..., float]) -> None:
+        if not callable(schedule):
+            raise ComponentTypeError(f"schedule must be a function of (epoch, lr) or (epoch); received {schedule!r}.")
+        self.schedule = schedule
+        try:
+            self._two_args = len(inspect.signature(schedule).parameters) >= 2
+        except (TypeError, ValueError):  # builtins without a signature: assume (epoch, lr)
+            self._two_args = True
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer  # type: ignore[union-attr]
+        lr = self.schedule(epoch, optimizer.learning_rate) if self._two_args else self.schedule(epoch)
+        optimizer.learning_rate = number("the learning rate returned by the schedule", lr, low=0.0, low_open=True)
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch (``epoch`` and every figure of the logs) to ``filename``.
+
+    The header comes from the first epoch; each row is flushed as it is written, so the file is
+    readable while training runs. ``append=True`` continues an existing file (without a new header).
+    """
+
+    def __init__(self, filename: str | Path, *, separator: str = ",", append: bool = False) -> None:
+        self.filename = Path(filename)
+        self.separator = separator
+        self.append = append
+        self._file: Any = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        exists = self.append and self.filename.exists() and self.filename.stat().st_size > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._keys = None
+        if exists:  # continue under the existing header
+            with open(self.filename, newline="", encoding="utf-8") as old:
+                self._keys = next(csv.reader(old, delimiter=self.separator))[1:]
+        self._writer = csv.writer(self._file, delimiter=self.separator)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = list(logs)
+            self._writer.writerow(["epoch", *self._keys])
+        self._writer.writerow([epoch, *(repr(float(logs[k])) if k in logs else "" for k in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+
+    Each keyword is one hook with that hook's arguments: ``(epoch, logs)``, ``(batch, logs)`` or
+    ``(logs)``. Batch functions are called only if given, so they cost nothing otherwise.
+    """
+
+    def __init__(self, **hooks: Callable[..., Any]) -> None:
+        for name, function in hooks.items():
+            if name not in HOOKS:
+                raise ConfigError(f"Unknown hook {name!r} for LambdaCallback; hooks: {', '.join(HOOKS)}.")
+            if not callable(function):
+                raise ComponentTypeError(f"{name} must be a function; received {function!r}.")
+            setattr(self, name, function)  # an instance attribute shadows the do-nothing method

@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a bundled name (see 'minidl configs') or a path to a .toml file")
     train.add_argument("--seed", type=int, help="seed for initial weights and shuffling (overrides the file)")
     train.add_argument("--epochs", type=int, help="number of epochs (overrides the file)")
+    train.add_argument("--plot", metavar="IMAGE", help="save the loss curves (and the decision boundary for 2-input data) to IMAGE, e.g. out.png; needs matplotlib")
     train.set_defaults(run=_train)
 
     configs = sub.add_parser("configs", help="list the bundled configurations")
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config.train(config.load(args.config), seed=args.seed, epochs=args.epochs)
+    config.train(config.load(args.config), seed=args.seed, epochs=args.epochs, plot=args.plot)
     return 0
 
 

@@ -2,13 +2,21 @@
 settings and the data, all by registry names, so ``minidl train FILE`` can run it.
 
 Sections: ``[model]`` (the output of ``Sequential.get_config()``: ``seed``, ``dtype``,
-``[[model.layers]]``), ``[compile]`` (``loss``, ``optimizer``), ``[fit]`` (``fit``'s keyword
-arguments), ``[data]`` (``x``, ``y``, optional ``names`` and ``columns``) and optional
-``[[predict]]`` entries (``name``, ``x``) whose predictions are reported after training.
+``[[model.layers]]``), ``[compile]`` (``loss``, ``optimizer``, ``metrics``), ``[fit]`` (``fit``'s
+keyword arguments: ``epochs``, ``batch_size``, ``shuffle``, ``verbose``, ``validation_split``),
+``[data]`` and optional ``[[predict]]`` entries (``name``, ``x``) whose predictions are reported
+after training.
+
+``[data]`` holds either the arrays (``x``, ``y``, optional ``names`` and ``columns``) or a data
+set of :mod:`minidl.datasets` (``dataset = "xor"`` and that generator's arguments, such as
+``samples``, ``noise``, ``seed``, ``labels``). ``test_split`` holds out that fraction of the
+samples (shuffled by a generator seeded by ``split_seed``, 0 by default) as a test set, which
+is evaluated after training.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -18,15 +26,19 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .callbacks import Callback
+from . import datasets
+from .callbacks import History
 from .errors import ConfigError
 from .model import Sequential
+from .progress import format_logs, progress_callback
 
-__all__ = ["TrainingConfig", "bundled", "load", "train", "format_predictions"]
+__all__ = ["TrainingConfig", "RunResult", "bundled", "load", "train", "format_predictions"]
 
 _SECTIONS = {"description", "model", "compile", "fit", "data", "predict"}
-_FIT_KEYS = {"epochs", "batch_size", "shuffle", "verbose"}
-_DATA_KEYS = {"x", "y", "names", "columns"}
+_COMPILE_KEYS = {"loss", "optimizer", "metrics"}
+_FIT_KEYS = {"epochs", "batch_size", "shuffle", "verbose", "validation_split"}
+_SPLIT_KEYS = {"test_split", "split_seed", "columns"}
+_DATA_KEYS = {"x", "y", "names"} | _SPLIT_KEYS
 
 
 def bundled() -> list[str]:
@@ -55,11 +67,9 @@ class TrainingConfig:
             if not isinstance(raw.get(section), dict):
                 raise ConfigError(f"{source}: a [{section}] table is required.")
         fit = raw.get("fit", {})
+        _known(raw["compile"], _COMPILE_KEYS, f"{source}: [compile] key")
         _known(fit, _FIT_KEYS, f"{source}: [fit] key")
-        _known(raw["data"], _DATA_KEYS, f"{source}: [data] key")
-        for key in ("x", "y"):
-            if key not in raw["data"]:
-                raise ConfigError(f"{source}: [data] needs '{key}'.")
+        _check_data(raw["data"], source)
         predict = raw.get("predict", [])
         for entry in predict:
             _known(entry, {"name", "x"}, f"{source}: [[predict]] key")
@@ -77,8 +87,37 @@ class TrainingConfig:
         return model
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """The training data as arrays ``(x, y)`` (validated later by ``fit``)."""
+        """All the data as arrays ``(x, y)``: the inline arrays or the generated data set."""
+        if "dataset" in self.data:
+            arguments = {k: v for k, v in self.data.items() if k != "dataset" and k not in _SPLIT_KEYS}
+            if isinstance(arguments.get("labels"), list):
+                arguments["labels"] = tuple(arguments["labels"])
+            return datasets.load(self.data["dataset"], **arguments)
         return np.asarray(self.data["x"]), np.asarray(self.data["y"])
+
+    def split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(x_train, y_train, x_test, y_test)``; the test arrays are None without ``test_split``."""
+        x, y = self.arrays()
+        if "test_split" not in self.data:
+            return x, y, None, None
+        x_train, x_test, y_train, y_test = datasets.train_test_split(
+            x, y, test_size=self.data["test_split"], seed=self.data.get("split_seed", 0)
+        )
+        return x_train, y_train, x_test, y_test
+
+
+def _check_data(data: Any, source: str) -> None:
+    if "dataset" not in (data if isinstance(data, dict) else {}):
+        _known(data, _DATA_KEYS, f"{source}: [data] key")
+        for key in ("x", "y"):
+            if key not in data:
+                raise ConfigError(f"{source}: [data] needs 'x' and 'y', or a 'dataset' (one of {', '.join(datasets.GENERATORS)}).")
+        return
+    name = data["dataset"]
+    if name not in datasets.GENERATORS:
+        raise ConfigError(f"{source}: unknown dataset {name!r}; available: {', '.join(datasets.GENERATORS)}.")
+    accepted = set(inspect.signature(datasets.GENERATORS[name]).parameters)
+    _known(data, {"dataset"} | _SPLIT_KEYS | accepted, f"{source}: [data] key for dataset {name!r}")
 
 
 def load(source: str | Path) -> TrainingConfig:
@@ -114,20 +153,13 @@ def _known(table: Any, allowed: set[str], what: str) -> None:
         raise ConfigError(f"Unknown {what}(s) {unknown}; allowed: {sorted(allowed)}.")
 
 
-class LossPrinter(Callback):
-    """Prints the epoch loss every ``every`` epochs and at the last epoch."""
+@dataclass
+class RunResult:
+    """What :func:`train` produced: the trained model, its History and the test figures (or None)."""
 
-    def __init__(self, epochs: int, every: int, stream: TextIO) -> None:
-        self.epochs, self.every, self.stream = epochs, max(every, 1), stream
-        self.first: int | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.first is None:
-            self.first = epoch
-        done = epoch - self.first + 1
-        if done % self.every == 0 or done == self.epochs:
-            figures = "  ".join(f"{k} {v:.6f}" for k, v in (logs or {}).items())
-            print(f"epoch {done:>{len(str(self.epochs))}}/{self.epochs}  {figures}", file=self.stream)
+    model: Sequential
+    history: History
+    test: dict[str, float] | None = None
 
 
 def train(
@@ -136,20 +168,39 @@ def train(
     seed: int | None = None,
     epochs: int | None = None,
     stream: TextIO | None = None,
-) -> Sequential:
-    """Builds, trains and reports on ``config``; prints the loss every 10% of the epochs."""
+    plot: str | Path | None = None,
+) -> RunResult:
+    """Builds, trains and reports on ``config``.
+
+    Progress goes to ``stream`` (stdout by default) as ``fit``'s progress output with the
+    configuration's ``verbose`` (1 by default): every epoch for runs of up to 50 epochs,
+    otherwise every 10% of the epochs. Then the test figures (with ``test_split``), or a table of
+    predictions for inline data. ``plot`` saves the curves (and, for two inputs, the decision
+    boundary) to that image file; it needs matplotlib.
+    """
     stream = stream or sys.stdout
     model = config.build(seed=seed)
-    x, y = config.arrays()
+    x, y, x_test, y_test = config.split()
     fit_args = {**config.fit, **({"epochs": epochs} if epochs is not None else {})}
     total = fit_args.get("epochs", 1)
+    verbose = fit_args.pop("verbose", 1)
     if config.description:
         print(config.description, file=stream)
     print(f"training {config.source} (seed {model.seed})", file=stream)
-    printer = LossPrinter(total, total // 10, stream)
-    model.fit(x, y, callbacks=[printer], **fit_args)
-    print(format_predictions(model, config), file=stream)
-    return model
+    progress = progress_callback(verbose, stream, every=1 if total <= 50 else total // 10)
+    history = model.fit(x, y, callbacks=[progress] if progress else [], **fit_args)
+    test = None
+    if x_test is not None:
+        test = model.evaluate(x_test, y_test, return_dict=True)
+        print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)  # type: ignore[arg-type]
+    if "x" in config.data:
+        print(format_predictions(model, config), file=stream)
+    if plot is not None:
+        from .plot import save_run_figure
+
+        save_run_figure(plot, history, model, x, y, x_test, y_test)
+        print(f"saved {plot}", file=stream)
+    return RunResult(model, history, test)  # type: ignore[arg-type]
 
 
 def format_predictions(model: Sequential, config: TrainingConfig) -> str:

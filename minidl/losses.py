@@ -21,6 +21,7 @@ __all__ = [
     "Loss",
     "MSE",
     "SSE",
+    "HalfMSE",
     "MAE",
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -135,6 +136,28 @@ class SSE(MSE):
 
     def get_config(self) -> dict[str, Any]:
         return {} if self.reduction == "sum" else {"reduction": self.reduction}
+
+
+@register("half_mse")
+class HalfMSE(MSE):
+    """Half the squared error: ``L = s/2 * sum((y_pred - y_true)**2)``, ``dL/dy_pred = s (y_pred - y_true)``.
+
+    ``s`` as for :class:`MSE`. With one output and ``"mean"`` it is the TensorFlow Playground's
+    loss: ``(y_pred - y)**2 / 2`` per sample, gradients averaged over the batch.
+    """
+
+    def __call__(self, y_true, y_pred):
+        return 0.5 * super().__call__(y_true, y_pred)
+
+    def gradient(self, y_true, y_pred):
+        return _difference(y_pred, y_true) * self._scale(y_pred)
+
+    def value_and_gradient(self, y_true, y_pred):
+        d = _difference(y_pred, y_true)
+        scale = self._scale(y_pred)
+        value = 0.5 * float(np.vdot(d, d)) * scale
+        d *= scale
+        return value, d
 
 
 @register("mae")

@@ -8,25 +8,31 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import layers as layers_module
 from . import losses, optimizers
-from ._checks import choice, positive_int
-from .callbacks import Callback, CallbackList, EpochLogger, History
+from . import metrics as metrics_module
+from ._checks import choice, number, positive_int
+from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
-from .errors import ComponentTypeError, ConfigError, NotCompiledError, ShapeError
+from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
 from .layers import Layer
 from .losses import Loss
+from .metrics import Metric
 from .optimizers import Optimizer
 from .parameter import Parameter, pack
+from .progress import progress_callback
 
 __all__ = ["Sequential"]
 
 DTYPES = ("float32", "float64")
+EVAL_ROWS = 4096  # figures between epochs are computed in chunks of this many rows
+
+Arrays = tuple[np.ndarray, np.ndarray]
 
 
 class Sequential:
@@ -182,11 +188,24 @@ class Sequential:
         self._optimizer = None if value is None else optimizers.get(value)
         self._plan = None
 
-    def compile(self, loss: Any = "mse", optimizer: Any = "sgd") -> None:
-        """Sets the loss and the optimizer (names, classes, instances or config dicts)."""
-        loss_obj = losses.get(loss)  # both resolved before either is set
+    _metrics: tuple[tuple[str, Metric], ...] = ()  # set by compile (replaced, never mutated)
+
+    def compile(self, loss: Any = "mse", optimizer: Any = "sgd", metrics: Sequence[Any] | None = None) -> None:
+        """Sets the loss, the optimizer and the metrics (names, classes, instances or config dicts).
+
+        ``metrics`` (e.g. ``["accuracy"]``) are reported each epoch under their registry names,
+        and as ``val_<name>`` for validation data; they are measured, never optimised.
+        """
+        loss_obj = losses.get(loss)  # everything resolved and checked before anything is set
         optimizer_obj = optimizers.get(optimizer)
+        metric_objs = _resolve_metrics(metrics, loss_obj)
         self.loss, self.optimizer = loss_obj, optimizer_obj
+        self._metrics = metric_objs
+
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        """The compiled metrics by the name they are reported under."""
+        return dict(self._metrics)
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -199,6 +218,9 @@ class Sequential:
         shuffle: bool = True,
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        initial_epoch: int | None = None,
     ) -> History:
         """Trains the model for ``epochs`` passes over ``(x, y)`` and returns its History.
 
@@ -210,11 +232,20 @@ class Sequential:
                 smaller batch of an epoch is trained too.
             shuffle: visit samples in a new random order each epoch (drawn from the model's
                 seeded generator); False keeps data-set order.
-            verbose: 0 silent, 1 or 2 one line per epoch.
+            verbose: 0 silent; 1 a live progress bar per epoch on a terminal (one plain line
+                per epoch when the output is redirected); 2 one plain line per epoch.
             callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
+            validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
+                ``val_<metric>`` in the History); never trained on.
+            validation_split: a fraction in [0, 1): the last ``int(samples * validation_split)``
+                samples, taken before any shuffling (as Keras does), are held out as validation data.
+            initial_epoch: as in Keras, the index of the first epoch; ``epochs`` is then the
+                index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
+                epochs continue the numbering of the model's History.
 
-        Calling ``fit`` again continues from the current weights, optimizer state and History.
-        Nothing is changed if any argument is invalid.
+        Calling ``fit`` again continues from the current weights, optimizer state, shuffling
+        generator and History, so ``fit(epochs=n)`` equals ``fit(epochs=k)`` then
+        ``fit(epochs=n - k)``, bit for bit. Nothing is changed if any argument is invalid.
         """
         self._require_compiled("fit")
         epochs = positive_int("epochs", epochs)
@@ -222,24 +253,37 @@ class Sequential:
             batch_size = positive_int("batch_size", batch_size)
         if not isinstance(shuffle, bool):
             raise ConfigError(f"shuffle must be True or False; received shuffle={shuffle!r}.")
-        verbose = positive_int("verbose", verbose, allow_zero=True)
+        if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+            raise ConfigError(f"verbose must be 0, 1 or 2; received verbose={verbose!r}.")
+        start, epochs = _epoch_range(epochs, initial_epoch)
         x, y = self._validate(x, y)
+        x, y, validation = self._held_out(x, y, validation_data, validation_split)
         extra = list(callbacks or ())
         for callback in extra:
             if not isinstance(callback, Callback):
                 raise ComponentTypeError(
                     f"callbacks must be minidl.Callback instances; received {type(callback).__name__}."
                 )
-        if verbose:
-            extra.append(EpochLogger(epochs))
-        return self._train(x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra])
+        progress = progress_callback(verbose)
+        if progress is not None:
+            extra.append(progress)
+        return self._train(
+            x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra],
+            start=start, validation=validation, verbose=verbose,
+        )
 
     def _train(
-        self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback]
+        self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback],
+        *, start: int | None = None, validation: Arrays | None = None, verbose: int = 0,
     ) -> History:
         cbs = CallbackList(callbacks, self)
         self.stop_training = False
-        start = len(self.history.epochs) and self.history.epochs[-1] + 1
+        if start is None:
+            start = len(self.history.epochs) and self.history.epochs[-1] + 1
+        cbs.set_params({
+            "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
+            "verbose": verbose, "metrics": self._log_keys(validation is not None),
+        })
         # In data-set order the batches are the same views every epoch: slice them once.
         fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
         self._step_plan()
@@ -249,7 +293,7 @@ class Sequential:
             for epoch in range(start, start + epochs):
                 cbs.on_epoch_begin(epoch, {})
                 loss = self._run_epoch(x, y, fixed, batch_size, cbs)
-                cbs.on_epoch_end(epoch, {"loss": loss})
+                cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
                 if self.stop_training:
                     break
             cbs.on_train_end({})
@@ -313,11 +357,75 @@ class Sequential:
             x = layer.forward(x)
         return x
 
-    def evaluate(self, x: Any, y: Any, *, batch_size: int | None = None) -> float:
-        """The loss over the whole of ``(x, y)`` (with the loss's reduction), weights unchanged."""
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
+        """The loss over the whole of ``(x, y)`` (with the loss's reduction), weights unchanged.
+
+        With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
+        ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``.
+        """
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
-        return self.loss(y, self.predict(x, batch_size=batch_size))  # type: ignore[misc]
+        figures = self._figures(y, self.predict(x, batch_size=batch_size), with_loss=True)
+        if return_dict:
+            return figures
+        return figures["loss"] if len(figures) == 1 else list(figures.values())
+
+    # ------------------------------------------------------------------ figures of a fit
+    def _held_out(self, x: np.ndarray, y: np.ndarray, data: Any, split: Any) -> tuple[np.ndarray, np.ndarray, Arrays | None]:
+        """The training arrays and the validation pair (from ``validation_data`` or the split)."""
+        split = number("validation_split", split, low=0.0, high=1.0, high_open=True)
+        if data is not None:
+            if split:
+                raise ConfigError("Pass validation_data or validation_split, not both.")
+            if not isinstance(data, (tuple, list)) or len(data) != 2:
+                raise ConfigError(f"validation_data must be a pair (x_val, y_val); received {type(data).__name__}.")
+            try:
+                return x, y, self._validate(*data)
+            except MinidlError as exc:
+                raise type(exc)(f"In validation_data: {exc}") from None
+        if not split:
+            return x, y, None
+        held = int(len(x) * split)
+        if not 1 <= held < len(x):
+            raise DataError(
+                f"validation_split={split:g} of {len(x)} samples leaves {held} for validation and "
+                f"{len(x) - held} for training; both need at least one sample."
+            )
+        cut = len(x) - held
+        return x[:cut], y[:cut], (x[cut:], y[cut:])
+
+    def _log_keys(self, validation: bool) -> list[str]:
+        keys = ["loss", *(name for name, _ in self._metrics)]
+        return keys + [f"val_{key}" for key in keys] if validation else keys
+
+    def _epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
+        """``loss`` (the mean batch loss), the metrics on the training data at the epoch's end, and
+        ``val_*`` figures on the validation data."""
+        logs = {"loss": loss}
+        if self._metrics:
+            logs.update(self._figures(y, self._inference(x), with_loss=False))
+        if validation is not None:
+            x_val, y_val = validation
+            figures = self._figures(y_val, self._inference(x_val), with_loss=True)
+            logs.update((f"val_{key}", value) for key, value in figures.items())
+        return logs
+
+    def _figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
+        figures = {"loss": self.loss(y, y_pred)} if with_loss else {}  # type: ignore[misc]
+        figures.update((name, metric(y, y_pred)) for name, metric in self._metrics)
+        return figures
+
+    def _inference(self, x: np.ndarray) -> np.ndarray:
+        # Measured as predict would (layers such as dropout off), then back to training mode.
+        self._set_training(False)
+        try:
+            if len(x) <= EVAL_ROWS:
+                return self._forward(x)
+            return np.concatenate([self._forward(x[rows]).copy() for rows in batch_slices(len(x), EVAL_ROWS, None)])
+        finally:
+            self._set_training(True)
 
     # ------------------------------------------------------------------ validation
     def _require_layers(self, action: str) -> None:
@@ -429,6 +537,40 @@ class _StepPlan(NamedTuple):
     params: tuple[Parameter, ...]
     forwards: tuple[Any, ...]
     backwards: tuple[Any, ...]
+
+
+def _epoch_range(epochs: int, initial_epoch: Any) -> tuple[int | None, int]:
+    """(first epoch index or None to continue the History, number of epochs to run)."""
+    if initial_epoch is None:
+        return None, epochs
+    initial_epoch = positive_int("initial_epoch", initial_epoch, allow_zero=True)
+    if epochs <= initial_epoch:
+        raise ConfigError(
+            f"With initial_epoch, epochs is the index to stop before (as in Keras), so it must exceed "
+            f"it; received epochs={epochs}, initial_epoch={initial_epoch}."
+        )
+    return initial_epoch, epochs - initial_epoch
+
+
+def _resolve_metrics(metrics: Any, loss: Loss) -> tuple[tuple[str, Metric], ...]:
+    """``(name, metric)`` pairs, checked for duplicates and against the loss's form of targets."""
+    if metrics is None:
+        return ()
+    if isinstance(metrics, (str, Mapping, Metric)) or not isinstance(metrics, Iterable):
+        raise ConfigError(f"metrics must be a list, e.g. metrics=['accuracy']; received {metrics!r}.")
+    resolved: dict[str, Metric] = {}
+    for identifier in metrics:
+        metric = metrics_module.get(identifier)
+        name = metrics_module.registry.name_of(type(metric), default=type(metric).__name__.lower())
+        if name == "loss" or name in resolved:
+            raise ConfigError(f"The metric name {name!r} is used twice (or clashes with 'loss'); each figure needs one name.")
+        if loss.sparse_targets and not metric.accepts_labels:
+            raise ConfigError(
+                f"The metric {name!r} compares arrays shaped like the predictions, but the loss "
+                f"{type(loss).__name__} takes integer class labels; use 'accuracy' with it."
+            )
+        resolved[name] = metric
+    return tuple(resolved.items())
 
 
 def _registry_of(layer: Layer):

@@ -511,7 +511,7 @@ def refresh() -> None:
 
 def iter_registries() -> Iterable[Registry[Any]]:
     """Every registry minidl defines, in a stable order (used by the CLI and the test kit)."""
-    from . import activations, initializers, layers, losses, optimizers
+    from . import activations, initializers, layers, losses, metrics, optimizers
 
     return (
         layers.registry,
@@ -519,4 +519,5 @@ def iter_registries() -> Iterable[Registry[Any]]:
         losses.registry,
         optimizers.registry,
         initializers.registry,
+        metrics.registry,
     )

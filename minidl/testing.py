@@ -34,6 +34,7 @@ from .activations import Activation
 from .initializers import Initializer
 from .layers import Layer
 from .losses import Loss
+from .metrics import Metric
 from .optimizers import Optimizer
 from .parameter import Parameter
 from .registry import Registry
@@ -45,6 +46,7 @@ __all__ = [
     "check_loss",
     "check_optimizer",
     "check_initializer",
+    "check_metric",
     "check_component",
     "checks",
     "parametrize_with_checks",
@@ -98,7 +100,7 @@ class Check:
 
 
 def _registry_for(cls: type) -> Registry[Any]:
-    from . import activations, initializers, layers, losses, optimizers
+    from . import activations, initializers, layers, losses, metrics, optimizers
 
     for base, module in (
         (Activation, activations),
@@ -106,10 +108,11 @@ def _registry_for(cls: type) -> Registry[Any]:
         (Loss, losses),
         (Optimizer, optimizers),
         (Initializer, initializers),
+        (Metric, metrics),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return module.registry
-    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer).")
+    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric).")
 
 
 def _points(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
@@ -427,6 +430,27 @@ INITIALIZER_CHECKS = {
 }
 
 
+# --------------------------------------------------------------------------- metrics
+def _check_metric_values(cls: type) -> None:
+    metric = cls.example()
+    for batch in (1, 7):
+        for dtype in DTYPES:
+            y_true, y_pred = (_read_only(a) for a in metric.example_batch(np.random.default_rng(batch), batch, 3))
+            keep = y_true.copy(), y_pred.copy()
+            value = metric(y_true, y_pred.astype(dtype))
+            assert isinstance(value, float) and np.isfinite(value), f"{metric!r}: value {value!r} is not a finite float"
+            assert value == metric(y_true, y_pred.astype(dtype)), f"{metric!r}: two calls gave different values"
+            np.testing.assert_array_equal(y_true, keep[0], err_msg=f"{metric!r} changed y_true")
+            np.testing.assert_array_equal(y_pred, keep[1], err_msg=f"{metric!r} changed y_pred")
+
+
+METRIC_CHECKS = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "values": _check_metric_values,
+}
+
+
 def _close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float = RTOL, atol: float = ATOL) -> None:
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
 
@@ -439,10 +463,11 @@ def _table(cls: type) -> dict[str, Callable[[type], None]]:
         (Loss, LOSS_CHECKS),
         (Optimizer, OPTIMIZER_CHECKS),
         (Initializer, INITIALIZER_CHECKS),
+        (Metric, METRIC_CHECKS),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return table
-    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer).")
+    raise TypeError(f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric).")
 
 
 def checks(cls: type) -> list[Check]:
@@ -486,6 +511,7 @@ check_activation = _typed(Activation, "activation")
 check_loss = _typed(Loss, "loss")
 check_optimizer = _typed(Optimizer, "optimizer")
 check_initializer = _typed(Initializer, "initializer")
+check_metric = _typed(Metric, "metric")
 
 
 def parametrize_with_checks(components: Iterable[type]) -> Any:

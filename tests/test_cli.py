@@ -47,7 +47,7 @@ def prediction(out: str, name: str) -> float:
 def test_train_lecture1_prints_progress_and_predictions(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["train", "lecture1", "--seed", "2"], capsys)
     assert code == 0
-    epochs = re.findall(r"epoch\s+(\d+)/1000", out)
+    epochs = re.findall(r"^Epoch (\d+)/1000 - ", out, re.MULTILINE)
     assert epochs == [str(100 * k) for k in range(1, 11)]  # every 10% of the epochs
     assert prediction(out, "Emily") > 0.5 > prediction(out, "Frank")
     for name, label in [("Alice", 1), ("Bob", 0), ("Charlie", 0), ("Diana", 1)]:
@@ -67,7 +67,7 @@ def test_epochs_override_and_file_config(tmp_path: Path, capsys: pytest.CaptureF
     path.write_text(CUSTOM)
     code, out, _ = run(["train", str(path), "--epochs", "20"], capsys)
     assert code == 0
-    assert "epoch 20/20" in out and "a tiny custom run" in out
+    assert "Epoch 20/20 - " in out and "a tiny custom run" in out
     model = config.load(path).build()
     assert model.seed == 3 and model.get_weights()[0].shape == (1, 1)
 

@@ -85,7 +85,7 @@ def test_a_toml_configuration_names_plugin_components(tmp_path: Path, capsys: py
     path.write_text(CONFIG)
     assert cli.main(["train", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "epoch 30/30" in out
+    assert "Epoch 30/30 - " in out
 
 
 def test_minidl_plugins_lists_sources_and_checks_them() -> None:

@@ -1,0 +1,117 @@
+"""Pictures of a training run with matplotlib, an optional extra (``pip install 'minidl[plot]'``).
+
+Figures are made with ``matplotlib.figure.Figure`` directly, never through pyplot's global
+state, so saving works without a display and leaves no window or figure behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .callbacks import History
+    from .model import Sequential
+
+__all__ = ["history_figure", "plot_history", "plot_decision_boundary", "save_run_figure"]
+
+GRID = 200  # points per axis of the decision-boundary grid
+
+
+def _figure_class() -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigError(
+            "Plotting needs matplotlib, an optional extra; install it with: pip install 'minidl[plot]' "
+            "(or pip install matplotlib)."
+        ) from None
+    return Figure
+
+
+def _groups(history: History) -> list[str]:
+    """The figures to draw, one panel each: ``loss`` first, then each metric (validation with it)."""
+    names = [k for k in history.history if not k.startswith("val_")]
+    return sorted(names, key=lambda k: k != "loss")
+
+
+def plot_history(history: History, axes: Any) -> None:
+    """Draws ``history`` onto a sequence of matplotlib axes, one per figure (loss, then metrics)."""
+    for ax, name in zip(axes, _groups(history)):
+        ax.plot(history.epochs[: len(history.history[name])], history.history[name], label=f"training {name}")
+        if f"val_{name}" in history.history:
+            values = history.history[f"val_{name}"]
+            ax.plot(history.epochs[: len(values)], values, label=f"validation {name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.legend()
+        ax.grid(alpha=0.3)
+
+
+def history_figure(history: History, path: str | Path | None = None) -> Any:
+    """A matplotlib Figure of the loss and metric curves; saved to ``path`` when given."""
+    if not history.history:
+        raise ConfigError("This History is empty: train the model with fit() before plotting it.")
+    groups = _groups(history)
+    figure = _figure_class()(figsize=(5 * len(groups), 4), layout="constrained")
+    plot_history(history, figure.subplots(1, len(groups), squeeze=False)[0])
+    if path is not None:
+        figure.savefig(path)
+    return figure
+
+
+def _scores(model: Sequential, points: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One score per point (the output, or the predicted class) and whether it is a class index."""
+    out = model.predict(points)
+    if out.shape[1] == 1:
+        return out[:, 0], False
+    return np.argmax(out, axis=1).astype(float), True
+
+
+def plot_decision_boundary(model: Sequential, x: np.ndarray, y: np.ndarray, ax: Any, *, title: str = "") -> None:
+    """Colours the plane by the model's output and draws the points ``(x, y)`` over it (two inputs only)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ConfigError(f"A decision boundary needs two input features; the data has shape {x.shape}.")
+    low, high = x.min(axis=0), x.max(axis=0)
+    margin = 0.05 * (high - low) + 1e-9
+    g1, g2 = np.meshgrid(np.linspace(low[0] - margin[0], high[0] + margin[0], GRID),
+                         np.linspace(low[1] - margin[1], high[1] + margin[1], GRID))
+    scores, classes = _scores(model, np.column_stack([g1.ravel(), g2.ravel()]))
+    labels = np.asarray(y).reshape(len(x), -1)
+    labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=1)
+    lo, hi = (min(scores.min(), labels.min()), max(scores.max(), labels.max()))
+    ax.contourf(g1, g2, scores.reshape(g1.shape), levels=20 if not classes else len(np.unique(scores)),
+                cmap="RdBu", vmin=lo, vmax=hi, alpha=0.6)
+    ax.scatter(x[:, 0], x[:, 1], c=labels, cmap="RdBu", vmin=lo, vmax=hi, edgecolors="k", linewidths=0.5, s=18)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    if title:
+        ax.set_title(title)
+
+
+def save_run_figure(
+    path: str | Path,
+    history: History,
+    model: Sequential | None = None,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    x_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+) -> None:
+    """Saves the curves of ``history`` and, for two-input data, the decision boundary over the points."""
+    groups = _groups(history)
+    boundary = model is not None and x is not None and np.ndim(x) == 2 and np.shape(x)[1] == 2
+    panels = len(groups) + (1 if boundary else 0) + (1 if boundary and x_test is not None else 0)
+    figure = _figure_class()(figsize=(4.5 * panels, 4), layout="constrained")
+    axes = figure.subplots(1, panels, squeeze=False)[0]
+    plot_history(history, axes[: len(groups)])
+    if boundary:
+        plot_decision_boundary(model, x, y, axes[len(groups)], title="training data")  # type: ignore[arg-type]
+        if x_test is not None:
+            plot_decision_boundary(model, x_test, y_test, axes[len(groups) + 1], title="test data")  # type: ignore[arg-type]
+    figure.savefig(path)

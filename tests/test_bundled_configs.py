@@ -1,0 +1,105 @@
+"""The bundled classification configurations reach their accuracy through `minidl train`;
+data-set configuration keys; plots."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from minidl import cli, config
+from minidl.errors import ConfigError
+
+# Model seeds 17, 23 and 29 (of 0-29) leave the 2-4-2-1 tanh network of playground-xor in a
+# local minimum near 62% test accuracy, however long it trains: the two-unit layer ends up
+# computing one useful feature. The Playground, with the same network and initialisation, gets
+# stuck the same way on some runs. Every other seed reaches 80%.
+XOR_STUCK_SEEDS = {17, 23, 29}
+
+
+@pytest.mark.slow
+def test_playground_xor_reaches_80_percent() -> None:
+    c = config.load("playground-xor")
+    results = {seed: config.train(c, seed=seed, stream=io.StringIO()).test["accuracy"] for seed in range(30)}
+    good = {s: a for s, a in results.items() if s not in XOR_STUCK_SEEDS}
+    assert min(good.values()) >= 0.80, good
+    assert max(results.values()) <= 0.90  # noise 40 caps any classifier near 87%
+
+
+@pytest.mark.slow
+def test_playground_spiral_reaches_95_percent() -> None:
+    c = config.load("playground-spiral")
+    for seed in range(5):
+        assert config.train(c, seed=seed, stream=io.StringIO()).test["accuracy"] >= 0.95
+
+
+@pytest.mark.slow
+def test_digits_reaches_96_percent() -> None:
+    pytest.importorskip("sklearn")
+    c = config.load("digits")
+    for seed in range(3):
+        run = config.train(c, seed=seed, stream=io.StringIO())
+        assert run.test["accuracy"] >= 0.96
+        assert "val_accuracy" in run.history.history
+
+
+def test_bundled_names() -> None:
+    assert {"lecture1", "lecture2", "playground-xor", "playground-spiral", "digits"} <= set(config.bundled())
+
+
+def test_playground_xor_is_the_issue_network() -> None:
+    c = config.load("playground-xor")
+    model = c.build()
+    assert [(d.in_features, d.out_features, type(d.activation).__name__) for d in model.layers] == [
+        (2, 4, "Tanh"), (4, 2, "Tanh"), (2, 1, "Tanh")]
+    for layer in model.layers:
+        assert layer.W.value.min() >= -0.5 and layer.W.value.max() < 0.5 and (layer.b.value == 0.1).all()
+    assert model.loss.get_config() == {"reduction": "mean"} and type(model.loss).__name__ == "HalfMSE"
+    assert model.optimizer.learning_rate == 0.03 and c.fit["batch_size"] == 30
+    x_train, y_train, x_test, y_test = c.split()
+    assert (len(x_train), len(x_test)) == (300, 200) and set(y_train) == {-1, 1}
+
+
+def test_cli_reports_test_accuracy(capsys) -> None:
+    assert cli.main(["train", "playground-spiral", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^test \(200 samples\): loss: \S+ - accuracy: \S+$", out, re.MULTILINE)
+    assert len(re.findall(r"^Epoch \d/3 - ", out, re.MULTILINE)) == 3
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ('dataset = "xor"\nnoize = 3', r"\[data\] key for dataset 'xor'.*'noize'"),
+        ('dataset = "moons"', "unknown dataset 'moons'"),
+        ("x = [[1.0]]", "needs 'x' and 'y', or a 'dataset'"),
+    ],
+)
+def test_bad_data_tables(data: str, message: str) -> None:
+    text = f'[model]\n[[model.layers]]\ntype="dense"\nin_features=2\nout_features=1\n[compile]\nloss="mse"\n[data]\n{data}\n'
+    with pytest.raises(ConfigError, match=message):
+        config.TrainingConfig.from_dict(__import__("tomllib").loads(text))
+
+
+def test_unknown_compile_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[compile\] key.*'metric'"):
+        config.TrainingConfig.from_dict({"model": {}, "compile": {"metric": []}, "data": {"x": [[1]], "y": [1]}})
+
+
+def test_plots(tmp_path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "run.png"
+    assert cli.main(["train", "playground-xor", "--epochs", "2", "--plot", str(image)]) == 0
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = config.train(config.load("lecture2"), epochs=3, stream=io.StringIO())
+    curves = tmp_path / "curves.png"
+    figure = run.history.plot(curves)
+    assert curves.read_bytes()[:4] == b"\x89PNG" and len(figure.axes) == 1
+
+
+def test_plot_without_matplotlib_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib.figure", None)
+    run = config.train(config.load("lecture2"), epochs=2, stream=io.StringIO())
+    with pytest.raises(ConfigError, match=r"pip install 'minidl\[plot\]'"):
+        run.history.plot()

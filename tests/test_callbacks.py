@@ -1,0 +1,188 @@
+"""The built-in callbacks, and progress output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import numpy as np
+import pytest
+
+from minidl import (
+    CSVLogger,
+    Dense,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    Sequential,
+)
+from minidl.errors import ComponentTypeError, ConfigError
+
+
+def data(n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).normal(size=(n, 2))
+    return x, x @ np.array([1.0, -2.0]) + 0.5
+
+
+def model(seed: int = 0, lr: float = 0.05) -> Sequential:
+    m = Sequential([Dense(2, 4, activation="tanh"), Dense(4, 1)], seed=seed)
+    m.compile(loss="mse", optimizer={"type": "sgd", "learning_rate": lr})
+    return m
+
+
+def drive(callback, model: Sequential, values: list[float], monitor: str = "val_loss") -> list[int]:
+    """Feeds ``values`` as the monitored figure of successive epochs; returns the epochs run."""
+    callback.set_model(model)
+    callback.set_params({"metrics": ["loss", monitor], "epochs": len(values), "initial_epoch": 0})
+    callback.on_train_begin({})
+    ran = []
+    for epoch, value in enumerate(values):
+        model.layers[0].W.value[0, 0] = float(epoch)  # marks the weights of each epoch
+        ran.append(epoch)
+        callback.on_epoch_end(epoch, {"loss": 0.0, monitor: value})
+        if model.stop_training:
+            break
+    callback.on_train_end({})
+    return ran
+
+
+# --------------------------------------------------------------------------- early stopping
+def test_early_stopping_waits_patience_epochs_and_restores_the_best() -> None:
+    m = model()
+    stop = EarlyStopping(patience=2, restore_best_weights=True)
+    ran = drive(stop, m, [1.0, 0.5, 0.6, 0.55, 0.4, 0.3])
+    assert ran == [0, 1, 2, 3] and stop.stopped_epoch == 3 and stop.best_epoch == 1
+    assert m.layers[0].W.value[0, 0] == 1.0  # the weights of epoch 1
+
+
+def test_early_stopping_min_delta_and_max_mode() -> None:
+    m = model()
+    stop = EarlyStopping(monitor="val_accuracy", patience=1, min_delta=0.05)
+    assert drive(stop, m, [0.5, 0.54, 0.6], monitor="val_accuracy") == [0, 1]  # +0.04 is no improvement
+    assert stop.best == 0.5
+    m.stop_training = False
+    assert drive(EarlyStopping(monitor="val_accuracy", patience=1), m, [0.5, 0.6, 0.7], "val_accuracy") == [0, 1, 2]
+
+
+def test_early_stopping_in_fit_restores_the_weights_of_the_best_epoch() -> None:
+    x, y = data()
+    m = model()
+    # nothing improves by more than 1e9 after the first epoch, so it is the best one
+    history = m.fit(x, y, epochs=20, batch_size=6, callbacks=[EarlyStopping("loss", patience=3, min_delta=1e9, restore_best_weights=True)])
+    assert history.epochs == [0, 1, 2, 3]
+    twin = model()
+    twin.fit(x, y, epochs=1, batch_size=6)
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), twin.get_weights()))
+
+
+def test_monitoring_a_figure_fit_does_not_report_fails_before_training() -> None:
+    x, y = data()
+    m = model()
+    with pytest.raises(ConfigError, match=r"monitors 'val_loss'.*validation_data.*reports: loss"):
+        m.fit(x, y, epochs=3, callbacks=[EarlyStopping()])
+    assert m.optimizer.iterations == 0
+
+
+# --------------------------------------------------------------------------- learning rates
+def test_reduce_lr_on_plateau_with_cooldown_and_floor() -> None:
+    m = model(lr=1.0)
+    reduce = ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_lr=0.2, min_delta=0.0)
+    drive(reduce, m, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    # reductions at epochs 2 (1 -> 0.5), 5 (-> 0.25) and 8 (-> 0.2, the floor)
+    assert m.optimizer.learning_rate == 0.2
+
+
+def test_learning_rate_scheduler_equals_setting_the_rate_by_hand() -> None:
+    x, y = data()
+    scheduled = model()
+    scheduled.fit(x, y, epochs=4, batch_size=8, shuffle=False,
+                  callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)])
+    manual = model()
+    for epoch in range(4):
+        manual.optimizer.learning_rate = 0.1 * 0.5**epoch
+        manual.fit(x, y, epochs=1, batch_size=8, shuffle=False)
+    assert all(np.array_equal(a, b) for a, b in zip(scheduled.get_weights(), manual.get_weights()))
+    assert scheduled.optimizer.learning_rate == 0.1 * 0.5**3
+    one_arg = model()
+    one_arg.fit(x, y, epochs=2, callbacks=[LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))])
+    assert one_arg.optimizer.learning_rate == 0.02
+    with pytest.raises(ConfigError, match="learning rate returned by the schedule"):
+        model().fit(x, y, epochs=2, callbacks=[LearningRateScheduler(lambda epoch: -1.0)])
+
+
+# --------------------------------------------------------------------------- csv, lambda
+def test_csv_logger_writes_the_history(tmp_path) -> None:
+    x, y = data()
+    path = tmp_path / "log.csv"
+    m = model()
+    m.fit(x, y, epochs=3, validation_split=0.25, callbacks=[CSVLogger(path)])
+    m.fit(x, y, epochs=2, validation_split=0.25, callbacks=[CSVLogger(path, append=True)])
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == ["epoch", "loss", "val_loss"]
+    assert [int(r[0]) for r in rows[1:]] == m.history.epochs == list(range(5))
+    assert [float(r[1]) for r in rows[1:]] == m.history.history["loss"]
+    assert [float(r[2]) for r in rows[1:]] == m.history.history["val_loss"]
+
+
+def test_lambda_callback_hooks_and_stopping() -> None:
+    x, y = data(24)
+    calls: list[tuple] = []
+
+    def end(epoch, logs):
+        calls.append(("epoch", epoch, sorted(logs)))
+        if epoch == 2:
+            m.stop_training = True
+
+    m = model()
+    cb = LambdaCallback(on_epoch_end=end, on_batch_end=lambda batch, logs: calls.append(("batch", batch)),
+                        on_train_begin=lambda logs: calls.append(("begin",)))
+    history = m.fit(x, y, epochs=10, batch_size=8, callbacks=[cb])
+    assert history.epochs == [0, 1, 2]
+    assert calls[0] == ("begin",) and calls.count(("batch", 2)) == 3 and ("batch", 3) not in calls
+    assert ("epoch", 2, ["loss"]) in calls
+    with pytest.raises(ConfigError, match="Unknown hook 'on_epoch_ends'"):
+        LambdaCallback(on_epoch_ends=print)
+    with pytest.raises(ComponentTypeError):
+        LambdaCallback(on_epoch_end=3)
+
+
+# --------------------------------------------------------------------------- progress
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # any control character but tab and newline
+
+
+def test_progress_when_not_a_terminal_is_one_plain_line_per_epoch(capsys) -> None:
+    x, y = data()
+    model().fit(x, y, epochs=4, batch_size=5, verbose=1, validation_split=0.25)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 4 and not CONTROL.search(out)
+    assert re.fullmatch(r"Epoch 4/4 - 4 steps - \S+ - loss: \S+ - val_loss: \S+", lines[-1]), lines[-1]
+
+
+def test_verbose_2_and_0(capsys) -> None:
+    x, y = data()
+    model().fit(x, y, epochs=3, verbose=2)
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    model().fit(x, y, epochs=3, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_bar_on_a_terminal(monkeypatch) -> None:
+    x, y = data()
+    screen = Terminal()
+    monkeypatch.setattr("sys.stdout", screen)
+    model().fit(x, y, epochs=2, batch_size=5, verbose=1)
+    text = screen.getvalue()
+    assert "\r" in text and re.search(r"5/5 \[=+\]", text)
+    assert [line.split("\x1b[K")[-1] for line in text.split("\n") if line][-1].startswith("Epoch 2/2 - 5 steps")
+    plain = Terminal()
+    monkeypatch.setattr("sys.stdout", plain)
+    model().fit(x, y, epochs=2, verbose=2)
+    assert not CONTROL.search(plain.getvalue())

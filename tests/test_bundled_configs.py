@@ -11,20 +11,23 @@ import pytest
 from minidl import cli, config
 from minidl.errors import ConfigError
 
-# Model seeds 17, 23 and 29 (of 0-29) leave the 2-4-2-1 tanh network of playground-xor in a
-# local minimum near 62% test accuracy, however long it trains: the two-unit layer ends up
-# computing one useful feature. The Playground, with the same network and initialisation, gets
-# stuck the same way on some runs. Every other seed reaches 80%.
+# The issue asks for >= 80% test accuracy for every seed tried. Model seeds 17, 23 and 29 of
+# 0-29 do not reach it: the 2-4-2-1 tanh network falls into a local minimum near 62% however long
+# it trains (its two-unit layer ends up computing one useful feature), with or without shuffling.
+# They are strict expected failures, so the shortfall shows in every run and a fix that makes
+# them pass is noticed.
 XOR_STUCK_SEEDS = {17, 23, 29}
+XOR_SEEDS = [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="local minimum near 62%")) if s in XOR_STUCK_SEEDS else s
+    for s in range(30)
+]
 
 
 @pytest.mark.slow
-def test_playground_xor_reaches_80_percent() -> None:
-    c = config.load("playground-xor")
-    results = {seed: config.train(c, seed=seed, stream=io.StringIO()).test["accuracy"] for seed in range(30)}
-    good = {s: a for s, a in results.items() if s not in XOR_STUCK_SEEDS}
-    assert min(good.values()) >= 0.80, good
-    assert max(results.values()) <= 0.90  # noise 40 caps any classifier near 87%
+@pytest.mark.parametrize("seed", XOR_SEEDS)
+def test_playground_xor_reaches_80_percent(seed: int) -> None:
+    accuracy = config.train(config.load("playground-xor"), seed=seed, stream=io.StringIO()).test["accuracy"]
+    assert 0.80 <= accuracy <= 0.90  # noise 40 caps any classifier near 87%
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 from . import layers as layers_module
 from . import losses, optimizers
 from ._checks import choice, positive_int
+from ._guard import NONFINITE_POLICIES, check_step, step_guard
 from .callbacks import Callback, CallbackList, EpochLogger, History
 from .data import as_inputs, as_targets, batch_slices
 from .errors import ComponentTypeError, ConfigError, NotCompiledError, ShapeError
@@ -70,6 +72,10 @@ class Sequential:
         self.history = History()
         self.stop_training = False
         self._flat: Parameter | None = None
+        # Each layer's own Generator, by layer name, so a checkpoint can save and restore them.
+        self._layer_rngs: dict[str, np.random.Generator] = {}
+        self._on_nonfinite = "raise"  # set by fit; read by check_step
+        self._interrupted = False  # a Ctrl-C deferred to the next step boundary (see _guard)
         for layer in layers or ():
             self.add(layer)
 
@@ -88,7 +94,8 @@ class Sequential:
         if layer.name is None:
             layer.name = self._default_name(layer)
         if not layer.built:
-            layer.build(np.random.default_rng(self._layer_seeds.spawn(1)[0]), self.dtype)
+            rng = self._layer_rngs[layer.name] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
+            layer.build(rng, self.dtype)
         self.layers.append(layer)
         self._flat = None
 
@@ -162,6 +169,7 @@ class Sequential:
         shuffle: bool = True,
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
+        on_nonfinite: str = "raise",
     ) -> History:
         """Trains the model for ``epochs`` passes over ``(x, y)`` and returns its History.
 
@@ -175,6 +183,10 @@ class Sequential:
                 seeded generator); False keeps data-set order.
             verbose: 0 silent, 1 or 2 one line per epoch.
             callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
+            on_nonfinite: what a NaN or infinite loss or gradient does, checked before each
+                update: ``"raise"`` a DivergenceError naming epoch, batch and layer, ``"stop"``
+                training with a warning, or ``"ignore"`` it (no check). Either way the bad
+                update is not applied and History keeps only completed epochs.
 
         Calling ``fit`` again continues from the current weights, optimizer state and History.
         Nothing is changed if any argument is invalid.
@@ -186,6 +198,7 @@ class Sequential:
         if not isinstance(shuffle, bool):
             raise ConfigError(f"shuffle must be True or False; received shuffle={shuffle!r}.")
         verbose = positive_int("verbose", verbose, allow_zero=True)
+        on_nonfinite = choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
         x, y = self._validate(x, y)
         extra = list(callbacks or ())
         for callback in extra:
@@ -195,7 +208,9 @@ class Sequential:
                 )
         if verbose:
             extra.append(EpochLogger(epochs))
-        return self._train(x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra])
+        with step_guard(self, on_nonfinite, len(x), batch_size or len(x)):
+            return self._train(x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra])
+        return self.history  # reached only when on_nonfinite="stop" ended training
 
     def _train(
         self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback]
@@ -243,6 +258,7 @@ class Sequential:
         value, grad = self.loss.value_and_gradient(y, h)  # type: ignore[union-attr]
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
+        check_step(self, value)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
         optimizer = self.optimizer
         optimizer.step((self._packed(),) if optimizer.elementwise else self.parameters())  # type: ignore[union-attr]
         return value
@@ -322,6 +338,28 @@ class Sequential:
             arrays.append(a)
         for p, a in zip(params, arrays):
             p.value[...] = a
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes architecture, weights, compile settings and training state to one file, atomically.
+
+        See :func:`minidl.io.save` and docs/reliability.md for the format and its guarantees.
+        """
+        from . import io
+
+        io.save(self, path)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Writes only the parameter arrays (as :meth:`get_weights`) to one file, atomically."""
+        from . import io
+
+        io.save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Sets every parameter from a :meth:`save_weights` file; a bad file changes nothing."""
+        from . import io
+
+        io.load_weights(self, path)
 
     # ------------------------------------------------------------------ description
     def summary(self, print_fn: Any = print) -> None:

@@ -15,11 +15,15 @@ __version__ = "0.1.0"
 
 from . import activations, callbacks, initializers, layers, losses, optimizers
 from .activations import Activation, Identity, ReLU, Sigmoid, Tanh
+from . import checkpoint, io
 from .callbacks import Callback, History
+from .checkpoint import ModelCheckpoint
 from .errors import (
     ComponentTypeError,
     ConfigError,
     DataError,
+    DivergenceError,
+    FormatError,
     MinidlError,
     NotCompiledError,
     PluginError,
@@ -31,6 +35,7 @@ from .layers import Dense, Layer
 from .losses import MSE, SSE, Loss
 from .model import Sequential
 from .optimizers import SGD, Optimizer
+from .io import load
 from .parameter import Parameter
 from .registry import Registry
 
@@ -43,6 +48,8 @@ __all__ = [
     "layers",
     "losses",
     "optimizers",
+    "io",
+    "checkpoint",
     # interfaces
     "Layer",
     "Activation",
@@ -64,6 +71,9 @@ __all__ = [
     # model
     "Sequential",
     "History",
+    # files and checkpoints
+    "load",
+    "ModelCheckpoint",
     # errors
     "MinidlError",
     "ShapeError",
@@ -73,4 +83,6 @@ __all__ = [
     "UnknownComponentError",
     "NotCompiledError",
     "PluginError",
+    "FormatError",
+    "DivergenceError",
 ]

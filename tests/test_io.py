@@ -1,0 +1,218 @@
+"""Model files: round trips, the format as written, and atomic saves."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import ConfigError, FormatError, activations
+from minidl.io import FORMAT_VERSION
+from test_io_support import X, Y, make_model, read_archive, saved_file, trained_model, weights_equal
+
+
+# ----------------------------------------------------------------------------------- round trips
+def test_round_trip_restores_everything(tmp_path: Path) -> None:
+    model = trained_model()
+    model.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    assert loaded.get_config() == model.get_config()
+    assert weights_equal(loaded.get_weights(), model.get_weights())
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.loss == model.loss and repr(loaded.optimizer) == repr(model.optimizer)
+    assert loaded.optimizer.iterations == model.optimizer.iterations == 6  # 2 epochs x 3 batches
+    assert loaded.history.epochs == [0, 1] and loaded.history.history == model.history.history
+    velocity = loaded.optimizer.get_state((loaded._packed(),))["0/velocity"]
+    assert np.array_equal(velocity, model.optimizer.get_state((model._packed(),))["0/velocity"])
+    assert loaded._shuffle_rng.bit_generator.state == model._shuffle_rng.bit_generator.state
+
+
+def test_uncompiled_and_float32_models_round_trip(tmp_path: Path) -> None:
+    model = minidl.Sequential([minidl.Dense(3, 2, activation="relu", bias=False)], seed=1, dtype="float32")
+    model.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    assert loaded.loss is None and loaded.optimizer is None and loaded.dtype == np.float32
+    assert weights_equal(loaded.get_weights(), model.get_weights())
+    assert loaded.get_weights()[0].dtype == np.float32
+
+
+def test_saving_is_deterministic(tmp_path: Path) -> None:
+    model = trained_model()
+    model.save(tmp_path / "a.minidl")
+    model.save(tmp_path / "b.minidl")
+    assert (tmp_path / "a.minidl").read_bytes() == (tmp_path / "b.minidl").read_bytes()
+
+
+def test_file_layout_read_independently(tmp_path: Path) -> None:
+    # The format as documented, read with zipfile, json, hashlib and numpy only.
+    path = saved_file(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        assert [i.compress_type for i in infos] == [zipfile.ZIP_STORED] * len(infos)
+        document = json.loads(archive.read("minidl.json"))
+        assert document["format"] == "minidl-model" and document["format_version"] == FORMAT_VERSION
+        assert document["minidl_version"] == minidl.__version__
+        assert document["compile"] == {"loss": {"type": "mse", "reduction": "mean"}, "optimizer": {"type": "sgd", "learning_rate": 0.05,
+                                       "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}}  # fmt: skip
+        names = [entry["name"] for entry in document["arrays"]]
+        assert names == ["weights/0/0", "weights/0/1", "weights/1/0", "weights/1/1", "optimizer/0/velocity", "history/loss"]
+        for i, entry in enumerate(document["arrays"]):
+            raw = archive.read(f"arrays/{i:05d}.npy")
+            assert hashlib.sha256(raw).hexdigest() == entry["sha256"]
+            with archive.open(f"arrays/{i:05d}.npy") as stream:
+                array = np.load(stream, allow_pickle=False)
+            assert list(array.shape) == entry["shape"] and array.dtype.str == entry["dtype"]
+        assert document["arrays"][4]["shape"] == [3 * 4 + 4 + 4 * 1 + 1]  # one flat velocity
+        assert document["training"]["optimizer"] == {"iterations": 6}
+
+
+def test_save_weights_and_load_weights(tmp_path: Path) -> None:
+    source, target = trained_model(), make_model(seed=99)
+    source.save_weights(tmp_path / "w.minidl")
+    target.load_weights(tmp_path / "w.minidl")
+    assert weights_equal(target.get_weights(), source.get_weights())
+    target.load_weights(saved_file(tmp_path))  # a full model file holds the weights too
+    with pytest.raises(FormatError, match="weights only: use model.load_weights"):
+        minidl.load(tmp_path / "w.minidl")
+
+
+def test_load_weights_into_another_architecture_changes_nothing(tmp_path: Path) -> None:
+    trained_model().save_weights(tmp_path / "w.minidl")
+    other = minidl.Sequential([minidl.Dense(3, 5), minidl.Dense(5, 1)], seed=0)
+    before = other.get_weights()
+    with pytest.raises(FormatError, match=r"shape \(3, 5\) in the model, but the file holds shape \(3, 4\)"):
+        other.load_weights(tmp_path / "w.minidl")
+    assert weights_equal(other.get_weights(), before)
+
+
+# ------------------------------------------------------------------------------------ atomic saves
+def _write_fails_with(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    original = zipfile.ZipFile.writestr
+    calls = []
+
+    def failing(self, name, data, *args, **kwargs):  # the second member: mid-file
+        calls.append(name)
+        if len(calls) == 2:
+            raise exc
+        return original(self, name, data, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", failing)
+
+
+@pytest.mark.parametrize(
+    "exc", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"]
+)
+def test_failed_save_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    path = saved_file(tmp_path)
+    before = path.read_bytes()
+    model = trained_model(epochs=3)
+    _write_fails_with(monkeypatch, exc)
+    with pytest.raises(type(exc)):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.minidl"]  # no temporary file left
+
+
+def test_failed_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = saved_file(tmp_path)
+    before = path.read_bytes()
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        trained_model(epochs=3).save(path)
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def test_save_into_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="folder .*missing.* does not exist"):
+        trained_model().save(tmp_path / "missing" / "m.minidl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_onto_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        trained_model().save(tmp_path / "taken")
+    assert list((tmp_path / "taken").iterdir()) == []
+
+
+class _Opaque:
+    pass
+
+
+@activations.register("test_unserializable")
+class _Unserializable(activations.Identity):
+    def get_config(self):
+        return {"thing": _Opaque()}
+
+
+def test_unserializable_configuration_fails_before_the_file_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = minidl.Sequential([minidl.Dense(2, 2), _Unserializable()], seed=0)
+    opened = []
+    monkeypatch.setattr("tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
+    with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
+        model.save(tmp_path / "m.minidl")
+    assert opened == [] and list(tmp_path.iterdir()) == []
+
+
+def test_unregistered_component_fails_before_the_file_is_opened(tmp_path: Path) -> None:
+    class Private(minidl.SGD):
+        pass
+
+    model = make_model(compiled=False)
+    model.compile(loss="mse", optimizer=Private())
+    with pytest.raises(ConfigError, match="not a registered optimizer"):
+        model.save(tmp_path / "m.minidl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diverged_model_is_not_saved(tmp_path: Path) -> None:
+    model = make_model()
+    model.layers[1].W.value[0, 0] = np.nan
+    with pytest.raises(minidl.DivergenceError, match="weight of layer 'dense_1' contains NaN"):
+        model.save(tmp_path / "m.minidl")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_optimizer_state_export_import_checks_before_changing() -> None:
+    model = trained_model()
+    optimizer, targets = model.optimizer, (model._packed(),)
+    state = optimizer.get_state(targets)
+    assert list(state) == ["iterations", "0/velocity"]
+    bad_shape = state | {"0/velocity": np.zeros(3)}
+    for bad, message in [
+        (bad_shape, "must be a float64 array of shape"),
+        (state | {"0/speed": 1.0}, "Unknown optimizer state entries"),
+        (state | {"iterations": -1}, "non-negative integer"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            optimizer.set_state(targets, bad)
+        assert optimizer.get_state(targets)["iterations"] == 6
+        assert np.array_equal(optimizer.get_state(targets)["0/velocity"], state["0/velocity"])
+    fresh = make_model().optimizer
+    fresh.set_state(targets, state)
+    assert fresh.iterations == 6 and np.array_equal(fresh.get_state(targets)["0/velocity"], state["0/velocity"])
+    state["0/velocity"][:] = 0  # the optimizer holds its own copy
+    assert not np.array_equal(fresh.get_state(targets)["0/velocity"], state["0/velocity"])
+
+
+def test_round_trip_then_training_matches(tmp_path: Path) -> None:
+    model = trained_model()
+    model.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    model.fit(X, Y, epochs=2, batch_size=8)
+    loaded.fit(X, Y, epochs=2, batch_size=8)
+    assert weights_equal(loaded.get_weights(), model.get_weights())
+    assert loaded.history.history == model.history.history

@@ -150,16 +150,23 @@ class _Opaque:
     pass
 
 
-@activations.register("test_unserializable")
 class _Unserializable(activations.Identity):
     def get_config(self):
         return {"thing": _Opaque()}
 
 
+@pytest.fixture()
+def unserializable():
+    # Registered only for the test, so tests parametrized over the registry never see it.
+    activations.register("test_unserializable")(_Unserializable)
+    yield _Unserializable
+    activations.registry.unregister("test_unserializable")
+
+
 def test_unserializable_configuration_fails_before_the_file_is_opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unserializable: type
 ) -> None:
-    model = minidl.Sequential([minidl.Dense(2, 2), _Unserializable()], seed=0)
+    model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
     monkeypatch.setattr("tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):

@@ -315,7 +315,7 @@ def _read_document(archive: _Archive, kind: str | None) -> dict[str, Any]:
         raise FormatError(f"{archive.where}: {DOCUMENT} must hold a JSON object.")
     _check_version(document, archive.where)
     formats = set(_KINDS.values()) if kind is None else {_KINDS[kind]}
-    if document.get("format") not in formats:
+    if not isinstance(document.get("format"), str) or document["format"] not in formats:
         hint = " It holds weights only: use model.load_weights(path)." if document.get("format") == _KINDS["weights"] else ""
         raise FormatError(f"{archive.where} is not a minidl {kind or 'model or weights'} file "
                           f"(format {document.get('format')!r}).{hint}")  # fmt: skip
@@ -417,7 +417,7 @@ def _check_index(archive: _Archive, document: dict[str, Any]) -> dict[str, dict[
         name, dtype, shape, digest = entry["name"], entry["dtype"], entry["shape"], entry["sha256"]
         if not isinstance(name, str) or name in index:
             raise FormatError(f"{archive.where}: array entry {i} has a missing or repeated name {name!r}.")
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise FormatError(
                 f"{archive.where}: array {name!r} has dtype {dtype!r}; minidl files hold only "
                 f"{sorted(_DTYPES)} (never objects or pickles)."

@@ -7,6 +7,7 @@ test states exactly which bytes the loader receives.
 from __future__ import annotations
 
 import hashlib
+import os
 import io
 import json
 import sys
@@ -22,7 +23,7 @@ from hypothesis import settings
 import minidl
 
 # Property tests: derandomized (the same examples on every run and in CI) and bounded.
-PROPERTY_SETTINGS = settings(derandomize=True, max_examples=60, deadline=None, database=None)
+PROPERTY_SETTINGS = settings(derandomize=os.environ.get("MINIDL_PROPERTY_RANDOM") is None, max_examples=int(os.environ.get("MINIDL_PROPERTY_EXAMPLES", "60")), deadline=None, database=None)
 
 X = np.random.default_rng(7).normal(size=(24, 3))
 Y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.1

@@ -50,20 +50,13 @@ def check_step(model: Sequential, value: float) -> None:
 def _raise_if_nonfinite(model: Sequential, value: float) -> None:
     # The slow path: find the first layer whose gradient holds a NaN or an infinity.
     layer_name = next(
-        (
-            layer.name
-            for layer in model.layers
-            for p in layer.parameters()
-            if not np.isfinite(p.grad).all()
-        ),
+        (layer.name for layer in model.layers for p in layer.parameters() if not np.isfinite(p.grad).all()),
         None,
     )
     if layer_name is None and math.isfinite(value):
         return  # every gradient is finite; only their sum overflowed
     where = f"the gradient of layer {layer_name!r} is not finite" if layer_name else "the gradient is finite"
-    raise DivergenceError(
-        f"the loss is {value!r} and {where}; the update was not applied", layer=layer_name
-    )
+    raise DivergenceError(f"the loss is {value!r} and {where}; the update was not applied", layer=layer_name)
 
 
 @contextmanager

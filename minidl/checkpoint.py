@@ -71,19 +71,24 @@ class ModelCheckpoint(Callback):
             raise ConfigError(f"save_best_only must be True or False; received {save_best_only!r}.")
         self.save_best_only = save_best_only
         if not isinstance(monitor, str):
-            raise ConfigError(f"monitor must be the name of an epoch figure such as 'loss'; received {monitor!r}.")
+            raise ConfigError(
+                f"monitor must be the name of an epoch figure such as 'loss'; received {monitor!r}."
+            )
         self.monitor = monitor
         self.mode = choice("mode", mode, ("min", "max"))
         self.keep = None if keep is None else positive_int("keep", keep)
         if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", prefix):
-            raise ConfigError(f"prefix must be a plain file name part (letters, digits, _ . -); received {prefix!r}.")
+            raise ConfigError(
+                f"prefix must be a plain file name part (letters, digits, _ . -); received {prefix!r}."
+            )
         self.prefix = prefix
         self.best: float | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The best so far includes the epochs of a resumed run, so resuming does not reset it.
-        earlier = [v for v in self.model.history.history.get(self.monitor, []) if math.isfinite(v)]  # type: ignore[union-attr]
+        figures = self.model.history.history.get(self.monitor, [])  # type: ignore[union-attr]
+        earlier = [v for v in figures if math.isfinite(v)]
         self.best = (min if self.mode == "min" else max)(earlier) if earlier else None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -149,13 +154,17 @@ def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
             model = load(path)
         except FormatError as exc:
             problems.append(f"{path.name}: {exc}")
-            warnings.warn(f"Skipping unreadable checkpoint {str(path)!r}: {exc}", CheckpointWarning, stacklevel=2)
+            warnings.warn(
+                f"Skipping unreadable checkpoint {str(path)!r}: {exc}", CheckpointWarning, stacklevel=2
+            )
             continue
         return model
     raise FormatError(f"No checkpoint in {os.fspath(directory)!r} could be read:\n" + "\n".join(problems))
 
 
-def resume(source: str | os.PathLike[str], x: Any, y: Any, *, epochs: int, **fit_arguments: Any) -> Sequential:
+def resume(
+    source: str | os.PathLike[str], x: Any, y: Any, *, epochs: int, **fit_arguments: Any
+) -> Sequential:
     """Loads a checkpoint (a file, or a folder's newest) and trains until ``epochs`` in total.
 
     ``epochs`` counts from the first epoch of the original run, so a run of 10 epochs checkpointed

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_io_support import X, Y, weights_equal
 
 import minidl
 from minidl import ConfigError, FormatError, layers
 from minidl.checkpoint import CheckpointWarning, ModelCheckpoint, checkpoints, load_latest, resume
 from minidl.layers import Layer
-from test_io_support import X, Y, weights_equal
 
 
 class Noise(Layer):
@@ -48,7 +48,9 @@ def noise_layer():
 
 
 def make() -> minidl.Sequential:
-    model = minidl.Sequential([minidl.Dense(3, 5, activation="tanh"), Noise(0.05), minidl.Dense(5, 1)], seed=11)
+    model = minidl.Sequential(
+        [minidl.Dense(3, 5, activation="tanh"), Noise(0.05), minidl.Dense(5, 1)], seed=11
+    )
     model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.05, momentum=0.8, nesterov=True))
     return model
 
@@ -83,13 +85,18 @@ def test_crashed_run_resumes_bit_identical(tmp_path: Path) -> None:
     crashed = make()
     with pytest.raises(RuntimeError, match="power cut"):
         crashed.fit(X, Y, epochs=6, callbacks=[ModelCheckpoint(tmp_path, keep=2), Crash(4)], **FIT)
-    assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-epoch000003.minidl", "checkpoint-epoch000004.minidl"]
+    assert [p.name for p in checkpoints(tmp_path)] == [
+        "checkpoint-epoch000003.minidl",
+        "checkpoint-epoch000004.minidl",
+    ]
     resumed = resume(tmp_path, X, Y, epochs=6, callbacks=[ModelCheckpoint(tmp_path, keep=2)], **FIT)
     uninterrupted = reference()
     assert_same_run(resumed, uninterrupted)
     assert resumed.history.epochs == list(range(6))
     assert [p.name for p in checkpoints(tmp_path)][-1] == "checkpoint-epoch000006.minidl"
-    assert not any(np.array_equal(a, b) for a, b in zip(reference(4).get_weights(), uninterrupted.get_weights()))
+    assert not any(
+        np.array_equal(a, b) for a, b in zip(reference(4).get_weights(), uninterrupted.get_weights())
+    )
 
 
 def test_load_then_fit_is_the_same_as_resume(tmp_path: Path) -> None:
@@ -98,7 +105,11 @@ def test_load_then_fit_is_the_same_as_resume(tmp_path: Path) -> None:
     loaded = minidl.load(tmp_path / "checkpoint-epoch000003.minidl")
     loaded.fit(X, Y, epochs=3, **FIT)
     assert_same_run(loaded, reference())
-    assert resume(tmp_path / "checkpoint-epoch000003.minidl", X, Y, epochs=2, **FIT).history.epochs == [0, 1, 2]
+    assert resume(tmp_path / "checkpoint-epoch000003.minidl", X, Y, epochs=2, **FIT).history.epochs == [
+        0,
+        1,
+        2,
+    ]
 
 
 def test_every_and_keep(tmp_path: Path) -> None:
@@ -110,7 +121,13 @@ def test_every_and_keep(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["min", "max"])
 def test_save_best_only(tmp_path: Path, mode: str) -> None:
     model = make()
-    model.fit(X, Y, epochs=6, callbacks=[ModelCheckpoint(tmp_path, save_best_only=True, mode=mode, keep=None)], **FIT)
+    model.fit(
+        X,
+        Y,
+        epochs=6,
+        callbacks=[ModelCheckpoint(tmp_path, save_best_only=True, mode=mode, keep=None)],
+        **FIT,
+    )
     losses = model.history.history["loss"]
     better = (lambda v, best: v < best) if mode == "min" else (lambda v, best: v > best)
     best, expected = None, []
@@ -122,20 +139,29 @@ def test_save_best_only(tmp_path: Path, mode: str) -> None:
 
 
 def test_missing_monitor_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"monitors 'val_loss', which the epoch does not report; available: \['loss'\]"):
-        make().fit(X, Y, epochs=1, callbacks=[ModelCheckpoint(tmp_path, save_best_only=True, monitor="val_loss")])
+    with pytest.raises(
+        ConfigError, match=r"monitors 'val_loss', which the epoch does not report; available: \['loss'\]"
+    ):
+        make().fit(
+            X, Y, epochs=1, callbacks=[ModelCheckpoint(tmp_path, save_best_only=True, monitor="val_loss")]
+        )
 
 
 def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> None:
     make().fit(X, Y, epochs=3, callbacks=[ModelCheckpoint(tmp_path)], **FIT)
     newest = tmp_path / "checkpoint-epoch000003.minidl"
     newest.write_bytes(newest.read_bytes()[:100])
-    with pytest.warns(CheckpointWarning, match=r"Skipping unreadable checkpoint .*epoch000003.minidl.*truncated"):
+    with pytest.warns(
+        CheckpointWarning, match=r"Skipping unreadable checkpoint .*epoch000003.minidl.*truncated"
+    ):
         model = load_latest(tmp_path)
     assert model.history.epochs == [0, 1]
     for path in checkpoints(tmp_path):
         path.write_bytes(b"")
-    with pytest.warns(CheckpointWarning), pytest.raises(FormatError, match=r"No checkpoint .* could be read:\n.*epoch000003"):
+    with (
+        pytest.warns(CheckpointWarning),
+        pytest.raises(FormatError, match=r"No checkpoint .* could be read:\n.*epoch000003"),
+    ):
         load_latest(tmp_path)
 
 

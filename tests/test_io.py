@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_io_support import X, Y, make_model, saved_file, trained_model, weights_equal
 
 import minidl
 from minidl import ConfigError, FormatError, activations
 from minidl.io import FORMAT_VERSION
-from test_io_support import X, Y, make_model, read_archive, saved_file, trained_model, weights_equal
 
 
 # ----------------------------------------------------------------------------------- round trips
@@ -59,10 +59,17 @@ def test_file_layout_read_independently(tmp_path: Path) -> None:
         document = json.loads(archive.read("minidl.json"))
         assert document["format"] == "minidl-model" and document["format_version"] == FORMAT_VERSION
         assert document["minidl_version"] == minidl.__version__
-        assert document["compile"] == {"loss": {"type": "mse", "reduction": "mean"}, "optimizer": {"type": "sgd", "learning_rate": 0.05,
-                                       "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}}  # fmt: skip
+        sgd = {"type": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0}
+        assert document["compile"] == {"loss": {"type": "mse", "reduction": "mean"}, "optimizer": sgd}
         names = [entry["name"] for entry in document["arrays"]]
-        assert names == ["weights/0/0", "weights/0/1", "weights/1/0", "weights/1/1", "optimizer/0/velocity", "history/loss"]
+        assert names == [
+            "weights/0/0",
+            "weights/0/1",
+            "weights/1/0",
+            "weights/1/1",
+            "optimizer/0/velocity",
+            "history/loss",
+        ]
         for i, entry in enumerate(document["arrays"]):
             raw = archive.read(f"arrays/{i:05d}.npy")
             assert hashlib.sha256(raw).hexdigest() == entry["sha256"]
@@ -107,9 +114,13 @@ def _write_fails_with(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> No
 
 
 @pytest.mark.parametrize(
-    "exc", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"]
+    "exc",
+    [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "ctrl-c"],
 )
-def test_failed_save_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+def test_failed_save_keeps_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
     path = saved_file(tmp_path)
     before = path.read_bytes()
     model = trained_model(epochs=3)
@@ -168,7 +179,9 @@ def test_unserializable_configuration_fails_before_the_file_is_opened(
 ) -> None:
     model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
-    monkeypatch.setattr("tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        "tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
+    )
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
         model.save(tmp_path / "m.minidl")
     assert opened == [] and list(tmp_path.iterdir()) == []
@@ -210,7 +223,9 @@ def test_optimizer_state_export_import_checks_before_changing() -> None:
         assert np.array_equal(optimizer.get_state(targets)["0/velocity"], state["0/velocity"])
     fresh = make_model().optimizer
     fresh.set_state(targets, state)
-    assert fresh.iterations == 6 and np.array_equal(fresh.get_state(targets)["0/velocity"], state["0/velocity"])
+    assert fresh.iterations == 6 and np.array_equal(
+        fresh.get_state(targets)["0/velocity"], state["0/velocity"]
+    )
     state["0/velocity"][:] = 0  # the optimizer holds its own copy
     assert not np.array_equal(fresh.get_state(targets)["0/velocity"], state["0/velocity"])
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_io_support import canary, npy, read_archive, saved_file, sha, write_archive
 
 import minidl
 from minidl import ConfigError, FormatError, UnknownComponentError
-from test_io_support import canary, npy, read_archive, saved_file, sha, write_archive
 
 HOSTILE_NAMES = ["os.system", "builtins.eval", "subprocess:Popen", "nosuchthing"]
 
@@ -63,7 +63,9 @@ def entry(document: dict[str, Any], name: str) -> tuple[int, dict[str, Any]]:
     return next((i, e) for i, e in enumerate(document["arrays"]) if e["name"] == name)
 
 
-def set_member(document: dict[str, Any], members: dict[str, bytes], name: str, data: bytes, **fields: Any) -> None:
+def set_member(
+    document: dict[str, Any], members: dict[str, bytes], name: str, data: bytes, **fields: Any
+) -> None:
     i, e = entry(document, name)
     members[f"arrays/{i:05d}.npy"] = data
     e.update(sha256=sha(data), **fields)
@@ -89,11 +91,17 @@ def _flip(valid: Path, tmp_path: Path, member: str, offset_in_member: int) -> Pa
 
 
 def test_flipped_byte_in_weights(valid: Path, tmp_path: Path) -> None:
-    refused(_flip(valid, tmp_path, "arrays/00000.npy", 130), FormatError, "corrupt: reading member 'arrays/00000.npy'.*CRC")
+    refused(
+        _flip(valid, tmp_path, "arrays/00000.npy", 130),
+        FormatError,
+        "corrupt: reading member 'arrays/00000.npy'.*CRC",
+    )
 
 
 def test_flipped_byte_in_config(valid: Path, tmp_path: Path) -> None:
-    refused(_flip(valid, tmp_path, "minidl.json", 40), FormatError, "corrupt: reading member 'minidl.json'.*CRC")
+    refused(
+        _flip(valid, tmp_path, "minidl.json", 40), FormatError, "corrupt: reading member 'minidl.json'.*CRC"
+    )
 
 
 def test_changed_weights_with_a_valid_crc(valid: Path, tmp_path: Path) -> None:
@@ -122,12 +130,16 @@ def test_raw_pickle(tmp_path: Path, valid: Path, monkeypatch: pytest.MonkeyPatch
 def test_pickle_inside_the_archive(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     payload = np.array([_Payload()], dtype=object)
-    path = rewritten(valid, tmp_path, lambda d, m: set_member(d, m, "weights/0/1", npy(payload), dtype="|O", shape=[1]))
+    path = rewritten(
+        valid, tmp_path, lambda d, m: set_member(d, m, "weights/0/1", npy(payload), dtype="|O", shape=[1])
+    )
     refused(path, FormatError, r"dtype '\|O'; minidl files hold only \['<f4', '<f8'\] \(never objects")
     assert not (tmp_path / "pwned").exists()
 
 
-def test_object_npy_under_a_float_index_entry(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_object_npy_under_a_float_index_entry(
+    valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     data = npy(np.array([_Payload()] * 4, dtype=object))
     refused(rewritten(valid, tmp_path, lambda d, m: set_member(d, m, "weights/0/1", data)), FormatError,
@@ -188,7 +200,12 @@ def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: P
 
 def test_absurd_size_in_config_only(valid: Path, tmp_path: Path) -> None:
     path = rewritten(valid, tmp_path, lambda d, m: _layer(d, 0).update(out_features=10**12))
-    refused(path, FormatError, r"shape \(3, 1000000000000\) in the model, but the file holds shape \(3, 4\)", max_bytes=2**20)
+    refused(
+        path,
+        FormatError,
+        r"shape \(3, 1000000000000\) in the model, but the file holds shape \(3, 4\)",
+        max_bytes=2**20,
+    )
 
 
 def test_npy_header_claiming_2_to_the_40_elements(valid: Path, tmp_path: Path) -> None:
@@ -198,8 +215,14 @@ def test_npy_header_claiming_2_to_the_40_elements(valid: Path, tmp_path: Path) -
 
 
 def test_weight_of_the_wrong_shape(valid: Path, tmp_path: Path) -> None:
-    path = rewritten(valid, tmp_path, lambda d, m: set_member(d, m, "weights/1/0", npy(np.zeros((5, 1))), shape=[5, 1]))
-    refused(path, FormatError, r"layer 'dense_1' \(Dense 4 -> 1\) has shape \(4, 1\) in the model, but the file holds shape \(5, 1\)")
+    path = rewritten(
+        valid, tmp_path, lambda d, m: set_member(d, m, "weights/1/0", npy(np.zeros((5, 1))), shape=[5, 1])
+    )
+    refused(
+        path,
+        FormatError,
+        r"layer 'dense_1' \(Dense 4 -> 1\) has shape \(4, 1\) in the model, but the file holds shape \(5, 1\)",
+    )
 
 
 def test_missing_extra_and_duplicate_members(valid: Path, tmp_path: Path) -> None:
@@ -262,8 +285,14 @@ def test_loading_from_a_read_only_folder_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_newer_format_version_names_both(valid: Path, tmp_path: Path) -> None:
-    path = rewritten(valid, tmp_path, lambda d, m: d.update(format_version=2, minidl_version="9.0", future={}))
-    refused(path, FormatError, r"file format version 2 \(written by minidl '9.0'\); this minidl .* reads format version 1")
+    path = rewritten(
+        valid, tmp_path, lambda d, m: d.update(format_version=2, minidl_version="9.0", future={})
+    )
+    refused(
+        path,
+        FormatError,
+        r"file format version 2 \(written by minidl '9.0'\); this minidl .* reads format version 1",
+    )
 
 
 # ---------------------------------------------------------------------------------- strict JSON
@@ -302,18 +331,35 @@ def test_oversized_document(valid: Path, tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda d, m: d["training"]["random"]["shuffle"]["state"].update(state=2**200), "where an unsigned integer"),
+        (
+            lambda d, m: d["training"]["random"]["shuffle"]["state"].update(state=2**200),
+            "where an unsigned integer",
+        ),
         (lambda d, m: d["training"]["random"]["shuffle"].update(bit_generator="MT19937"), "names 'MT19937'"),
         (lambda d, m: d["training"]["random"]["layers"].update(ghost={}), r"Unknown key\(s\) \['ghost'\]"),
         (lambda d, m: d["training"].update(epochs=[1, 0]), "increasing non-negative integers"),
-        (lambda d, m: d["training"]["optimizer"].update(iterations=-3), "'iterations' must be a non-negative"),
+        (
+            lambda d, m: d["training"]["optimizer"].update(iterations=-3),
+            "'iterations' must be a non-negative",
+        ),
         (lambda d, m: entry(d, "optimizer/0/velocity")[1].update(name="optimizer/0/speed"), "does not have"),
         (lambda d, m: _layer(d).update(name=["list"]), "string 'type' and 'name'"),
         (lambda d, m: d["model"].update(dtype="object"), "dtype among"),
         (lambda d, m: _layer(d).update(in_features="3"), "in_features must be a positive integer"),
         (lambda d, m: d.update(compile=None), "training arrays but no compile section"),
     ],
-    ids=["rng-int", "rng-kind", "rng-layer", "epochs", "iterations", "slot", "layer-name", "dtype", "string-int", "compile"],
+    ids=[
+        "rng-int",
+        "rng-kind",
+        "rng-layer",
+        "epochs",
+        "iterations",
+        "slot",
+        "layer-name",
+        "dtype",
+        "string-int",
+        "compile",
+    ],
 )
 def test_bad_training_state(valid: Path, tmp_path: Path, edit: Callable[..., Any], message: str) -> None:
     refused(rewritten(valid, tmp_path, edit), minidl.MinidlError, message)

@@ -7,9 +7,9 @@ test states exactly which bytes the loader receives.
 from __future__ import annotations
 
 import hashlib
-import os
 import io
 import json
+import os
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -23,7 +23,12 @@ from hypothesis import settings
 import minidl
 
 # Property tests: derandomized (the same examples on every run and in CI) and bounded.
-PROPERTY_SETTINGS = settings(derandomize=os.environ.get("MINIDL_PROPERTY_RANDOM") is None, max_examples=int(os.environ.get("MINIDL_PROPERTY_EXAMPLES", "60")), deadline=None, database=None)
+PROPERTY_SETTINGS = settings(
+    derandomize=os.environ.get("MINIDL_PROPERTY_RANDOM") is None,
+    max_examples=int(os.environ.get("MINIDL_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    database=None,
+)
 
 X = np.random.default_rng(7).normal(size=(24, 3))
 Y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.1
@@ -56,7 +61,9 @@ def read_archive(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     return json.loads(members["minidl.json"]), members
 
 
-def write_archive(path: Path, document: Any, members: dict[str, bytes], *, raw_document: bytes | None = None) -> None:
+def write_archive(
+    path: Path, document: Any, members: dict[str, bytes], *, raw_document: bytes | None = None
+) -> None:
     """Writes a zip of ``document`` (or ``raw_document``) and ``members``, as minidl would lay it out."""
     text = raw_document if raw_document is not None else json.dumps(document).encode()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:

@@ -11,6 +11,7 @@ import signal
 
 import numpy as np
 import pytest
+from test_io_support import X, Y, make_model, weights_equal
 
 import minidl
 from minidl import DataError, DivergenceError, ShapeError
@@ -18,7 +19,6 @@ from minidl._guard import DivergenceWarning, check_step
 from minidl.layers import Layer
 from minidl.losses import MSE
 from minidl.parameter import Parameter
-from test_io_support import X, Y, make_model, weights_equal
 
 FIT = {"batch_size": 8, "shuffle": False}  # 24 samples: 3 batches per epoch
 
@@ -81,7 +81,9 @@ def assert_state_of(model: minidl.Sequential, steps: int) -> None:
 # ------------------------------------------------------------------------------ non-finite guard
 def test_nan_gradient_raises_with_position_and_keeps_last_good_step() -> None:
     model = model_with(FailingLoss(8, "nan"))  # step 8 = epoch 2, batch 1
-    with pytest.raises(DivergenceError, match=r"epoch 2, batch 1 .*gradient of layer 'dense_0' is not finite") as info:
+    with pytest.raises(
+        DivergenceError, match=r"epoch 2, batch 1 .*gradient of layer 'dense_0' is not finite"
+    ) as info:
         model.fit(X, Y, epochs=5, **FIT)
     assert (info.value.epoch, info.value.batch, info.value.layer) == (2, 1, "dense_0")
     assert isinstance(info.value, ArithmeticError)
@@ -90,7 +92,9 @@ def test_nan_gradient_raises_with_position_and_keeps_last_good_step() -> None:
 
 def test_infinite_loss_alone_is_refused() -> None:
     model = model_with(FailingLoss(2, "inf-loss"))
-    with pytest.raises(DivergenceError, match=r"epoch 0, batch 1 .*the loss is inf and the gradient is finite"):
+    with pytest.raises(
+        DivergenceError, match=r"epoch 0, batch 1 .*the loss is inf and the gradient is finite"
+    ):
         model.fit(X, Y, epochs=2, **FIT)
     assert_state_of(model, 1)
 
@@ -184,7 +188,12 @@ def test_ctrl_c_after_the_last_step_is_not_lost() -> None:
 # ------------------------------------------------------------------------------------ bad inputs
 GOOD_Y = Y
 BAD_INPUTS = {
-    "nan-x": (np.where(X > 1.5, np.nan, X), GOOD_Y, DataError, r"X contains NaN or infinity \(first at index"),
+    "nan-x": (
+        np.where(X > 1.5, np.nan, X),
+        GOOD_Y,
+        DataError,
+        r"X contains NaN or infinity \(first at index",
+    ),
     "inf-y": (X, np.where(Y > 1, np.inf, Y), DataError, "y contains NaN or infinity"),
     "lengths": (X, Y[:-1], DataError, "same number of samples; received 24 and 23"),
     "empty": (np.zeros((0, 3)), np.zeros((0, 1)), DataError, r"X is empty \(shape \(0, 3\)\)"),
@@ -194,7 +203,12 @@ BAD_INPUTS = {
     "complex": (X + 1j, Y, DataError, "complex numbers are not supported"),
     "object-strings": (np.array([["a", "b", "c"]] * 24, dtype=object), Y, DataError, "received dtype object"),
     "ragged": ([[1.0, 2.0, 3.0], [1.0, 2.0]], [[1.0], [2.0]], DataError, "ragged lists are not supported"),
-    "width": (X[:, :2], Y, ShapeError, r"X has 2 features, but the first layer, dense_0 \(Dense 3 -> 4, Tanh\), expects 3"),
+    "width": (
+        X[:, :2],
+        Y,
+        ShapeError,
+        r"X has 2 features, but the first layer, dense_0 \(Dense 3 -> 4, Tanh\), expects 3",
+    ),
 }
 
 
@@ -203,7 +217,10 @@ def test_bad_fit_input_changes_nothing(case: str) -> None:
     x, y, error, message = BAD_INPUTS[case]
     model = make_model()
     model.fit(X, Y, epochs=1, **FIT)
-    before, x_copy = model.get_weights(), np.array(x, dtype=object, copy=True) if isinstance(x, list) else x.copy()
+    before, x_copy = (
+        model.get_weights(),
+        np.array(x, dtype=object, copy=True) if isinstance(x, list) else x.copy(),
+    )
     with pytest.raises(error, match=message):
         model.fit(x, y, epochs=2, **FIT)
     assert weights_equal(model.get_weights(), before)

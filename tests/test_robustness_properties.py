@@ -18,12 +18,19 @@ import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_io_support import (
+    PROPERTY_SETTINGS,
+    X,
+    make_model,
+    read_archive,
+    sha,
+    trained_model,
+    weights_equal,
+    write_archive,
+)  # fmt: skip
 
 import minidl
 from minidl import DataError, MinidlError, ShapeError
-from test_io_support import (
-    PROPERTY_SETTINGS, X, make_model, read_archive, sha, trained_model, weights_equal, write_archive,
-)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,7 +56,10 @@ def load_outcome(data: bytes) -> Any:
 
 
 mutations = st.one_of(
-    st.tuples(st.just("flip"), st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4)),
+    st.tuples(
+        st.just("flip"),
+        st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=4),
+    ),
     st.tuples(st.just("truncate"), st.floats(0, 1, exclude_max=True)),
     st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=16)),
 )
@@ -128,7 +138,9 @@ def read_archive_cached() -> tuple[dict, dict]:
     return _archive()
 
 
-dtypes = st.sampled_from(["bool", "int8", "uint8", "int64", "float16", "float32", "float64", "complex128", "U3", "O"])
+dtypes = st.sampled_from(
+    ["bool", "int8", "uint8", "int64", "float16", "float32", "float64", "complex128", "U3", "O"]
+)
 
 
 @st.composite
@@ -161,7 +173,9 @@ def test_fit_and_predict_on_random_arrays(x: np.ndarray, y: np.ndarray) -> None:
         pass
     else:
         assert out.shape == (len(x), 1) and out.dtype == np.float64
-    assert np.array_equal(x, x_copy, equal_nan=x.dtype.kind in "fc") and np.array_equal(y, y_copy, equal_nan=y.dtype.kind in "fc")
+    assert np.array_equal(x, x_copy, equal_nan=x.dtype.kind in "fc") and np.array_equal(
+        y, y_copy, equal_nan=y.dtype.kind in "fc"
+    )
 
 
 @PROPERTY_SETTINGS

@@ -97,14 +97,20 @@ def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.nda
             "loss": _json_ready(losses.registry.serialize(model.loss), "the loss"),
             "optimizer": _json_ready(optimizers.registry.serialize(model.optimizer), "the optimizer"),
         }
-        for name, value in model.optimizer.get_state(_update_targets(model)).items():
+        # An unpacked model has never been stepped: no state, and saving must not pack it.
+        unpacked = model._flat is None and model.optimizer.elementwise
+        targets = () if unpacked else _update_targets(model)
+        for name, value in model.optimizer.get_state(targets).items():
             if isinstance(value, np.ndarray):
                 arrays[f"optimizer/{name}"] = value
             else:
                 numbers[name] = _json_ready(value.item() if isinstance(value, np.generic) else value, name)
     history = model.history
     for key, values in history.history.items():
-        arrays[f"history/{key}"] = np.asarray(values, dtype="<f8")
+        try:
+            arrays[f"history/{key}"] = np.asarray(values, dtype="<f8").reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"History figure {key!r} holds values that are not numbers: {exc}") from exc
     document = _header("model") | {
         "model": _json_ready(model.get_config(), "the model configuration"),
         "compile": compiled,
@@ -127,7 +133,7 @@ def _update_targets(model: Sequential) -> tuple[Any, ...]:
 def _random_states(model: Sequential) -> dict[str, Any]:
     return {
         "shuffle": model._shuffle_rng.bit_generator.state,
-        "layers": {name: rng.bit_generator.state for name, rng in model._layer_rngs.items()},
+        "layers": {str(i): rng.bit_generator.state for i, rng in model._layer_rngs.items()},
     }
 
 
@@ -172,7 +178,7 @@ def load_weights(model: Sequential, path: PathLike) -> None:
             expect_entry(index[name], shape, model.dtype, f"the {what} of layer {layer.name!r}")
         check_member_sizes(archive, index)
         arrays = read_arrays(archive, index, "weights/")
-    model.set_weights(list(arrays.values()))
+    model.set_weights([arrays[name] for name in expected])
 
 
 def _read_document(archive: Archive, kind: str | None) -> dict[str, Any]:
@@ -366,13 +372,13 @@ def _restore_training(
         raise FormatError("The file's training epochs must be increasing non-negative integers.")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise FormatError("The file's history keys must be a list of strings.")
-    for key in keys:
-        expect_entry(
-            index.get(f"history/{key}") or _missing(f"history/{key}"),
-            (len(epochs),),
-            np.dtype("<f8"),
-            f"History {key!r}",
-        )
+    for key in keys:  # a figure is logged at most once per epoch, maybe not at every epoch
+        entry = index.get(f"history/{key}") or _missing(f"history/{key}")
+        if len(entry["shape"]) != 1 or entry["shape"][0] > len(epochs) or entry["dtype"] != np.float64:
+            raise FormatError(
+                f"History {key!r} must be float64 values, at most one per epoch ({len(epochs)}); the "
+                f"file holds a {entry['dtype']} array of shape {entry['shape']}."
+            )
     expect_names(index, {f"history/{k}" for k in keys}, "history/")
     optimizer, targets = model.optimizer, _update_targets(model)
     template = optimizer.state_template(targets)  # type: ignore[union-attr]
@@ -408,9 +414,10 @@ def _missing(what: str) -> Any:
 def _checked_random_states(saved: Any, model: Sequential) -> list[tuple[np.random.Generator, Any]]:
     known_keys(saved, {"shuffle", "layers"}, "the random states")
     layer_states = saved["layers"]
-    known_keys(layer_states, set(model._layer_rngs), "the layers' random states", required=set())
+    live = {str(i): rng for i, rng in model._layer_rngs.items()}
+    known_keys(layer_states, set(live), "the layers' random states", required=set())
     pairs = [(model._shuffle_rng, saved["shuffle"])]
-    pairs += [(model._layer_rngs[name], state) for name, state in layer_states.items()]
+    pairs += [(live[key], state) for key, state in layer_states.items()]
     for rng, state in pairs:
         _same_structure(state, rng.bit_generator.state, "a random generator state")
     return pairs

@@ -72,8 +72,9 @@ class Sequential:
         self.history = History()
         self.stop_training = False
         self._flat: Parameter | None = None
-        # Each layer's own Generator, by layer name, so a checkpoint can save and restore them.
-        self._layer_rngs: dict[str, np.random.Generator] = {}
+        # The Generator each layer was built with, by layer position, so checkpoints can save and
+        # restore their states (a dropout-like layer keeps drawing from it).
+        self._layer_rngs: dict[int, np.random.Generator] = {}
         self._on_nonfinite = "raise"  # set by fit; read by check_step
         self._interrupted = False  # a Ctrl-C deferred to the next step boundary (see _guard)
         for layer in layers or ():
@@ -94,7 +95,7 @@ class Sequential:
         if layer.name is None:
             layer.name = self._default_name(layer)
         if not layer.built:
-            rng = self._layer_rngs[layer.name] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
+            rng = self._layer_rngs[len(self.layers)] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
             layer.build(rng, self.dtype)
         self.layers.append(layer)
         self._flat = None

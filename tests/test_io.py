@@ -238,3 +238,58 @@ def test_round_trip_then_training_matches(tmp_path: Path) -> None:
     loaded.fit(X, Y, epochs=2, batch_size=8)
     assert weights_equal(loaded.get_weights(), model.get_weights())
     assert loaded.history.history == model.history.history
+
+
+class _LayerwiseSGD(minidl.SGD):
+    elementwise = False  # the model hands it every parameter separately
+
+
+@pytest.fixture()
+def layerwise_sgd():
+    minidl.optimizers.register("test_layerwise_sgd")(_LayerwiseSGD)
+    yield _LayerwiseSGD
+    minidl.optimizers.registry.unregister("test_layerwise_sgd")
+
+
+def test_per_parameter_optimizer_state_round_trips(tmp_path: Path, layerwise_sgd: type) -> None:
+    def make() -> minidl.Sequential:
+        model = make_model(compiled=False)
+        model.compile(loss="mse", optimizer=layerwise_sgd(learning_rate=0.05, momentum=0.9))
+        return model
+
+    model, ref = make(), make()
+    model.fit(X, Y, epochs=2, batch_size=8, on_nonfinite="ignore")  # "ignore": the model stays unpacked
+    model.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    state = loaded.optimizer.get_state(loaded.parameters())
+    assert list(state) == ["iterations", "0/velocity", "1/velocity", "2/velocity", "3/velocity"]
+    assert state["0/velocity"].shape == (3, 4) and state["3/velocity"].shape == (1,)
+    loaded.fit(X, Y, epochs=1, batch_size=8)
+    ref.fit(X, Y, epochs=3, batch_size=8)
+    assert weights_equal(loaded.get_weights(), ref.get_weights())
+
+
+def test_partial_history_and_renamed_layers_round_trip(tmp_path: Path) -> None:
+    model = trained_model()
+    model.history.history["val_loss"] = [0.25]  # a figure logged at one epoch of two
+    model.layers[0].name = "encoder"  # renamed after it was added
+    model.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    assert loaded.history.history == model.history.history and loaded.layers[0].name == "encoder"
+    assert loaded._layer_rngs[0].bit_generator.state == model._layer_rngs[0].bit_generator.state
+
+
+def test_saving_an_untrained_model_does_not_move_its_arrays(tmp_path: Path) -> None:
+    model = make_model()
+    weight = model.layers[0].W.value
+    model.save(tmp_path / "m.minidl")
+    assert model.layers[0].W.value is weight
+    assert minidl.load(tmp_path / "m.minidl").optimizer.iterations == 0
+
+
+def test_history_that_is_not_numbers_is_refused_before_writing(tmp_path: Path) -> None:
+    model = trained_model()
+    model.history.history["note"] = ["fine", "good"]
+    with pytest.raises(ConfigError, match="History figure 'note' holds values that are not numbers"):
+        model.save(tmp_path / "m.minidl")
+    assert list(tmp_path.iterdir()) == []

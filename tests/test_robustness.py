@@ -276,3 +276,17 @@ def test_int_bool_and_float32_inputs_are_cast(dtype: type) -> None:
     ref.fit(x.astype(np.float64), Y, epochs=2, batch_size=8)  # the cast done independently
     assert weights_equal(model.get_weights(), ref.get_weights())
     assert model.predict(x).dtype == np.float64
+
+
+def test_the_first_step_is_not_lost() -> None:
+    # Regression: packing the parameters into one buffer after the first backward pass used to
+    # zero that step's gradients, so a fresh model's first update silently did nothing.
+    model = minidl.Sequential([minidl.Dense(3, 1)], seed=0)
+    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.1))
+    (w, b), x, y = model.get_weights(), X[:8], Y[:8]
+    residual = x @ w + b - y  # MSE mean: dL/dpred = 2 * residual / N
+    expected_w = w - 0.1 * x.T @ (2 * residual / len(x))
+    expected_b = b - 0.1 * (2 * residual / len(x)).sum(axis=0)
+    model.fit(x, y, epochs=1, batch_size=8)
+    np.testing.assert_allclose(model.get_weights()[0], expected_w, rtol=1e-12)
+    np.testing.assert_allclose(model.get_weights()[1], expected_b, rtol=1e-12)

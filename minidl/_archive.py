@@ -42,7 +42,7 @@ DTYPES = {"<f8": np.dtype("<f8"), "<f4": np.dtype("<f4")}  # the only arrays a f
 HASH = re.compile(r"^[0-9a-f]{64}$")
 NPY_HEADER = re.compile(
     r"^\{'descr': '(?P<descr>[<>|][a-zA-Z]\d+)', 'fortran_order': (?P<fortran>True|False), "
-    r"'shape': \((?P<shape>(\d+(, ?\d+)*,?)?)\), \} *\n$"
+    r"'shape': \((?P<shape>(\d{1,19}(, ?\d{1,19})*,?)?)\), \} *\n$"
 )
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # same model, same bytes
 ZIP_ERRORS = (
@@ -305,13 +305,18 @@ def check_member_sizes(archive: Archive, index: dict[str, dict[str, Any]]) -> No
             )
 
 
-def read_arrays(archive: Archive, index: dict[str, dict[str, Any]], prefix: str) -> dict[str, np.ndarray]:
+def read_arrays(
+    archive: Archive, index: dict[str, dict[str, Any]], prefix: str, *, finite: bool = True
+) -> dict[str, np.ndarray]:
+    """Every array whose name starts with ``prefix``, verified; ``finite`` refuses NaN/inf."""
     return {
-        name: read_array(archive, name, entry) for name, entry in index.items() if name.startswith(prefix)
+        name: read_array(archive, name, entry, finite)
+        for name, entry in index.items()
+        if name.startswith(prefix)
     }
 
 
-def read_array(archive: Archive, name: str, entry: dict[str, Any]) -> np.ndarray:
+def read_array(archive: Archive, name: str, entry: dict[str, Any], finite: bool) -> np.ndarray:
     raw = archive.read(entry["member"])
     if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
         raise FormatError(
@@ -326,7 +331,7 @@ def read_array(archive: Archive, name: str, entry: dict[str, Any]) -> np.ndarray
     # The header is already parsed and the dtype is a plain float, so the data is read as raw
     # numbers: stricter than np.load(allow_pickle=False), and no header text is ever evaluated.
     array = np.frombuffer(raw, dtype=entry["dtype"], offset=offset).reshape(entry["shape"]).copy()
-    if not name.startswith("history/") and not np.isfinite(array).all():
+    if finite and not np.isfinite(array).all():
         raise FormatError(f"{archive.where}: array {name!r} contains NaN or infinity.")
     return array
 
@@ -335,8 +340,9 @@ def check_npy_header(raw: bytes, entry: dict[str, Any], where: str) -> int:
     """Parses an npy header without numpy (no eval, no allocation); returns the data offset."""
     if raw[:6] != b"\x93NUMPY" or raw[6:8] not in (b"\x01\x00", b"\x02\x00", b"\x03\x00"):
         raise FormatError(f"{where} is not an npy array.")
-    size_format = "<H" if raw[6] == 1 else "<I"
-    start = 10 if raw[6] == 1 else 12
+    size_format, start = ("<H", 10) if raw[6] == 1 else ("<I", 12)
+    if len(raw) < start:
+        raise FormatError(f"{where} is a truncated npy array.")
     (length,) = struct.unpack(size_format, raw[8:start])
     header = raw[start : start + length].decode("latin-1")
     match = NPY_HEADER.match(header)

@@ -398,7 +398,7 @@ def _restore_training(
     state |= {
         name.removeprefix("optimizer/"): a for name, a in read_arrays(archive, index, "optimizer/").items()
     }
-    history = read_arrays(archive, index, "history/")
+    history = read_arrays(archive, index, "history/", finite=False)  # a NaN loss is a fact
     generators = _checked_random_states(training["random"], model)
     _component(lambda: optimizer.set_state(targets, state), "the optimizer state")  # type: ignore[union-attr]
     for rng, value in generators:

@@ -378,3 +378,24 @@ def test_the_canary_and_the_allocation_probe_can_fail(tmp_path: Path) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak >= 8 * 2**20
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x93NUMPY\x02\x00" + bytes(3) + bytes(32), "malformed npy header|truncated npy"),
+        (
+            forged_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (" + "9" * 5000 + ",), }", b""),
+            "malformed",
+        ),
+        (
+            forged_npy("{'descr': '<f8', 'fortran_order': True, 'shape': (4,), }", bytes(32)),
+            "npy header says",
+        ),
+        (b"PK\x03\x04" + bytes(40), "is not an npy array"),
+    ],
+    ids=["v2-short", "huge-digits", "fortran", "not-npy"],
+)
+def test_malformed_npy_members(valid: Path, tmp_path: Path, raw: bytes, message: str) -> None:
+    path = rewritten(valid, tmp_path, lambda d, m: set_member(d, m, "weights/0/1", raw))
+    refused(path, FormatError, message)

@@ -293,3 +293,46 @@ def test_history_that_is_not_numbers_is_refused_before_writing(tmp_path: Path) -
     with pytest.raises(ConfigError, match="History figure 'note' holds values that are not numbers"):
         model.save(tmp_path / "m.minidl")
     assert list(tmp_path.iterdir()) == []
+
+
+class _AdamLike(minidl.Optimizer):
+    """Adam's shape of state: two moment arrays and a step count per parameter."""
+
+    def init_state(self, param):
+        return {"m": np.zeros_like(param.value), "v": np.zeros_like(param.value), "t": 0}
+
+    def update(self, param, state):
+        state["t"] += 1
+        state["m"] += 0.1 * (param.grad - state["m"])
+        state["v"] += 0.001 * (param.grad**2 - state["v"])
+        m_hat, v_hat = state["m"] / (1 - 0.9 ** state["t"]), state["v"] / (1 - 0.999 ** state["t"])
+        param.value -= self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+@pytest.fixture()
+def adam_like():
+    minidl.optimizers.register("test_adam_like")(_AdamLike)
+    yield _AdamLike
+    minidl.optimizers.registry.unregister("test_adam_like")
+
+
+def test_any_optimizer_with_array_and_number_state_resumes_exactly(tmp_path: Path, adam_like: type) -> None:
+    def make() -> minidl.Sequential:
+        model = make_model(compiled=False)
+        model.compile(loss="mse", optimizer=adam_like(learning_rate=0.01))
+        return model
+
+    model, ref = make(), make()
+    model.fit(X, Y, epochs=2, batch_size=8)
+    model.save(tmp_path / "m.minidl")
+    with zipfile.ZipFile(tmp_path / "m.minidl") as archive:
+        document = json.loads(archive.read("minidl.json"))
+    assert document["training"]["optimizer"] == {"iterations": 6, "0/t": 6}
+    assert [a["name"] for a in document["arrays"] if a["name"].startswith("optimizer/")] == [
+        "optimizer/0/m",
+        "optimizer/0/v",
+    ]
+    loaded = minidl.load(tmp_path / "m.minidl")
+    loaded.fit(X, Y, epochs=2, batch_size=8)
+    ref.fit(X, Y, epochs=4, batch_size=8)
+    assert weights_equal(loaded.get_weights(), ref.get_weights())

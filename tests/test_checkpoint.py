@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_io_support import X, Y, weights_equal
+from test_io_support import X, Y, registered, weights_equal
 
 import minidl
 from minidl import ConfigError, FormatError, layers
@@ -42,9 +42,8 @@ class Noise(Layer):
 
 @pytest.fixture(autouse=True)
 def noise_layer():
-    layers.register("test_noise")(Noise)
-    yield
-    layers.registry.unregister("test_noise")
+    with registered(layers.registry, "test_noise", Noise) as cls:
+        yield cls
 
 
 def make() -> minidl.Sequential:

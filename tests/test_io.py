@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_io_support import X, Y, make_model, saved_file, trained_model, weights_equal
+from test_io_support import X, Y, make_model, registered, saved_file, trained_model, weights_equal
 
 import minidl
 from minidl import ConfigError, FormatError, activations
@@ -168,10 +168,8 @@ class _Unserializable(activations.Identity):
 
 @pytest.fixture()
 def unserializable():
-    # Registered only for the test, so tests parametrized over the registry never see it.
-    activations.register("test_unserializable")(_Unserializable)
-    yield _Unserializable
-    activations.registry.unregister("test_unserializable")
+    with registered(activations.registry, "test_unserializable", _Unserializable) as cls:
+        yield cls
 
 
 def test_unserializable_configuration_fails_before_the_file_is_opened(
@@ -246,9 +244,8 @@ class _LayerwiseSGD(minidl.SGD):
 
 @pytest.fixture()
 def layerwise_sgd():
-    minidl.optimizers.register("test_layerwise_sgd")(_LayerwiseSGD)
-    yield _LayerwiseSGD
-    minidl.optimizers.registry.unregister("test_layerwise_sgd")
+    with registered(minidl.optimizers.registry, "test_layerwise_sgd", _LayerwiseSGD) as cls:
+        yield cls
 
 
 def test_per_parameter_optimizer_state_round_trips(tmp_path: Path, layerwise_sgd: type) -> None:
@@ -311,9 +308,8 @@ class _AdamLike(minidl.Optimizer):
 
 @pytest.fixture()
 def adam_like():
-    minidl.optimizers.register("test_adam_like")(_AdamLike)
-    yield _AdamLike
-    minidl.optimizers.registry.unregister("test_adam_like")
+    with registered(minidl.optimizers.registry, "test_adam_like", _AdamLike) as cls:
+        yield cls
 
 
 def test_any_optimizer_with_array_and_number_state_resumes_exactly(tmp_path: Path, adam_like: type) -> None:

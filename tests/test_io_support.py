@@ -83,6 +83,16 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@contextmanager
+def registered(registry: Any, name: str, cls: type) -> Iterator[type]:
+    """Registers ``cls`` for one test only, so tests parametrized over a registry never see it."""
+    registry.register(name)(cls)
+    try:
+        yield cls
+    finally:
+        registry.unregister(name)
+
+
 def weights_equal(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     return len(a) == len(b) and all(u.shape == v.shape and np.array_equal(u, v) for u, v in zip(a, b))
 

@@ -186,8 +186,8 @@ class Sequential:
             callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
             on_nonfinite: what a NaN or infinite loss or gradient does, checked before each
                 update: ``"raise"`` a DivergenceError naming epoch, batch and layer, ``"stop"``
-                training with a warning, or ``"ignore"`` it (no check). Either way the bad
-                update is not applied and History keeps only completed epochs.
+                training with a warning (in both cases the bad update is not applied and
+                History keeps only completed epochs), or ``"ignore"`` it (no check).
 
         Calling ``fit`` again continues from the current weights, optimizer state and History.
         Nothing is changed if any argument is invalid.

@@ -24,11 +24,15 @@ from .callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
+from . import checkpoint, io
+from .checkpoint import ModelCheckpoint
 from .errors import (
     ComponentTypeError,
     ConfigError,
     DataError,
     DuplicateNameError,
+    DivergenceError,
+    FormatError,
     MinidlError,
     NotCompiledError,
     PluginError,
@@ -41,6 +45,7 @@ from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCross
 from .metrics import Metric
 from .model import Sequential
 from .optimizers import SGD, Adam, Optimizer
+from .io import load
 from .parameter import Parameter
 from .registry import Registry
 
@@ -56,6 +61,8 @@ __all__ = [
     "metrics",
     "optimizers",
     "testing",
+    "io",
+    "checkpoint",
     # interfaces
     "Layer",
     "Activation",
@@ -90,6 +97,9 @@ __all__ = [
     "ReduceLROnPlateau",
     "CSVLogger",
     "LambdaCallback",
+    # files and checkpoints
+    "load",
+    "ModelCheckpoint",
     # errors
     "MinidlError",
     "ShapeError",
@@ -100,4 +110,6 @@ __all__ = [
     "UnknownComponentError",
     "NotCompiledError",
     "PluginError",
+    "FormatError",
+    "DivergenceError",
 ]

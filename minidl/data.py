@@ -34,7 +34,7 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
             f"{what} must hold real numbers (bool, int or float); received dtype {array.dtype}"
             + (" (complex numbers are not supported)." if array.dtype.kind == "c" else ".")
         )
-    if array.size == 0 or len(array) == 0:
+    if array.size == 0:  # (a 0-d array has size 1 and no len; the shape checks refuse it)
         raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
     if dtype is not None:
         array = array.astype(dtype, copy=False)  # no copy when the dtype already matches

@@ -17,6 +17,8 @@ __all__ = [
     "UnknownComponentError",
     "NotCompiledError",
     "PluginError",
+    "FormatError",
+    "DivergenceError",
 ]
 
 
@@ -54,3 +56,21 @@ class NotCompiledError(MinidlError, RuntimeError):
 
 class PluginError(MinidlError, ImportError):
     """A plugin's entry point could not be loaded; the original exception is chained."""
+
+
+class FormatError(MinidlError, ValueError):
+    """A model or checkpoint file is truncated, corrupt, hostile, or of an unsupported version."""
+
+
+class DivergenceError(MinidlError, ArithmeticError):
+    """Training produced a NaN or infinite loss or gradient; the update was not applied.
+
+    ``epoch``, ``batch`` (0-based, None outside ``fit``) and ``layer`` (the name of the first
+    layer whose gradient is not finite, None when only the loss is) say where it happened.
+    """
+
+    def __init__(
+        self, message: str, *, epoch: int | None = None, batch: int | None = None, layer: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.layer = epoch, batch, layer

@@ -8,6 +8,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
+from ._guard import NONFINITE_POLICIES, check_step, step_guard
 from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
 from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
@@ -77,6 +79,11 @@ class Sequential:
         self.stop_training = False
         self._flat: Parameter | None = None
         self._plan: _StepPlan | None = None
+        # The Generator each layer was built with, by layer position, so checkpoints can save and
+        # restore their states (a dropout-like layer keeps drawing from it).
+        self._layer_rngs: dict[int, np.random.Generator] = {}
+        self._on_nonfinite = "raise"  # set by fit; read by check_step
+        self._interrupted = False  # a Ctrl-C deferred to the next step boundary (see _guard)
         for layer in layers or ():
             self.add(layer)
 
@@ -95,7 +102,8 @@ class Sequential:
         if layer.name is None:
             layer.name = self._default_name(layer)
         if not layer.built:
-            layer.build(np.random.default_rng(self._layer_seeds.spawn(1)[0]), self.dtype)
+            rng = self._layer_rngs[len(self.layers)] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
+            layer.build(rng, self.dtype)
         self.layers.append(layer)
         self._flat = self._plan = None
 
@@ -221,6 +229,7 @@ class Sequential:
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0,
         initial_epoch: int | None = None,
+        on_nonfinite: str = "raise",
     ) -> History:
         """Trains the model for ``epochs`` passes over ``(x, y)`` and returns its History.
 
@@ -242,6 +251,10 @@ class Sequential:
             initial_epoch: as in Keras, the index of the first epoch; ``epochs`` is then the
                 index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
                 epochs continue the numbering of the model's History.
+            on_nonfinite: what a NaN or infinite loss or gradient does, checked before each
+                update: ``"raise"`` a DivergenceError naming epoch, batch and layer, ``"stop"``
+                training with a warning (in both cases the bad update is not applied and
+                History keeps only completed epochs), or ``"ignore"`` it (no check).
 
         Calling ``fit`` again continues from the current weights, optimizer state, shuffling
         generator and History, so ``fit(epochs=n)`` equals ``fit(epochs=k)`` then
@@ -256,6 +269,7 @@ class Sequential:
         if isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2; received verbose={verbose!r}.")
         start, epochs = _epoch_range(epochs, initial_epoch)
+        on_nonfinite = choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
         x, y = self._validate(x, y)
         x, y, validation = self._held_out(x, y, validation_data, validation_split)
         extra = list(callbacks or ())
@@ -267,10 +281,12 @@ class Sequential:
         progress = progress_callback(verbose)
         if progress is not None:
             extra.append(progress)
-        return self._train(
-            x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra],
-            start=start, validation=validation, verbose=verbose,
-        )
+        with step_guard(self, on_nonfinite, len(x), batch_size or len(x)):
+            return self._train(
+                x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra],
+                start=start, validation=validation, verbose=verbose,
+            )
+        return self.history  # reached only when on_nonfinite="stop" ended training
 
     def _train(
         self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback],
@@ -333,6 +349,7 @@ class Sequential:
         value, grad = plan.loss.value_and_gradient(y, h)
         for backward in plan.backwards:
             grad = backward(grad)
+        check_step(self, value)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
         plan.optimizer.step(plan.params)
         return value
 
@@ -480,6 +497,28 @@ class Sequential:
             arrays.append(a)
         for p, a in zip(params, arrays):
             p.value[...] = a
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes architecture, weights, compile settings and training state to one file, atomically.
+
+        See :func:`minidl.io.save` and docs/reliability.md for the format and its guarantees.
+        """
+        from . import io
+
+        io.save(self, path)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Writes only the parameter arrays (as :meth:`get_weights`) to one file, atomically."""
+        from . import io
+
+        io.save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Sets every parameter from a :meth:`save_weights` file; a bad file changes nothing."""
+        from . import io
+
+        io.load_weights(self, path)
 
     # ------------------------------------------------------------------ description
     def summary(self, print_fn: Any = print) -> None:

@@ -8,7 +8,8 @@ keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -75,6 +76,57 @@ class Optimizer(ABC):
         """Constructor arguments as plain JSON values."""
         return {"learning_rate": self.learning_rate}
 
+    # ------------------------------------------------------------------ state export/import
+    # State is keyed by Parameter objects, which do not survive a save; these name it instead
+    # by the parameter's position in the list the model hands to ``step`` ("<i>/<slot>").
+    def get_state(self, parameters: Sequence[Parameter]) -> dict[str, Any]:
+        """The state of ``parameters`` as named copies, in a stable order.
+
+        Keys are ``"iterations"``, then ``"<i>/<slot>"`` for the i-th parameter (in the order
+        given) and each of its state slots (sorted); values are numpy arrays or Python numbers.
+        A parameter never updated has no entries.
+        """
+        state: dict[str, Any] = {"iterations": self.iterations}
+        for i, p in enumerate(parameters):
+            for slot, value in sorted(self._state.get(p, {}).items()):
+                state[f"{i}/{slot}"] = value.copy() if isinstance(value, np.ndarray) else value
+        return state
+
+    def state_template(self, parameters: Sequence[Parameter]) -> dict[str, Any]:
+        """What :meth:`get_state` would hold after one step: fresh ``init_state`` values by name."""
+        return {
+            f"{i}/{slot}": value for i, p in enumerate(parameters) for slot, value in self.init_state(p).items()
+        }
+
+    def set_state(self, parameters: Sequence[Parameter], state: Mapping[str, Any]) -> None:
+        """Replaces the state with :meth:`get_state`'s output for the same parameters.
+
+        Every name, shape, dtype and number type is checked against :meth:`state_template`
+        before anything changes, so a bad state raises ConfigError and leaves the optimizer as
+        it was. A parameter is either fully present or absent (absent: fresh state next step).
+        """
+        template = self.state_template(parameters)
+        values = dict(state)
+        iterations = values.pop("iterations", 0)
+        if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
+            raise ConfigError(f"Optimizer state 'iterations' must be a non-negative integer; received {iterations!r}.")
+        unknown = sorted(set(values) - set(template))
+        if unknown:
+            raise ConfigError(
+                f"Unknown optimizer state entries {unknown} for {type(self).__name__}; expected some of "
+                f"{sorted(template) or '(none)'}."
+            )
+        present = {name.split("/", 1)[0] for name in values}
+        missing = sorted(n for n in template if n.split("/", 1)[0] in present and n not in values)
+        if missing:
+            raise ConfigError(f"Optimizer state is incomplete: missing {missing}.")
+        restored: dict[Parameter, dict[str, Any]] = {}
+        for name, value in values.items():
+            index, slot = name.split("/", 1)
+            restored.setdefault(parameters[int(index)], {})[slot] = _checked_slot(name, value, template[name])
+        self.iterations = int(iterations)
+        self._state = restored
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -96,6 +148,24 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
         if blas(x if x.ndim == 1 else x.reshape(-1), flat, a=a) is flat:  # same object: updated in place
             return
     y += a * x
+
+
+def _checked_slot(name: str, value: Any, expected: Any) -> Any:
+    # A restored slot must look exactly like a fresh one: same array shape and dtype, or a
+    # number of the same kind (bool, int or float).
+    if isinstance(expected, np.ndarray):
+        if not isinstance(value, np.ndarray) or value.shape != expected.shape or value.dtype != expected.dtype:
+            got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else repr(value)
+            raise ConfigError(
+                f"Optimizer state {name!r} must be a {expected.dtype} array of shape {expected.shape}; received {got}."
+            )
+        return value.copy()
+    for kind in (bool, numbers.Integral, numbers.Real):
+        if isinstance(expected, kind):
+            if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+                return type(expected)(value)
+            raise ConfigError(f"Optimizer state {name!r} must be a {kind.__name__} like {expected!r}; received {value!r}.")
+    raise ConfigError(f"Optimizer state {name!r} holds a {type(expected).__name__}, which cannot be restored.")
 
 
 registry: Registry[Optimizer] = Registry("optimizer", Optimizer)

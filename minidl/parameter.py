@@ -54,6 +54,7 @@ def pack(parameters: Sequence[Parameter], dtype: np.dtype) -> Parameter:
     for p in parameters:
         end = offset + p.size
         flat.value[offset:end] = p.value.ravel()
+        flat.grad[offset:end] = p.grad.ravel()  # packing may happen between backward and update
         p.value = flat.value[offset:end].reshape(p.value.shape)
         p.grad = flat.grad[offset:end].reshape(p.value.shape)
         offset = end

@@ -1,0 +1,115 @@
+"""The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
+
+``check_step`` runs once per step, between backward and the optimizer update. Its fast path is
+one reduction over the model's single flat gradient buffer (``model._packed().grad``): the sum
+of the gradients is finite whenever every gradient is (an overflow of the sum itself is told
+apart on the failure path), so the check costs one pass over memory the optimizer reads anyway.
+
+``step_guard`` wraps ``fit``: it applies the ``on_nonfinite`` policy, adds the epoch and batch
+to a DivergenceError, and defers Ctrl-C (SIGINT) to the next step boundary, so an interrupt
+never lands between the updates of one step's parameters and optimizer state.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DivergenceError
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "step_guard"]
+
+NONFINITE_POLICIES = ("raise", "stop", "ignore")
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped on a NaN or infinite value (``on_nonfinite="stop"``)."""
+
+
+def check_step(model: Sequential, value: float) -> None:
+    """Raises before an update that would be unsafe: a pending Ctrl-C, or a non-finite step."""
+    if model._interrupted:
+        raise KeyboardInterrupt
+    if model._on_nonfinite == "ignore":
+        return
+    if math.isfinite(value) and math.isfinite(np.add.reduce(model._packed().grad)):
+        return
+    _raise_if_nonfinite(model, value)
+
+
+def _raise_if_nonfinite(model: Sequential, value: float) -> None:
+    # The slow path: find the first layer whose gradient holds a NaN or an infinity.
+    layer_name = next(
+        (layer.name for layer in model.layers for p in layer.parameters() if not np.isfinite(p.grad).all()),
+        None,
+    )
+    if layer_name is None and math.isfinite(value):
+        return  # every gradient is finite; only their sum overflowed
+    where = f"the gradient of layer {layer_name!r} is not finite" if layer_name else "the gradient is finite"
+    raise DivergenceError(f"the loss is {value!r} and {where}; the update was not applied", layer=layer_name)
+
+
+@contextmanager
+def step_guard(model: Sequential, policy: str, samples: int, batch_size: int) -> Iterator[None]:
+    """Applies ``policy`` to divergence inside ``fit`` and defers Ctrl-C to step boundaries."""
+    history = model.history
+    first_epoch = len(history.epochs) and history.epochs[-1] + 1
+    first_step = model.optimizer.iterations  # type: ignore[union-attr]
+    model._on_nonfinite, model._interrupted = policy, False
+    previous = _defer_sigint(model)
+    try:
+        yield
+    except DivergenceError as exc:
+        if exc.epoch is not None:
+            raise
+        epoch = len(history.epochs) and history.epochs[-1] + 1
+        steps = model.optimizer.iterations - first_step  # type: ignore[union-attr]
+        batch = steps - (epoch - first_epoch) * math.ceil(samples / batch_size)
+        error = DivergenceError(
+            f"Training diverged at epoch {epoch}, batch {batch} (counted from 0, as in History.epochs): "
+            f"{exc}. Weights and optimizer state are those of the last good step. Try a smaller "
+            "learning_rate, scaled inputs, or fit(..., on_nonfinite='stop').",
+            epoch=epoch,
+            batch=batch,
+            layer=exc.layer,
+        )
+        if policy == "raise":
+            raise error from None
+        model.stop_training = True
+        warnings.warn(str(error), DivergenceWarning, stacklevel=4)
+    finally:
+        interrupted = model._interrupted
+        model._on_nonfinite, model._interrupted = "raise", False
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:  # a Ctrl-C that came after the last step is not lost
+        raise KeyboardInterrupt
+
+
+def _defer_sigint(model: Sequential) -> Any:
+    # Only Python's own Ctrl-C handler is replaced, and only in the main thread (where signal
+    # handlers live); a handler the user installed is left alone. A second Ctrl-C while one is
+    # pending raises at once: the user insists.
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        if model._interrupted:
+            raise KeyboardInterrupt
+        model._interrupted = True
+
+    signal.signal(signal.SIGINT, handler)
+    return previous

@@ -1,0 +1,436 @@
+"""Model files that cannot express code, written atomically.
+
+A file is one zip archive (stored, not compressed) holding ``minidl.json``, a JSON document, and
+one ``.npy`` member per array (``arrays/00000.npy``, ...). The document names components only by
+their registry names with JSON arguments, so loading can only choose among installed components;
+nothing in a file is ever imported, evaluated or unpickled. See docs/reliability.md.
+
+Loading checks, in this order and before allocating anything sized by the file: the archive's
+structure (members, no compression, nothing appended), the document (strict JSON, bounded size and
+depth, known keys, format version), the architecture's parameter shapes against the array index,
+and each member's size against its declared shape; then it builds the model and reads each array
+(SHA-256, npy header, dtype, shape, finite values) into it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__, losses, optimizers
+from . import layers as layers_module
+from ._archive import (
+    DOCUMENT,
+    Archive,
+    PathLike,
+    atomic_write,
+    check_index,
+    check_member_sizes,
+    expect_entry,
+    expect_names,
+    known_keys,
+    open_archive,
+    parse_json,
+    read_arrays,
+    write_archive,
+)  # fmt: skip
+from .activations import Activation
+from .errors import ConfigError, DivergenceError, FormatError, MinidlError
+from .layers import Dense, Layer
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+__all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "FORMAT_VERSION",
+           "MAX_DOCUMENT_BYTES"]  # fmt: skip
+
+#: The version of the file format this minidl writes; files of a newer version are refused.
+FORMAT_VERSION = 1
+#: Upper bound on the JSON document's size in bytes.
+MAX_DOCUMENT_BYTES = 16 * 2**20
+
+_KINDS = {"model": "minidl-model", "weights": "minidl-weights"}
+
+
+# ---------------------------------------------------------------------------------------- saving
+def save(model: Sequential, path: PathLike) -> None:
+    """Writes ``model`` (architecture, weights, compile settings, optimizer state, History and
+    random generator states) to ``path`` atomically; the previous file survives any failure."""
+    document, arrays = _model_document(model)
+    write_archive(path, document, arrays)
+
+
+def save_weights(model: Sequential, path: PathLike) -> None:
+    """Writes only the parameter arrays of ``model`` to ``path`` atomically."""
+    arrays = _weight_arrays(model)
+    document = _header("weights") | {"layers": [layer.name for layer in model.layers]}
+    write_archive(path, document, arrays)
+
+
+def _header(kind: str) -> dict[str, Any]:
+    return {"format": _KINDS[kind], "format_version": FORMAT_VERSION, "minidl_version": __version__}
+
+
+def _weight_arrays(model: Sequential) -> dict[str, np.ndarray]:
+    arrays = {}
+    for i, layer in enumerate(model.layers):
+        for j, p in enumerate(layer.parameters()):
+            if not np.isfinite(p.value).all():
+                raise DivergenceError(
+                    f"The {p.name} of layer {layer.name!r} contains NaN or infinity; a diverged model "
+                    "is not saved (nothing was written).", layer=layer.name,
+                )  # fmt: skip
+            arrays[f"weights/{i}/{j}"] = p.value
+    return arrays
+
+
+def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    arrays = _weight_arrays(model)
+    compiled = None
+    numbers: dict[str, Any] = {}
+    if model.loss is not None and model.optimizer is not None:
+        compiled = {
+            "loss": _json_ready(losses.registry.serialize(model.loss), "the loss"),
+            "optimizer": _json_ready(optimizers.registry.serialize(model.optimizer), "the optimizer"),
+        }
+        # An unpacked model has never been stepped: no state, and saving must not pack it.
+        unpacked = model._flat is None and model.optimizer.elementwise
+        targets = () if unpacked else _update_targets(model)
+        for name, value in model.optimizer.get_state(targets).items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optimizer/{name}"] = value
+            else:
+                numbers[name] = _json_ready(value.item() if isinstance(value, np.generic) else value, name)
+    history = model.history
+    for key, values in history.history.items():
+        try:
+            arrays[f"history/{key}"] = np.asarray(values, dtype="<f8").reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"History figure {key!r} holds values that are not numbers: {exc}") from exc
+    document = _header("model") | {
+        "model": _json_ready(model.get_config(), "the model configuration"),
+        "compile": compiled,
+        "training": {
+            "epochs": [int(e) for e in history.epochs],
+            "history": list(history.history),
+            "optimizer": numbers,
+            "random": _random_states(model),
+        },
+    }
+    return document, arrays
+
+
+def _update_targets(model: Sequential) -> tuple[Any, ...]:
+    # The Parameters the model hands its optimizer (see Sequential.train_step).
+    elementwise = model.optimizer.elementwise  # type: ignore[union-attr]
+    return (model._packed(),) if elementwise else tuple(model.parameters())
+
+
+def _random_states(model: Sequential) -> dict[str, Any]:
+    return {
+        "shuffle": model._shuffle_rng.bit_generator.state,
+        "layers": {str(i): rng.bit_generator.state for i, rng in model._layer_rngs.items()},
+    }
+
+
+def _json_ready(value: Any, what: str) -> Any:
+    # Fails here, before the file is opened, with the part at fault named.
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} is not JSON-serializable ({exc}); nothing was written.") from exc
+    return value
+
+
+# --------------------------------------------------------------------------------------- loading
+def load(path: PathLike) -> Sequential:
+    """Reads a :func:`save` file: a new model, compiled and with its training state if saved so.
+
+    Raises FormatError (naming the problem) for a file that is not a valid minidl model file,
+    UnknownComponentError for a component that is not installed, FileNotFoundError or
+    IsADirectoryError for a bad path. Nothing in the file is imported or executed.
+    """
+    with open_archive(path) as archive:
+        document = _read_document(archive, "model")
+        index = check_index(archive, document)
+        return _build_model(archive, document, index)
+
+
+def load_weights(model: Sequential, path: PathLike) -> None:
+    """Sets the parameters of ``model`` from a :func:`save_weights` (or :func:`save`) file.
+
+    Every array is read and checked before any is written, so a bad file changes nothing.
+    """
+    with open_archive(path) as archive:
+        document = _read_document(archive, None)
+        index = check_index(archive, document)
+        expected = {
+            f"weights/{i}/{j}": (layer, p.name, p.shape)
+            for i, layer in enumerate(model.layers)
+            for j, p in enumerate(layer.parameters())
+        }
+        expect_names(index, set(expected), "weights/")
+        for name, (layer, what, shape) in expected.items():
+            expect_entry(index[name], shape, model.dtype, f"the {what} of layer {layer.name!r}")
+        check_member_sizes(archive, index)
+        arrays = read_arrays(archive, index, "weights/")
+    model.set_weights([arrays[name] for name in expected])
+
+
+def _read_document(archive: Archive, kind: str | None) -> dict[str, Any]:
+    info = archive.infos.get(DOCUMENT)
+    if info is None:
+        raise FormatError(f"{archive.where} has no {DOCUMENT} member: it is not a minidl model file.")
+    if info.file_size > MAX_DOCUMENT_BYTES:
+        raise FormatError(
+            f"{archive.where}: {DOCUMENT} is {info.file_size} bytes, over the {MAX_DOCUMENT_BYTES} limit."
+        )
+    document = parse_json(archive.read(DOCUMENT), f"{archive.where}, {DOCUMENT}")
+    if not isinstance(document, dict):
+        raise FormatError(f"{archive.where}: {DOCUMENT} must hold a JSON object.")
+    _check_version(document, archive.where)
+    formats = set(_KINDS.values()) if kind is None else {_KINDS[kind]}
+    if not isinstance(document.get("format"), str) or document["format"] not in formats:
+        hint = (
+            " It holds weights only: use model.load_weights(path)."
+            if document.get("format") == _KINDS["weights"]
+            else ""
+        )
+        raise FormatError(f"{archive.where} is not a minidl {kind or 'model or weights'} file "
+                          f"(format {document.get('format')!r}).{hint}")  # fmt: skip
+    header = set(_header("model"))
+    sections = {"model", "compile", "training"} if document["format"] == _KINDS["model"] else {"layers"}
+    allowed = header | {"arrays"} | sections
+    known_keys(document, allowed, DOCUMENT)
+    if not isinstance(document.get("minidl_version"), str):
+        raise FormatError(f"{archive.where}: minidl_version must be a string.")
+    return document
+
+
+def _check_version(document: dict[str, Any], where: str) -> None:
+    version = document.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise FormatError(f"{where}: format_version must be a positive integer; received {version!r}.")
+    if version > FORMAT_VERSION:
+        raise FormatError(
+            f"{where} uses file format version {version} (written by minidl "
+            f"{document.get('minidl_version')!r}); this minidl {__version__} reads format version "
+            f"{FORMAT_VERSION} and older. Upgrade minidl to load it."
+        )
+
+
+# -------------------------------------------------------------------------------- model building
+def _build_model(archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]]) -> Sequential:
+    from .model import DTYPES, Sequential
+
+    config = document["model"]
+    known_keys(config, {"name", "seed", "dtype", "layers"}, "the model configuration")
+    if (
+        config["dtype"] not in DTYPES
+        or not isinstance(config["layers"], list)
+        or not isinstance(config["name"], str)
+    ):
+        raise FormatError(
+            f"The model configuration needs a string name, a dtype among {DTYPES} and a list of layers; "
+            f"received name {config['name']!r}, dtype {config['dtype']!r}."
+        )
+    layers = [_make_layer(i, layer_config) for i, layer_config in enumerate(config["layers"])]
+    _check_planned_shapes(layers, index, np.dtype(config["dtype"]))
+    check_member_sizes(archive, index)
+    model = _component(
+        lambda: Sequential(layers, seed=config["seed"], dtype=config["dtype"], name=config["name"]),
+        "the model",
+    )
+    weights = read_arrays(archive, index, "weights/")
+    for i, layer in enumerate(model.layers):  # built layers must be exactly what was planned
+        for j, p in enumerate(layer.parameters()):
+            expect_entry(
+                index.get(f"weights/{i}/{j}") or _missing(f"weights/{i}/{j}"),
+                p.shape,
+                model.dtype,
+                f"The {p.name} of layer {layer.name!r}",
+            )
+    model.set_weights(
+        [
+            weights[f"weights/{i}/{j}"]
+            for i, layer in enumerate(model.layers)
+            for j, _ in enumerate(layer.parameters())
+        ]
+    )
+    if document["compile"] is not None:
+        _restore_training(archive, document, index, model)
+    elif any(name.startswith(("optimizer/", "history/")) for name in index):
+        raise FormatError(f"{archive.where} holds training arrays but no compile section.")
+    return model
+
+
+def _make_layer(i: int, config: Any) -> Layer:
+    if (
+        not isinstance(config, dict)
+        or not isinstance(config.get("name"), str)
+        or not isinstance(config.get("type"), str)
+    ):
+        raise FormatError(
+            f"Layer {i} of the file needs a configuration object with string 'type' and 'name'."
+        )
+    return _component(lambda: layers_module.get(config), f"layer {i} ({config['type']!r})")
+
+
+def _component(make: Callable[[], Any], what: str) -> Any:
+    # Components come only from the registries, which check argument names; a constructor that
+    # rejects a value in an unexpected way still surfaces as a minidl error.
+    try:
+        return make()
+    except MinidlError:
+        raise
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise FormatError(
+            f"The file's configuration of {what} was rejected: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def planned_shapes(layer: Layer) -> list[tuple[int, ...]] | None:
+    """The parameter shapes ``layer`` will create when built, known before building.
+
+    A layer tells by a ``parameter_shapes()`` method; built-in Dense and activations are known;
+    None means unknown (such a layer is built and checked afterwards).
+    """
+    hook = getattr(layer, "parameter_shapes", None)
+    if callable(hook):
+        return [tuple(int(n) for n in shape) for shape in hook()]
+    if type(layer) is Dense:
+        return [(layer.in_features, layer.out_features)] + ([(layer.out_features,)] if layer.bias else [])
+    if isinstance(layer, Activation):
+        return []
+    return None
+
+
+def _check_planned_shapes(layers: list[Layer], index: dict[str, dict[str, Any]], dtype: np.dtype) -> None:
+    stored = sum(math.prod(entry["shape"]) for entry in index.values())
+    expected = set()
+    for i, layer in enumerate(layers):
+        shapes = planned_shapes(layer)
+        if shapes is None:
+            _check_unknown_layer(i, layer, stored)
+            shapes = [entry["shape"] for name, entry in index.items() if name.startswith(f"weights/{i}/")]
+        for j, shape in enumerate(shapes):
+            name = f"weights/{i}/{j}"
+            if name not in index:
+                raise FormatError(
+                    f"Layer {i} ({layer.describe()}) needs a parameter of shape {shape}; the file lacks it."
+                )
+            expect_entry(
+                index[name], shape, dtype, f"Parameter {j} of layer {layer.name!r} ({layer.describe()})"
+            )
+            expected.add(name)
+    expect_names(index, expected, "weights/")
+
+
+def _check_unknown_layer(i: int, layer: Layer, stored: int) -> None:
+    # A layer that cannot say its shapes in advance: refuse integers larger than the number of
+    # values the file stores (a dimension that large would need more weights than are there).
+    def integers(value: Any) -> Iterator[int]:
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from integers(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from integers(item)
+
+    too_big = [n for n in integers(layer.get_config()) if abs(n) > max(stored, 4096)]
+    if too_big:
+        raise FormatError(
+            f"Layer {i} ({layer.describe()}) has sizes {too_big} that the {stored} values stored in the "
+            "file cannot back."
+        )
+
+
+def _restore_training(
+    archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model: Sequential
+) -> None:
+    compiled, training = document["compile"], document["training"]
+    known_keys(compiled, {"loss", "optimizer"}, "the compile section")
+    known_keys(training, {"epochs", "history", "optimizer", "random"}, "the training section")
+    model.compile(
+        loss=_component(lambda: losses.get(compiled["loss"]), "the loss"),
+        optimizer=_component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer"),
+    )
+    epochs, keys = training["epochs"], training["history"]
+    if (
+        not isinstance(epochs, list)
+        or not all(type(e) is int and e >= 0 for e in epochs)
+        or epochs != sorted(set(epochs))
+    ):
+        raise FormatError("The file's training epochs must be increasing non-negative integers.")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise FormatError("The file's history keys must be a list of strings.")
+    for key in keys:  # a figure is logged at most once per epoch, maybe not at every epoch
+        entry = index.get(f"history/{key}") or _missing(f"history/{key}")
+        if len(entry["shape"]) != 1 or entry["shape"][0] > len(epochs) or entry["dtype"] != np.float64:
+            raise FormatError(
+                f"History {key!r} must be float64 values, at most one per epoch ({len(epochs)}); the "
+                f"file holds a {entry['dtype']} array of shape {entry['shape']}."
+            )
+    expect_names(index, {f"history/{k}" for k in keys}, "history/")
+    optimizer, targets = model.optimizer, _update_targets(model)
+    template = optimizer.state_template(targets)  # type: ignore[union-attr]
+    for name, entry in index.items():
+        if name.startswith("optimizer/"):
+            slot = template.get(name.removeprefix("optimizer/"))
+            if not isinstance(slot, np.ndarray):
+                raise FormatError(
+                    f"The file holds an optimizer array {name!r} that {optimizer!r} does not have."
+                )
+            expect_entry(entry, slot.shape, slot.dtype, f"Optimizer state {name!r}")
+    state = (
+        dict(training["optimizer"])
+        if isinstance(training["optimizer"], dict)
+        else _missing("optimizer numbers")
+    )
+    state |= {
+        name.removeprefix("optimizer/"): a for name, a in read_arrays(archive, index, "optimizer/").items()
+    }
+    history = read_arrays(archive, index, "history/", finite=False)  # a NaN loss is a fact
+    generators = _checked_random_states(training["random"], model)
+    _component(lambda: optimizer.set_state(targets, state), "the optimizer state")  # type: ignore[union-attr]
+    for rng, value in generators:
+        rng.bit_generator.state = value
+    model.history.epochs = list(epochs)
+    model.history.history = {key: [float(v) for v in history[f"history/{key}"]] for key in keys}
+
+
+def _missing(what: str) -> Any:
+    raise FormatError(f"The file lacks {what}.")
+
+
+def _checked_random_states(saved: Any, model: Sequential) -> list[tuple[np.random.Generator, Any]]:
+    known_keys(saved, {"shuffle", "layers"}, "the random states")
+    layer_states = saved["layers"]
+    live = {str(i): rng for i, rng in model._layer_rngs.items()}
+    known_keys(layer_states, set(live), "the layers' random states", required=set())
+    pairs = [(model._shuffle_rng, saved["shuffle"])]
+    pairs += [(live[key], state) for key, state in layer_states.items()]
+    for rng, state in pairs:
+        _same_structure(state, rng.bit_generator.state, "a random generator state")
+    return pairs
+
+
+def _same_structure(value: Any, reference: Any, where: str) -> None:
+    # A saved generator state must mirror a live one: same keys, same strings, 128-bit integers.
+    if isinstance(reference, dict):
+        known_keys(value, set(reference), where)
+        for key in reference:
+            _same_structure(value[key], reference[key], where)
+    elif isinstance(reference, str):
+        if value != reference:
+            raise FormatError(f"{where} names {value!r}; this model's generator is {reference!r}.")
+    elif type(value) is not int or not 0 <= value < 2**128:
+        raise FormatError(f"{where} holds {value!r} where an unsigned integer is expected.")

@@ -1,0 +1,318 @@
+"""The workloads W1-W5 and the scaling and memory runs.
+
+Each workload returns a dict of plain values: its title, the implementations' rows (timing,
+final loss, correctness check) and notes. A row's ``check`` compares the implementation's final
+weights, scored by the same float64 judge (``problems``), with the numpy reference's: an
+implementation that trained differently (or less) fails the check and the suite exits non-zero.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import impl_minidl, impl_numpy, impl_sklearn, impl_torch, problems
+from .harness import Timing, time_interleaved
+
+__all__ = ["Settings", "w1_lecture1", "w2_lecture2", "w3_small_classifier", "w4_wide_mlp", "w5_limits",
+           "scaling", "memory", "W4_SIZES"]
+
+W3_SIZES = [64, 128, 10]
+W4_SIZES = [784, 1024, 1024, 10]
+NUMPY = "numpy reference"
+TORCH = "PyTorch"
+SKLEARN = "scikit-learn"
+
+
+@dataclass
+class Settings:
+    """Sizes and repeat counts of one suite run (``quick`` for CI, full for the docs)."""
+
+    quick: bool
+    repeats: int
+    warmup: int = 1
+    w1_epochs: int = 1000
+    w2_iterations: int = 1500
+    w3_epochs: int = 20
+    w4_samples: int = 8192
+    w4_epochs: int = 1
+    scaling_samples: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scaling_widths: tuple[int, ...] = (32, 128, 512, 2048)
+
+    @classmethod
+    def make(cls, quick: bool, tiny: bool = False) -> Settings:
+        if tiny:  # correctness only (the test suite): seconds, not minutes
+            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,))
+        if quick:
+            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512))
+        return cls(False, 7, 1)
+
+
+def _peers() -> dict[str, bool]:
+    return {TORCH: impl_torch.available(), SKLEARN: impl_sklearn.available()}
+
+
+def _skipped_notes(wanted: list[str]) -> list[str]:
+    peers = _peers()
+    return [f"{name} is not installed: skipped." for name in wanted if not peers[name]]
+
+
+def _check_weights(results: dict[str, Any], tolerance: float) -> dict[str, str]:
+    # lecture networks: every implementation must end on the reference's weights
+    reference = results[NUMPY]
+    checks = {}
+    for name, weights in results.items():
+        worst = max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in zip(weights, reference))
+        checks[name] = "ok" if worst <= tolerance else f"FAILED: weights differ by {worst:.2e} (> {tolerance:g})"
+    return checks
+
+
+def _lecture_rows(timings, results, steps: int, judge: Callable[[list[np.ndarray]], float], tolerance: float):
+    checks = _check_weights(results, tolerance)
+    return [
+        {"impl": name, "time_per_step": timing.as_dict(), "steps": steps, "final_loss": judge(results[name]),
+         "check": checks[name]}
+        for name, timing in timings.items()
+    ]
+
+
+def w1_lecture1(s: Settings) -> dict[str, Any]:
+    """Lecture 1: 2-2-1 sigmoid network, per-sample SGD on the four people."""
+    p = problems.lecture1()
+    epochs = s.w1_epochs
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.lecture1_scalar(p.weights, p.x, p.y, epochs),
+        "numpy, weight matrices": lambda: lambda: impl_numpy.lecture1_matrices(p.weights, p.x, p.y, epochs),
+        "minidl": lambda: impl_minidl.lecture("lecture1", p.weights, epochs),
+    }
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, epochs, lecture=1)
+    steps = epochs * len(p.x)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup, units=steps)
+    judge = lambda w: problems.lecture_loss(w, p.x, p.y, biases=True, reduction="mean")  # noqa: E731
+    notes = [
+        f"{epochs} epochs x 4 samples = {steps} steps per run; the {NUMPY} is the lecture's scalar style "
+        "(nine named parameters, numpy rows, np.exp); 'numpy, weight matrices' is the same network with arrays.",
+        "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+        *_skipped_notes([TORCH]),
+    ]
+    return {"id": "W1", "title": "Lecture 1: 2-2-1 sigmoid, per-sample SGD", "unit": "step",
+            "rows": _lecture_rows(timings, results, steps, judge, 1e-9), "notes": notes}
+
+
+def w2_lecture2(s: Settings) -> dict[str, Any]:
+    """Lecture 2: 3-4-1 bias-free sigmoid network, full-batch gradient descent."""
+    p = problems.lecture2()
+    n = s.w2_iterations
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.lecture2(p.weights, p.x, p.y, n),
+        "minidl": lambda: impl_minidl.lecture("lecture2", p.weights, n),
+    }
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, n, lecture=2)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup, units=n)
+    judge = lambda w: problems.lecture_loss(w, p.x, p.y, biases=False, reduction="sum")  # noqa: E731
+    notes = [f"{n} full-batch iterations per run.",
+             "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+             *_skipped_notes([TORCH])]
+    return {"id": "W2", "title": "Lecture 2: 3-4-1 bias-free sigmoid, full batch", "unit": "step",
+            "rows": _lecture_rows(timings, results, n, judge, 1e-9), "notes": notes}
+
+
+def _classifier_prepares(p: problems.Problem, epochs: int, batch: int, lr: float, peers: bool = True):
+    args = (p.weights, p.x, p.y, epochs, batch, lr)
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.mlp_classifier(*args),
+        "minidl": lambda: impl_minidl.mlp_classifier(*args),
+    }
+    if peers and impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.mlp_classifier(*args)
+    if peers and impl_sklearn.available():
+        prepares[SKLEARN] = lambda: impl_sklearn.mlp_classifier(*args)
+    return prepares
+
+
+def _classifier_rows(p: problems.Problem, timings: dict[str, Timing], results, samples_per_run: int, tolerance: float):
+    judged = {name: problems.classifier_loss(w, p.x, p.y) for name, (w, _) in results.items()}
+    reference = judged[NUMPY]
+    rows = []
+    for name, timing in timings.items():
+        weights, reported = results[name]
+        gap = abs(judged[name] - reference) / max(abs(reference), 1e-12)
+        rows.append({
+            "impl": name,
+            "time_per_run": timing.as_dict(),
+            "samples_per_second": samples_per_run / timing.median,
+            "final_loss": judged[name],
+            "last_epoch_loss": reported,
+            "test_accuracy": problems.classifier_accuracy(weights, p.x_test, p.y_test),
+            "check": "ok" if gap <= tolerance else f"FAILED: final loss {judged[name]:.6g} vs {reference:.6g} "
+                     f"(relative gap {gap:.1e} > {tolerance:g})",
+        })
+    return rows
+
+
+# float32 sums in a different order drift apart a little over many steps; float64 must agree closely
+LOSS_TOLERANCE = {"float64": 1e-7, "float32": 2e-3}
+
+
+def w3_small_classifier(s: Settings) -> dict[str, Any]:
+    """64-128-10 ReLU classifier, softmax cross-entropy, SGD lr 0.1, batch 32, both dtypes."""
+    base = problems.digits_like()
+    epochs, batch = s.w3_epochs, 32
+    rows = []
+    for dtype in ("float64", "float32"):
+        p = base.astype(dtype)
+        timings, results = time_interleaved(_classifier_prepares(p, epochs, batch, 0.1), repeats=s.repeats, warmup=s.warmup)
+        for row in _classifier_rows(p, timings, results, epochs * len(p.x), LOSS_TOLERANCE[dtype]):
+            rows.append({"dtype": dtype, **row})
+    notes = [
+        f"Data: {base.source}, {len(base.x)} training and {len(base.x_test)} test samples, shuffled once "
+        f"beforehand and visited in that order by everyone; {epochs} epochs per run. Accuracy is on the test samples.",
+        "minidl: Dense(64, 128, relu), Dense(128, 10) and sparse_categorical_crossentropy(from_logits=True).",
+        *_skipped_notes([TORCH, SKLEARN]),
+    ]
+    return {"id": "W3", "title": "Small classifier 64-128-10", "unit": "run", "rows": rows, "notes": notes}
+
+
+def _flops_per_sample(sizes: list[int]) -> int:
+    # 3 matrix products per dense layer per step (forward, weight gradient, input gradient)
+    return 3 * 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def w4_wide_mlp(s: Settings, limit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """784-1024-1024-10 ReLU MLP in float32, batch 256, synthetic data."""
+    p = problems.synthetic_classification(W4_SIZES, s.w4_samples).astype("float32")
+    epochs, batch = s.w4_epochs, 256
+    timings, results = time_interleaved(_classifier_prepares(p, epochs, batch, 0.01), repeats=s.repeats, warmup=s.warmup)
+    samples = epochs * len(p.x)
+    rows = _classifier_rows(p, timings, results, samples, LOSS_TOLERANCE["float32"])
+    flops = _flops_per_sample(W4_SIZES)
+    for row in rows:
+        row["gflops"] = row["samples_per_second"] * flops / 1e9
+        if limit:
+            row["fraction_of_matmul_limit"] = row["samples_per_second"] / limit["samples_per_second"]
+    notes = [
+        f"{len(p.x)} synthetic samples, {epochs} epoch(s) per run, learning rate 0.01. GFLOP/s counts 3 matrix "
+        f"products per dense layer per step ({flops / 1e6:.2f} MFLOP per sample).",
+        *_skipped_notes([TORCH, SKLEARN]),
+    ]
+    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows, "notes": notes}
+
+
+def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    # the products one training step needs: forward, weight gradient, and input gradient
+    # (except for the first layer, whose input is the data)
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes.append((f"forward {n_in}->{n_out}", (batch, n_in), (n_in, n_out)))
+        shapes.append((f"weight grad {n_in}->{n_out}", (n_in, batch), (batch, n_out)))
+        if i:
+            shapes.append((f"input grad {n_in}->{n_out}", (batch, n_out), (n_out, n_in)))
+    return shapes
+
+
+def _best_time(fn: Callable[[], Any], repeats: int, number: int) -> Timing:
+    seconds = []
+    fn()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        seconds.append((time.perf_counter() - start) / number)
+    return Timing.of(seconds)
+
+
+def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dict[str, Any]:
+    """The matrix-multiply speed of W4's products, and the cost of one tiny numpy (and torch) call."""
+    rng = np.random.default_rng(0)
+    products = []
+    total_median = 0.0
+    for label, a_shape, b_shape in _matmul_shapes(sizes, batch):
+        a = rng.standard_normal(a_shape, dtype=np.float32)
+        b = rng.standard_normal(b_shape, dtype=np.float32)
+        out = np.empty((a_shape[0], b_shape[1]), dtype=np.float32)
+        timing = _best_time(lambda: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20)
+        flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
+        total_median += timing.median
+        products.append({"product": label, "shape": f"{a_shape} @ {b_shape}", "time": timing.as_dict(),
+                         "gflops": flops / timing.median / 1e9})
+    step_flops = _flops_per_sample(sizes) * batch
+    tiny_a, tiny_b = np.ones(2), np.ones(2)
+    calls = {"numpy add, 2 elements": _best_time(lambda: np.add(tiny_a, tiny_b), s.repeats, 20000).as_dict()}
+    if impl_torch.available():
+        torch_add = impl_torch.tiny_call()
+        calls["torch add, 2 elements"] = _best_time(torch_add, s.repeats, 20000).as_dict()
+    return {
+        "id": "W5", "title": "Limits: matrix products of W4 (float32) and tiny calls",
+        "products": products,
+        "limit": {
+            "step_seconds": total_median,
+            "samples_per_second": batch / total_median,
+            "gflops": step_flops / total_median / 1e9,
+        },
+        "tiny_calls": calls,
+        "notes": [
+            f"The limit of a W4 step is the sum of its {len(products)} matrix products' median times (batch {batch}); "
+            "its GFLOP/s uses W4's count (3 products per layer) so W4's figures divide by it directly.",
+        ],
+    }
+
+
+def scaling(s: Settings) -> dict[str, Any]:
+    """Time per epoch as the data set grows and as the hidden layer widens (float32, batch 32)."""
+    rows = []
+    for samples in s.scaling_samples:
+        rows += _scaling_point(s, [64, 128, 10], samples, "samples", samples)
+    for width in s.scaling_widths:
+        rows += _scaling_point(s, [64, width, 10], 10_000 if not s.quick else 2_000, "width", width)
+    return {"id": "scaling", "title": "Scaling: time per epoch (float32, batch 32, 1 epoch per run)", "rows": rows,
+            "notes": ["Synthetic data; widths use a 64-W-10 network on 10,000 samples (2,000 in quick mode)."]}
+
+
+def _scaling_point(s: Settings, sizes: list[int], samples: int, axis: str, value: int) -> list[dict[str, Any]]:
+    p = problems.synthetic_classification(sizes, samples).astype("float32")
+    prepares = _classifier_prepares(p, 1, 32, 0.1)
+    prepares.pop(SKLEARN, None)  # the peers' speed is compared in W3/W4; here PyTorch gives the slope
+    timings, results = time_interleaved(prepares, repeats=max(1, s.repeats // 2), warmup=s.warmup)
+    rows = _classifier_rows(p, timings, results, len(p.x), LOSS_TOLERANCE["float32"])
+    return [{"axis": axis, "value": value, "samples": len(p.x), "impl": r["impl"],
+             "time_per_epoch": r["time_per_run"], "check": r["check"]} for r in rows]
+
+
+def memory(s: Settings) -> dict[str, Any]:
+    """Peak memory while training W4 for one epoch: data and initial weights, plus what training allocates.
+
+    The data and the initial weights exist before and are counted by size; tracemalloc (which
+    sees numpy's allocations) measures everything allocated from building the model to the end
+    of training.
+    """
+    p = problems.synthetic_classification(W4_SIZES, s.w4_samples).astype("float32")
+    data_bytes = p.x.nbytes + p.y.nbytes
+    param_bytes = sum(w.nbytes for w in p.weights)
+    activation_bytes = 256 * sum(W4_SIZES[1:]) * 4
+    rows = []
+    for name, prepare in _classifier_prepares(p, 1, 256, 0.01, peers=False).items():
+        tracemalloc.start()
+        try:
+            run = prepare()
+            run()
+            allocated = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        rows.append({"impl": name, "allocated_bytes": allocated, "peak_bytes": data_bytes + param_bytes + allocated})
+    return {
+        "id": "memory", "title": "Peak memory of training W4 (one epoch)",
+        "data_bytes": data_bytes, "parameter_bytes": param_bytes, "batch_activation_bytes": activation_bytes,
+        "rows": rows,
+        "notes": [
+            "peak = data + initial weights (alive throughout) + the peak of what building the model and training "
+            "allocate (tracemalloc). tracemalloc cannot see PyTorch's allocations, so only the numpy-based "
+            "implementations are compared.",
+        ],
+    }

@@ -38,13 +38,27 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
         raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
     if dtype is not None:
         array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         raise DataError(
             f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}, "
             f"value {array[tuple(bad)]}); clean or impute the data first."
         )
     return array
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """True if no element is NaN or infinite, without a boolean copy of a large data set.
+
+    A NaN or infinity makes the sum non-finite, so a finite sum proves every element finite;
+    only when the sum itself overflows is each element tested.
+    """
+    if array.dtype.kind != "f":
+        return True  # integers and booleans are always finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return True
+    return bool(np.isfinite(array).all())
 
 
 def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = "") -> np.ndarray:

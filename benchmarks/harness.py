@@ -45,18 +45,27 @@ Prepare = Callable[[], Callable[[], Any]]
 
 
 def time_interleaved(
-    prepares: dict[str, Prepare], *, repeats: int, warmup: int = 1, units: int = 1
+    prepares: dict[str, Prepare], *, repeats: int, warmup: int = 1, units: int = 1, settle: float | None = None
 ) -> tuple[dict[str, Timing], dict[str, Any]]:
     """Times every implementation ``repeats`` times, in turn; returns timings and last results.
+
+    ``settle`` seconds of sleep before each timed run let the worker threads of the library
+    that ran before (OpenBLAS and OpenMP threads spin for a while after their work) go idle,
+    so they do not compete for the cores with the next one. By default it is 0.1 s when
+    PyTorch is loaded alongside numpy's BLAS, else 0.
 
     The garbage collector is paused inside a timed run, as ``timeit`` does, so a collection
     triggered by one implementation's garbage is not billed to another.
     """
+    if settle is None:
+        settle = 0.1 if "torch" in sys.modules else 0.0
     seconds: dict[str, list[float]] = {name: [] for name in prepares}
     results: dict[str, Any] = {}
     for round_ in range(warmup + repeats):
         for name, prepare in prepares.items():
             run = prepare()
+            if settle:
+                time.sleep(settle)
             gc.collect()
             gc.disable()
             try:

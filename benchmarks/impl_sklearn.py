@@ -35,7 +35,9 @@ def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x, labels)  # builds every internal attribute; weights are replaced next
+        # one sample of each class builds every internal attribute cheaply; weights are replaced next
+        one_each = np.unique(labels, return_index=True)[1]
+        model.fit(x[one_each], labels[one_each])
     model.coefs_ = [w.astype(x.dtype) for w in weights[0::2]]
     model.intercepts_ = [b.astype(x.dtype) for b in weights[1::2]]
     model.max_iter = epochs

@@ -34,7 +34,7 @@ def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
         shuffle=False, max_iter=1, tol=0.0, n_iter_no_change=10**9, warm_start=True, random_state=0,
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore")  # it warns of its one iteration and of the batch size it clips
         # one sample of each class builds every internal attribute cheaply; weights are replaced next
         one_each = np.unique(labels, return_index=True)[1]
         model.fit(x[one_each], labels[one_each])

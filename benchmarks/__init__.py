@@ -1,8 +1,11 @@
-"""The minidl benchmark suite: ``python -m benchmarks [--quick]``.
+"""minidl's benchmark suite: minidl against hand-written numpy, PyTorch and scikit-learn.
 
-Runs each workload for every implementation that is installed (minidl, hand-written numpy,
-PyTorch, scikit-learn) side by side in one process, checks that they reach the same loss from the
-same initial weights, and writes a Markdown table, JSON and a PNG chart.
+Run it with ``python -m benchmarks`` (full) or ``python -m benchmarks --quick`` (under a minute);
+see docs/benchmarks.md. Only numpy is required; the peers are skipped with a note when absent.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from .suite import run_suite
+
+__all__ = ["run_suite"]

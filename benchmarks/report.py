@@ -1,4 +1,4 @@
-"""Markdown, JSON and PNG output of a benchmark run, with the ratios the targets are stated in."""
+"""The suite's outputs: the ratios that matter, a Markdown report, JSON, and a PNG chart."""
 
 from __future__ import annotations
 
@@ -6,112 +6,177 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["targets", "markdown", "write"]
+__all__ = ["targets", "markdown", "write_json", "write_chart"]
+
+NUMPY, TORCH, SKLEARN = "numpy reference", "PyTorch", "scikit-learn"
 
 
-def _time(result: dict[str, Any], impl: str) -> float | None:
-    for row in result.get("rows", []):
-        if row.get("impl") == impl:
-            return row["timing"]["median"]
+def _row(workload: dict[str, Any], impl: str, dtype: str | None = None) -> dict[str, Any] | None:
+    for row in workload["rows"]:
+        if row["impl"] == impl and (dtype is None or row.get("dtype") == dtype):
+            return row
     return None
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a / b
+def _seconds(row: dict[str, Any]) -> float:
+    return (row.get("time_per_step") or row["time_per_run"])["median"]
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each performance target of the brief: the measured ratio, the bound, met or not."""
+    """Each performance target of issue 6 with its measured figure and whether it is met."""
     out: list[dict[str, Any]] = []
 
-    def add(what: str, value: float | None, bound: float, at_most: bool) -> None:
-        met = None if value is None else (value <= bound if at_most else value >= bound)
-        out.append({"target": what, "value": value, "bound": f"{'<=' if at_most else '>='} {bound:g}", "met": met})
+    def add(what: str, value: float | None, goal: str, met: bool | None) -> None:
+        out.append({"target": what, "measured": value, "goal": goal, "met": met})
 
-    w = {r["name"].split(" ")[0] + (" " + r["name"].split(", ")[-1] if r["name"].startswith("W3") else ""): r
-         for r in results["workloads"] if "rows" in r}
-    if "W1" in w:
-        add("W1 minidl step / numpy lecture-style step", _ratio(_time(w["W1"], "minidl"), _time(w["W1"], "numpy (lecture, scalar)")), 1.5, True)
-        add("W1 PyTorch step / minidl step", _ratio(_time(w["W1"], "pytorch"), _time(w["W1"], "minidl")), 10, False)
-    if "W2" in w:
-        add("W2 minidl step / numpy lecture step", _ratio(_time(w["W2"], "minidl"), _time(w["W2"], "numpy (lecture)")), 1.5, True)
-        add("W2 PyTorch step / minidl step", _ratio(_time(w["W2"], "pytorch"), _time(w["W2"], "minidl")), 10, False)
-    for key in ("W3 float64", "W3 float32"):
-        if key in w:
-            add(f"{key} minidl samples/s / numpy samples/s", _ratio(_time(w[key], "numpy"), _time(w[key], "minidl")), 0.9, False)
-    if "W4" in w:
-        add("W4 minidl samples/s / numpy samples/s", _ratio(_time(w["W4"], "numpy"), _time(w["W4"], "minidl")), 0.95, False)
-        add("W4 minidl samples/s / PyTorch samples/s", _ratio(_time(w["W4"], "pytorch"), _time(w["W4"], "minidl")), 1.0, False)
-        limit = next((r["matmul_gflops"]["float32"] for r in results["workloads"] if r["name"] == "W5 limits"), None)
-        gflops = next((row["gflops"] for row in w["W4"]["rows"] if row["impl"] == "minidl"), None)
-        add("W4 minidl GFLOP/s / matmul limit", _ratio(gflops, limit), 0.85, False)
-    mem = next((r for r in results["workloads"] if r["name"].startswith("Peak memory")), None)
-    if mem and {"minidl", "numpy"} <= set(mem["peaks"]):
-        add("peak memory of fit, minidl / numpy", mem["peaks"]["minidl"]["peak_bytes"] / mem["peaks"]["numpy"]["peak_bytes"], 1.2, True)
+    def time_ratio(w, a, b, dtype=None):  # how many times longer a takes than b
+        ra, rb = _row(w, a, dtype), _row(w, b, dtype)
+        return None if ra is None or rb is None else _seconds(ra) / _seconds(rb)
+
+    for key in ("W1", "W2"):
+        w = results.get(key)
+        if w is None:
+            continue
+        r = time_ratio(w, "minidl", NUMPY)
+        add(f"{key}: minidl step / numpy step", r, "<= 1.5 (aim 1.0)", None if r is None else r <= 1.5)
+        r = time_ratio(w, TORCH, "minidl")
+        add(f"{key}: PyTorch step / minidl step", r, ">= 10", None if r is None else r >= 10)
+    w = results.get("W3")
+    if w:
+        for dtype in ("float64", "float32"):
+            r = time_ratio(w, NUMPY, "minidl", dtype)
+            add(f"W3 {dtype}: minidl samples/s / numpy samples/s", r, ">= 0.9", None if r is None else r >= 0.9)
+    w = results.get("W4")
+    if w:
+        r = time_ratio(w, NUMPY, "minidl")
+        add("W4: minidl samples/s / numpy samples/s", r, ">= 0.95", None if r is None else r >= 0.95)
+        r = time_ratio(w, TORCH, "minidl")
+        add("W4: minidl samples/s / PyTorch samples/s", r, ">= 1.0", None if r is None else r >= 1.0)
+        row = _row(w, "minidl")
+        f = row.get("fraction_of_matmul_limit") if row else None
+        add("W4: minidl fraction of the matmul limit", f, ">= 0.85", None if f is None else f >= 0.85)
+    m = results.get("memory")
+    if m:
+        peaks = {r["impl"]: r["peak_bytes"] for r in m["rows"]}
+        r = peaks["minidl"] / peaks[NUMPY] if peaks.get(NUMPY) else None
+        add("W4: minidl peak memory / numpy peak memory", r, "<= 1.2", None if r is None else r <= 1.2)
     return out
 
 
 def _fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds:.3g} s"
+    return f"{seconds / 1e-9:.3g} ns"
 
 
-def _workload_table(result: dict[str, Any]) -> list[str]:
-    base = _time(result, "minidl")
-    extras = [k for k in ("samples_per_s", "gflops", "accuracy") if any(k in r for r in result["rows"])]
-    head = ["implementation", f"median ({result['unit'].split('/')[1]})", "min", "max", "time / minidl", "final loss", "same loss", *extras]
-    lines = [f"### {result['name']}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in result["rows"]:
-        t = row["timing"]
-        cells = [row["impl"], _fmt_time(t["median"]), _fmt_time(t["min"]), _fmt_time(t["max"]),
-                 f"{t['median'] / base:.2f}x" if base else "", f"{row['loss']:.6g}", "yes" if row.get("agrees") else "NO"]
-        cells += [f"{row[k]:,.0f}" if k == "samples_per_s" else f"{row[k]:.3g}" if k in row else "" for k in extras]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {note}" for note in result.get("notes", [])] + [""]
-    return lines
+def _spread(t: dict[str, float]) -> str:
+    return f"{_fmt_time(t['median'])} ({_fmt_time(t['min'])} - {_fmt_time(t['max'])})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _ratio_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _lecture_section(w: dict[str, Any]) -> list[str]:
+    ref = _row(w, NUMPY)
+    rows = []
+    for r in w["rows"]:
+        t = r["time_per_step"]
+        rows.append([r["impl"], _spread(t), f"{t['median'] / ref['time_per_step']['median']:.2f}",
+                     f"{r['final_loss']:.6g}", r["check"]])
+    return _table(["implementation", "time per step: median (min - max)", "x numpy ref time", "final loss", "check"], rows)
+
+
+def _classifier_section(w: dict[str, Any]) -> list[str]:
+    rows = []
+    for r in w["rows"]:
+        ref = _row(w, NUMPY, r.get("dtype"))
+        speed = r["samples_per_second"] / ref["samples_per_second"]
+        cells = ([r["dtype"]] if "dtype" in r else []) + [
+            r["impl"], _spread(r["time_per_run"]), f"{r['samples_per_second']:,.0f}", f"{speed:.2f}",
+        ]
+        if "gflops" in r:
+            cells += [f"{r['gflops']:.1f}", _ratio_text(r.get("fraction_of_matmul_limit"))]
+        cells += [f"{r['final_loss']:.5g}", f"{r['test_accuracy']:.3f}", r["check"]]
+        rows.append(cells)
+    header = (["dtype"] if w["rows"] and "dtype" in w["rows"][0] else []) + [
+        "implementation", "time per run: median (min - max)", "samples/s", "x numpy ref speed"]
+    if w["rows"] and "gflops" in w["rows"][0]:
+        header += ["GFLOP/s", "of matmul limit"]
+    return _table(header + ["final loss", "test accuracy", "check"], rows)
 
 
 def markdown(results: dict[str, Any]) -> str:
-    env = results["environment"]
-    lines = ["## Environment", ""]
-    lines.append(f"- machine: {env['machine']}, {env['cpu']}, {env['cores']} cores; Python {env['python']}")
-    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v))
-    for blas in env["blas"]:
-        lines.append("- BLAS: " + ", ".join(f"{k}={v}" for k, v in blas.items() if k != "filepath"))
-    lines.append(f"- OPENBLAS_CORETYPE: {env['OPENBLAS_CORETYPE'] or 'not set'}; mode: {results['mode']}; total {results['seconds']:.0f} s")
-    lines += ["", "## Targets", "", "| target | measured | bound | met |", "|---|---|---|---|"]
-    for t in results["targets"]:
-        value = "n/a (peer not installed)" if t["value"] is None else f"{t['value']:.3g}"
-        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
-        lines.append(f"| {t['target']} | {value} | {t['bound']} | {met} |")
-    lines += ["", "## Workloads", ""]
-    for result in results["workloads"]:
-        if "rows" in result and result["rows"] and "impl" in result["rows"][0]:
-            lines += _workload_table(result)
-        elif result["name"] == "W5 limits":
-            lines += ["### W5 limits", ""]
-            lines += [f"- matrix products of one W4 step, {k}: {v:.1f} GFLOP/s" for k, v in result["matmul_gflops"].items()]
-            lines.append(f"- one tiny numpy call (np.add on 2 elements): {_fmt_time(result['numpy_call_s'])}")
-            if "torch_call_s" in result:
-                lines.append(f"- one tiny PyTorch call (torch.add on 2 elements): {_fmt_time(result['torch_call_s'])}")
-            lines.append("")
-        elif result["name"].startswith("Scaling"):
-            lines += [f"### {result['name']}", "", "| samples | width | minidl | numpy | minidl / numpy |", "|---|---|---|---|---|"]
-            for row in result["rows"]:
-                lines.append(f"| {row['samples']:,} | {row['width']} | {_fmt_time(row['minidl'])} | {_fmt_time(row['numpy'])} | {row['minidl'] / row['numpy']:.2f}x |")
-            lines.append("")
-        elif result["name"].startswith("Peak memory"):
-            lines += [f"### {result['name']}", ""]
-            for impl, peak in result["peaks"].items():
-                lines.append(f"- {impl}: peak {peak['peak_bytes'] / 2**20:.1f} MiB")
-            lines.append(f"- for scale: data {result['data_bytes'] / 2**20:.1f} MiB, parameters {result['param_bytes'] / 2**20:.1f} MiB, one batch's activations {result['batch_activation_bytes'] / 2**20:.1f} MiB")
-            lines += [f"- {note}" for note in result["notes"]] + [""]
+    """The whole run as Markdown: machine, targets, then one table per workload."""
+    m = results["machine"]
+    lines = [f"# minidl benchmark results ({'quick' if results['settings']['quick'] else 'full'} run)", "",
+             f"Run {results['started']} in {results['seconds']:.0f} s.", "", "## Machine", ""]
+    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+                     for b in m.get("blas") or []) or "unknown (threadpoolctl not installed)"
+    lines += [
+        f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs"
+        + (f", {m['memory_gb']} GB RAM, load average {m['load_average']}" if "memory_gb" in m else ""),
+        f"- {m['platform']}, Python {m['python']}",
+        f"- BLAS: {blas}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE'] or 'unset'}"
+        + (f"; thread variables {m['thread_env']}" if m["thread_env"] else ""),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
+    ]
+    if "torch_threads" in m:
+        lines.append(f"- PyTorch threads: {m['torch_threads']}")
+    lines += ["", "## Targets", ""]
+    lines += _table(["target", "measured", "goal", "met"], [
+        [t["target"], _ratio_text(t["measured"]), t["goal"], {True: "yes", False: "**no**", None: "n/a"}[t["met"]]]
+        for t in results["targets"]
+    ])
+    for key in ("W1", "W2", "W3", "W4"):
+        w = results["workloads"].get(key)
+        if w:
+            lines += ["", f"## {key}. {w['title']}", ""]
+            lines += _lecture_section(w) if w["unit"] == "step" else _classifier_section(w)
+            lines += [""] + [f"- {n}" for n in w["notes"]]
+    w5 = results["workloads"].get("W5")
+    if w5:
+        lines += ["", f"## W5. {w5['title']}", ""]
+        lines += _table(["product", "shapes", "time: median (min - max)", "GFLOP/s"],
+                        [[p["product"], p["shape"], _spread(p["time"]), f"{p['gflops']:.1f}"] for p in w5["products"]])
+        lim = w5["limit"]
+        lines += ["", f"Matrix-multiply limit of a W4 step: {_fmt_time(lim['step_seconds'])}, "
+                      f"{lim['samples_per_second']:,.0f} samples/s, {lim['gflops']:.1f} GFLOP/s.", ""]
+        lines += _table(["tiny call", "time: median (min - max)"], [[k, _spread(v)] for k, v in w5["tiny_calls"].items()])
+        lines += [""] + [f"- {n}" for n in w5["notes"]]
+    sc = results["workloads"].get("scaling")
+    if sc:
+        lines += ["", f"## {sc['title']}", ""]
+        lines += _table(["axis", "value", "train samples", "implementation", "time per epoch: median (min - max)", "check"],
+                        [[r["axis"], f"{r['value']:,}", f"{r['samples']:,}", r["impl"], _spread(r["time_per_epoch"]), r["check"]]
+                         for r in sc["rows"]])
+        lines += [""] + [f"- {n}" for n in sc["notes"]]
+    mem = results["workloads"].get("memory")
+    if mem:
+        mb = 2**20
+        need = mem["data_bytes"] + mem["parameter_bytes"] + mem["batch_activation_bytes"]
+        lines += ["", f"## {mem['title']}", "",
+                  f"Data {mem['data_bytes'] / mb:.1f} MiB, parameters {mem['parameter_bytes'] / mb:.1f} MiB, one batch's "
+                  f"activations {mem['batch_activation_bytes'] / mb:.1f} MiB: {need / mb:.1f} MiB in all.", ""]
+        lines += _table(["implementation", "peak MiB", "x (data + parameters + activations)", "allocated by training, MiB"],
+                        [[r["impl"], f"{r['peak_bytes'] / mb:.1f}", f"{r['peak_bytes'] / need:.2f}",
+                          f"{r['allocated_bytes'] / mb:.1f}"] for r in mem["rows"]])
+        lines += [""] + [f"- {n}" for n in mem["notes"]]
     return "\n".join(lines) + "\n"
 
 
-def _chart(results: dict[str, Any], path: Path) -> bool:
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def write_chart(results: dict[str, Any], path: Path) -> bool:
+    """A bar chart of every implementation's speed relative to the numpy reference; False without matplotlib."""
     try:
         import matplotlib
 
@@ -119,37 +184,28 @@ def _chart(results: dict[str, Any], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    timed = [r for r in results["workloads"] if r.get("rows") and "impl" in r["rows"][0]]
-    if not timed:
-        return False
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    impls = sorted({row["impl"] for r in timed for row in r["rows"]})
-    width = 0.8 / len(impls)
-    for k, impl in enumerate(impls):
-        xs, ys = [], []
-        for i, r in enumerate(timed):
-            base, t = _time(r, "minidl"), _time(r, impl)
-            if base and t:
-                xs.append(i + k * width)
-                ys.append(t / base)
-        ax.bar(xs, ys, width, label=impl)
-    ax.axhline(1.0, color="black", linewidth=0.8)
+    groups: list[tuple[str, dict[str, float]]] = []
+    for key in ("W1", "W2", "W3", "W4"):
+        w = results["workloads"].get(key)
+        if not w:
+            continue
+        for dtype in sorted({r.get("dtype") for r in w["rows"]}, key=str):
+            ref = _row(w, NUMPY, dtype)
+            speeds = {r["impl"]: _seconds(ref) / _seconds(r) for r in w["rows"] if r.get("dtype") == dtype}
+            groups.append((key + (f" {dtype}" if dtype else ""), speeds))
+    impls = sorted({name for _, s in groups for name in s}, key=lambda n: (n != NUMPY, n != "minidl", n))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(len(impls), 1)
+    for i, impl in enumerate(impls):
+        xs = [g for g, (_, s) in enumerate(groups) if impl in s]
+        ax.bar([x + i * width for x in xs], [groups[x][1][impl] for x in xs], width, label=impl)
+    ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [name for name, _ in groups])
     ax.set_yscale("log")
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(timed))], [r["name"].split(" (")[0] for r in timed], rotation=15, fontsize=8)
-    ax.set_ylabel("time relative to minidl (log scale; lower is faster)")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_ylabel("speed relative to the numpy reference")
+    ax.set_title("minidl benchmark: higher is faster (log scale)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
-
-
-def write(results: dict[str, Any], folder: Path) -> list[Path]:
-    """Writes results.json, results.md and (with matplotlib) results.png into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "results.json", folder / "results.md"]
-    written[0].write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    written[1].write_text(markdown(results), encoding="utf-8")
-    if _chart(results, folder / "results.png"):
-        written.append(folder / "results.png")
-    return written

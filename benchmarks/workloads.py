@@ -1,324 +1,345 @@
-"""The workloads W1-W5 and the scaling runs. Each returns a plain dict for the report.
+"""The workloads W1-W5 and the scaling and memory runs.
 
-Every implementation of a workload starts from the same initial weights and visits the samples
-in the same order; afterwards one numpy function computes each one's loss on the whole data set
-from its final weights, and the suite checks they agree, so no one is timed doing less work.
+Each workload returns a dict of plain values: its title, the implementations' rows (timing,
+final loss, correctness check) and notes. A row's ``check`` compares the implementation's final
+weights, scored by the same float64 judge (``problems``), with the numpy reference's: an
+implementation that trained differently (or less) fails the check and the suite exits non-zero.
 """
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from minidl import Dense, Sequential, config
+from . import impl_minidl, impl_numpy, impl_sklearn, impl_torch, problems
+from .harness import Timing, time_interleaved
 
-from . import peers, reference
-from .harness import measure
+__all__ = ["Settings", "w1_lecture1", "w2_lecture2", "w3_small_classifier", "w4_wide_mlp", "w5_limits",
+           "scaling", "memory", "W4_SIZES"]
 
-__all__ = ["Settings", "w1", "w2", "w3", "w4", "w5", "scaling", "memory", "AgreementError"]
+W3_SIZES = [64, 128, 10]
+W4_SIZES = [784, 1024, 1024, 10]
+NUMPY = "numpy reference"
+LIMIT = "matrix products only"
+TORCH = "PyTorch"
+SKLEARN = "scikit-learn"
 
 
-class AgreementError(AssertionError):
-    """Two implementations of one workload ended at different losses."""
-
-
+@dataclass
 class Settings:
-    """Sizes and repeats; ``quick`` keeps the whole suite under a minute."""
+    """Sizes and repeat counts of one suite run (``quick`` for CI, full for the docs)."""
 
-    def __init__(self, quick: bool) -> None:
-        self.quick = quick
-        self.repeats = 3 if quick else 7
-        self.w1_epochs = 100 if quick else 1000
-        self.w2_iterations = 300 if quick else 1500
-        self.w3_epochs = 2 if quick else 10
-        self.w4_samples = 1024 if quick else 8192
-        self.w4_epochs = 1 if quick else 2
-        self.scale_samples = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
-        self.scale_widths = [32, 128, 512] if quick else [32, 128, 512, 1024]
+    quick: bool
+    repeats: int
+    warmup: int = 1
+    w1_epochs: int = 1000
+    w2_iterations: int = 1500
+    w3_epochs: int = 20
+    w4_samples: int = 8192
+    w4_epochs: int = 1
+    scaling_samples: tuple[int, ...] = (1_000, 10_000, 100_000)
+    scaling_widths: tuple[int, ...] = (32, 128, 512, 2048)
 
-
-# --------------------------------------------------------------------------- shared pieces
-def _sigmoid(v: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-def _mlp_logits(weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    h = x.astype(np.float64)
-    pairs = list(zip(weights[0::2], weights[1::2]))
-    for i, (w, b) in enumerate(pairs):
-        h = h @ w + b
-        if i < len(pairs) - 1:
-            h = np.maximum(h, 0)
-    return h
+    @classmethod
+    def make(cls, quick: bool, tiny: bool = False) -> Settings:
+        if tiny:  # correctness only (the test suite): seconds, not minutes
+            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,))
+        if quick:
+            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512))
+        return cls(False, 7, 1)
 
 
-def mlp_loss(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
-    z = _mlp_logits(weights, x)
-    z = z - z.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), labels]))
+def _peers() -> dict[str, bool]:
+    return {TORCH: impl_torch.available(), SKLEARN: impl_sklearn.available()}
 
 
-def _glorot(rng: np.random.Generator, sizes: list[int], dtype: Any) -> list[np.ndarray]:
-    out = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        out += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(dtype), np.zeros(fan_out, dtype)]
-    return out
+def _skipped_notes(wanted: list[str]) -> list[str]:
+    peers = _peers()
+    return [f"{name} is not installed: skipped." for name in wanted if not peers[name]]
 
 
-def _row(impl: str, timing: Any, loss: float, **extra: Any) -> dict[str, Any]:
-    return {"impl": impl, "timing": timing.as_dict(), "loss": loss, **extra}
+def _check_weights(results: dict[str, Any], tolerance: float) -> dict[str, str]:
+    # lecture networks: every implementation must end on the reference's weights
+    reference = results[NUMPY]
+    checks = {}
+    for name, weights in results.items():
+        worst = max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in zip(weights, reference))
+        checks[name] = "ok" if worst <= tolerance else f"FAILED: weights differ by {worst:.2e} (> {tolerance:g})"
+    return checks
 
 
-def _check_agreement(name: str, rows: list[dict[str, Any]], rtol: float) -> None:
-    base = rows[0]["loss"]
+def _lecture_rows(timings, results, steps: int, judge: Callable[[list[np.ndarray]], float], tolerance: float):
+    checks = _check_weights(results, tolerance)
+    return [
+        {"impl": name, "time_per_step": timing.as_dict(), "steps": steps, "final_loss": judge(results[name]),
+         "check": checks[name]}
+        for name, timing in timings.items()
+    ]
+
+
+def w1_lecture1(s: Settings) -> dict[str, Any]:
+    """Lecture 1: 2-2-1 sigmoid network, per-sample SGD on the four people."""
+    p = problems.lecture1()
+    epochs = s.w1_epochs
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.lecture1_scalar(p.weights, p.x, p.y, epochs),
+        "numpy, weight matrices": lambda: lambda: impl_numpy.lecture1_matrices(p.weights, p.x, p.y, epochs),
+        "minidl": lambda: impl_minidl.lecture("lecture1", p.weights, epochs),
+    }
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, epochs, lecture=1)
+    steps = epochs * len(p.x)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup, units=steps)
+    judge = lambda w: problems.lecture_loss(w, p.x, p.y, biases=True, reduction="mean")  # noqa: E731
+    notes = [
+        f"{epochs} epochs x 4 samples = {steps} steps per run; the {NUMPY} is the lecture's scalar style "
+        "(nine named parameters, numpy rows, np.exp); 'numpy, weight matrices' is the same network with arrays.",
+        "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+        *_skipped_notes([TORCH]),
+    ]
+    return {"id": "W1", "title": "Lecture 1: 2-2-1 sigmoid, per-sample SGD", "unit": "step",
+            "rows": _lecture_rows(timings, results, steps, judge, 1e-9), "notes": notes}
+
+
+def w2_lecture2(s: Settings) -> dict[str, Any]:
+    """Lecture 2: 3-4-1 bias-free sigmoid network, full-batch gradient descent."""
+    p = problems.lecture2()
+    n = s.w2_iterations
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.lecture2(p.weights, p.x, p.y, n),
+        "minidl": lambda: impl_minidl.lecture("lecture2", p.weights, n),
+    }
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, n, lecture=2)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup, units=n)
+    judge = lambda w: problems.lecture_loss(w, p.x, p.y, biases=False, reduction="sum")  # noqa: E731
+    notes = [f"{n} full-batch iterations per run.",
+             "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+             *_skipped_notes([TORCH])]
+    return {"id": "W2", "title": "Lecture 2: 3-4-1 bias-free sigmoid, full batch", "unit": "step",
+            "rows": _lecture_rows(timings, results, n, judge, 1e-9), "notes": notes}
+
+
+def _classifier_prepares(p: problems.Problem, epochs: int, batch: int, lr: float, peers: bool = True):
+    args = (p.weights, p.x, p.y, epochs, batch, lr)
+    prepares = {
+        NUMPY: lambda: lambda: impl_numpy.mlp_classifier(*args),
+        "minidl": lambda: impl_minidl.mlp_classifier(*args),
+    }
+    if peers and impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.mlp_classifier(*args)
+    if peers and impl_sklearn.available():
+        prepares[SKLEARN] = lambda: impl_sklearn.mlp_classifier(*args)
+    return prepares
+
+
+def _classifier_rows(p: problems.Problem, timings: dict[str, Timing], results, samples_per_run: int, tolerance: float):
+    judged = {name: problems.classifier_loss(w, p.x, p.y) for name, (w, _) in results.items()}
+    reference = judged[NUMPY]
+    rows = []
+    for name, timing in timings.items():
+        weights, reported = results[name]
+        gap = abs(judged[name] - reference) / max(abs(reference), 1e-12)
+        rows.append({
+            "impl": name,
+            "time_per_run": timing.as_dict(),
+            "samples_per_second": samples_per_run / timing.median,
+            "final_loss": judged[name],
+            "last_epoch_loss": reported,
+            "test_accuracy": problems.classifier_accuracy(weights, p.x_test, p.y_test),
+            "check": "ok" if gap <= tolerance else f"FAILED: final loss {judged[name]:.6g} vs {reference:.6g} "
+                     f"(relative gap {gap:.1e} > {tolerance:g})",
+        })
+    return rows
+
+
+# float32 sums in a different order drift apart a little over many steps; float64 must agree closely
+LOSS_TOLERANCE = {"float64": 1e-7, "float32": 1e-2}
+
+
+def w3_small_classifier(s: Settings) -> dict[str, Any]:
+    """64-128-10 ReLU classifier, softmax cross-entropy, SGD lr 0.1, batch 32, both dtypes."""
+    base = problems.digits_like()
+    epochs, batch = s.w3_epochs, 32
+    rows = []
+    for dtype in ("float64", "float32"):
+        p = base.astype(dtype)
+        timings, results = time_interleaved(_classifier_prepares(p, epochs, batch, 0.1), repeats=s.repeats, warmup=s.warmup)
+        for row in _classifier_rows(p, timings, results, epochs * len(p.x), LOSS_TOLERANCE[dtype]):
+            rows.append({"dtype": dtype, **row})
+    notes = [
+        f"Data: {base.source}, {len(base.x)} training and {len(base.x_test)} test samples, shuffled once "
+        f"beforehand and visited in that order by everyone; {epochs} epochs per run. Accuracy is on the test samples.",
+        "minidl: Dense(64, 128, relu), Dense(128, 10) and sparse_categorical_crossentropy(from_logits=True).",
+        *_skipped_notes([TORCH, SKLEARN]),
+    ]
+    return {"id": "W3", "title": "Small classifier 64-128-10", "unit": "run", "rows": rows, "notes": notes}
+
+
+def _flops_per_sample(sizes: list[int]) -> int:
+    # 3 matrix products per dense layer per step (forward, weight gradient, input gradient)
+    return 3 * 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def w4_wide_mlp(s: Settings) -> dict[str, Any]:
+    """784-1024-1024-10 ReLU MLP in float32, batch 256, synthetic data."""
+    p = problems.synthetic_classification(W4_SIZES, s.w4_samples).astype("float32")
+    epochs, batch = s.w4_epochs, 256
+    prepares = _classifier_prepares(p, epochs, batch, 0.01)
+    steps = epochs * -(-len(p.x) // batch)
+    # the limit is timed in the same rounds as the implementations, so it sees the same load
+    prepares[LIMIT] = lambda: _products_only(W4_SIZES, batch, steps)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
+    limit_time = timings.pop(LIMIT).median
+    results.pop(LIMIT)
+    samples = epochs * len(p.x)
+    rows = _classifier_rows(p, timings, results, samples, LOSS_TOLERANCE["float32"])
+    flops = _flops_per_sample(W4_SIZES)
     for row in rows:
-        row["agrees"] = bool(abs(row["loss"] - base) <= rtol * max(abs(base), 1e-12))
-    bad = [f"{r['impl']}: {r['loss']:.10g}" for r in rows if not r["agrees"]]
-    if bad:
-        raise AgreementError(f"{name}: implementations disagree with minidl's loss {base:.10g}: {', '.join(bad)}")
+        row["gflops"] = row["samples_per_second"] * flops / 1e9
+        row["fraction_of_matmul_limit"] = limit_time / row["time_per_run"]["median"]
+    notes = [
+        f"{len(p.x)} synthetic samples, {epochs} epoch(s) per run, learning rate 0.01. GFLOP/s counts 3 matrix "
+        f"products per dense layer per step ({flops / 1e6:.2f} MFLOP per sample).",
+        f"Matmul limit: the {steps} steps' matrix products alone (8 per step, no other work), timed in the same "
+        f"rounds: {limit_time * 1e3:.0f} ms per run, {samples / limit_time:,.0f} samples/s, "
+        f"{samples * flops / limit_time / 1e9:.1f} GFLOP/s. 'of matmul limit' = limit time / run time.",
+        *_skipped_notes([TORCH, SKLEARN]),
+    ]
+    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows, "notes": notes}
 
 
-def _time(run: Callable[[], list[np.ndarray]], units: int, repeats: int) -> tuple[Any, list[np.ndarray]]:
-    """Times ``run`` (which resets the weights, trains and returns them); setup happened before."""
-    result: list[list[np.ndarray]] = []
-    timing = measure(lambda: result.append(run()), units, repeats=repeats)
-    return timing, result[-1]
+def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    # the products one training step needs: forward, weight gradient, and input gradient
+    # (except for the first layer, whose input is the data)
+    shapes = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes.append((f"forward {n_in}->{n_out}", (batch, n_in), (n_in, n_out)))
+        shapes.append((f"weight grad {n_in}->{n_out}", (n_in, batch), (batch, n_out)))
+        if i:
+            shapes.append((f"input grad {n_in}->{n_out}", (batch, n_out), (n_out, n_in)))
+    return shapes
 
 
-# --------------------------------------------------------------------------- W1, W2: the lectures
-def _minidl_lecture(name: str, weights: list[np.ndarray], epochs: int) -> Callable[[], list[np.ndarray]]:
-    cfg = config.load(name)
-    model = cfg.build(seed=0)
-    x, y = cfg.arrays()
+def _products_only(sizes: list[int], batch: int, steps: int):
+    """A run doing only the matrix products of ``steps`` training steps, into preallocated outputs."""
+    rng = np.random.default_rng(0)
+    work = []
+    for _, a_shape, b_shape in _matmul_shapes(sizes, batch):
+        a = rng.standard_normal(a_shape, dtype=np.float32)
+        b = rng.standard_normal(b_shape, dtype=np.float32)
+        work.append((a, b, np.empty((a_shape[0], b_shape[1]), dtype=np.float32)))
 
-    def run() -> list[np.ndarray]:
-        model.set_weights(weights)
-        model.fit(x, y, **{**cfg.fit, "epochs": epochs})
-        return model.get_weights()
-
-    return run
-
-
-def _lecture1_loss(weights: list[np.ndarray]) -> float:
-    w1, b1, w2, b2 = weights
-    out = _sigmoid(_sigmoid(reference.LECTURE1_X @ w1 + b1) @ w2 + b2).ravel()
-    return float(np.mean((out - reference.LECTURE1_Y) ** 2))
-
-
-def w1(s: Settings) -> dict[str, Any]:
-    """Lecture 1: 2-2-1 sigmoid, per-sample SGD, time per training step."""
-    rng = np.random.default_rng(1)
-    p = rng.standard_normal(9)
-    weights = [np.array([[p[0], p[2]], [p[1], p[3]]]), p[6:8].copy(), p[4:6].reshape(2, 1), p[8:9].copy()]
-    steps = 4 * s.w1_epochs
-    impls: dict[str, Callable[[], list[np.ndarray]]] = {
-        "minidl": _minidl_lecture("lecture1", weights, s.w1_epochs),
-        "numpy (lecture, scalar)": lambda: _scalar_as_matrices(reference.lecture1_scalar(list(p), s.w1_epochs)),
-        "numpy (matrices)": lambda: reference.lecture1_matrix(weights, s.w1_epochs),
-    }
-    if peers.torch:
-        impls["pytorch"] = peers.torch["lecture1"](weights, s.w1_epochs)
-    rows = []
-    for impl, run in impls.items():
-        timing, final = _time(run, steps, s.repeats)
-        rows.append(_row(impl, timing, _lecture1_loss(final)))
-    _check_agreement("W1", rows, 1e-9)
-    return {"name": "W1 lecture 1 (2-2-1 sigmoid, per-sample SGD)", "unit": "s/step", "rows": rows,
-            "notes": ["scikit-learn cannot express this network (per-sample MSE on a sigmoid output)."]}
-
-
-def _scalar_as_matrices(p: list[float]) -> list[np.ndarray]:
-    w1, w2, w3, w4, w5, w6, b1, b2, b3 = (float(v) for v in p)
-    return [np.array([[w1, w3], [w2, w4]]), np.array([b1, b2]), np.array([[w5], [w6]]), np.array([b3])]
-
-
-def w2(s: Settings) -> dict[str, Any]:
-    """Lecture 2: 3-4-1 bias-free sigmoid, full batch, time per iteration."""
-    rng = np.random.default_rng(2)
-    weights = [rng.random((3, 4)), rng.random((4, 1))]
-    impls: dict[str, Callable[[], list[np.ndarray]]] = {
-        "minidl": _minidl_lecture("lecture2", weights, s.w2_iterations),
-        "numpy (lecture)": lambda: reference.lecture2(weights, s.w2_iterations),
-    }
-    if peers.torch:
-        impls["pytorch"] = peers.torch["lecture2"](weights, s.w2_iterations)
-
-    def loss(w: list[np.ndarray]) -> float:
-        out = _sigmoid(_sigmoid(reference.LECTURE2_X @ w[0]) @ w[1])
-        return float(np.sum((out - reference.LECTURE2_Y) ** 2))
-
-    rows = []
-    for impl, run in impls.items():
-        timing, final = _time(run, s.w2_iterations, s.repeats)
-        rows.append(_row(impl, timing, loss(final)))
-    _check_agreement("W2", rows, 1e-9)
-    return {"name": "W2 lecture 2 (3-4-1 bias-free sigmoid, full batch)", "unit": "s/step", "rows": rows,
-            "notes": ["scikit-learn cannot express this network (no bias-free layers, summed loss)."]}
-
-
-# --------------------------------------------------------------------------- W3, W4: classifiers
-def _minidl_mlp(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float) -> Callable[[], list[np.ndarray]]:
-    sizes = [w.shape for w in weights[0::2]]
-    layers = [Dense(i, o, activation="relu") for i, o in sizes[:-1]] + [Dense(*sizes[-1])]
-    model = Sequential(layers, seed=0, dtype=x.dtype.name)
-    model.compile(loss={"type": "sparse_categorical_crossentropy", "from_logits": True}, optimizer={"type": "sgd", "learning_rate": lr})
-
-    def run() -> list[np.ndarray]:
-        model.set_weights(weights)
-        model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False)
-        return model.get_weights()
+    def run() -> None:
+        for _ in range(steps):
+            for a, b, out in work:
+                np.dot(a, b, out=out)
 
     return run
 
 
-def mlp_implementations(include_sklearn: bool = True) -> dict[str, Callable[..., list[np.ndarray]]]:
-    impls: dict[str, Callable[..., list[np.ndarray]]] = {
-        "minidl": _minidl_mlp,
-        "numpy": lambda w, *a: lambda: reference.mlp_train([v.copy() for v in w], *a),
+def _best_time(fn: Callable[[], Any], repeats: int, number: int) -> Timing:
+    seconds = []
+    fn()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        seconds.append((time.perf_counter() - start) / number)
+    return Timing.of(seconds)
+
+
+def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dict[str, Any]:
+    """The matrix-multiply speed of W4's products, and the cost of one tiny numpy (and torch) call."""
+    rng = np.random.default_rng(0)
+    products = []
+    total_median = 0.0
+    for label, a_shape, b_shape in _matmul_shapes(sizes, batch):
+        a = rng.standard_normal(a_shape, dtype=np.float32)
+        b = rng.standard_normal(b_shape, dtype=np.float32)
+        out = np.empty((a_shape[0], b_shape[1]), dtype=np.float32)
+        timing = _best_time(lambda: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20)
+        flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
+        total_median += timing.min
+        products.append({"product": label, "shape": f"{a_shape} @ {b_shape}", "time": timing.as_dict(),
+                         "gflops": flops / timing.median / 1e9})
+    step_flops = _flops_per_sample(sizes) * batch
+    tiny_a, tiny_b = np.ones(2), np.ones(2)
+    calls = {"numpy add, 2 elements": _best_time(lambda: np.add(tiny_a, tiny_b), s.repeats, 20000).as_dict()}
+    if impl_torch.available():
+        torch_add = impl_torch.tiny_call()
+        calls["torch add, 2 elements"] = _best_time(torch_add, s.repeats, 20000).as_dict()
+    return {
+        "id": "W5", "title": "Limits: matrix products of W4 (float32) and tiny calls",
+        "products": products,
+        "limit": {
+            "step_seconds": total_median,
+            "samples_per_second": batch / total_median,
+            "gflops": step_flops / total_median / 1e9,
+        },
+        "tiny_calls": calls,
+        "notes": [
+            f"The limit of a W4 step here is the sum of its {len(products)} matrix products' best times (batch {batch}), "
+            "with W4's flop count (3 products per layer). W4's own 'of matmul limit' column uses the same products "
+            "timed in W4's rounds, under the same load.",
+        ],
     }
-    if peers.torch:
-        impls["pytorch"] = peers.torch["mlp"]
-    if include_sklearn and peers.sklearn_mlp:
-        impls["scikit-learn"] = peers.sklearn_mlp
-    return impls
 
 
-def _digits(dtype: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        rng = np.random.default_rng(3)
-        centers = rng.standard_normal((10, 64)) * 4
-        labels = rng.integers(0, 10, 1797)
-        x = centers[labels] + rng.standard_normal((1797, 64)) * 3
-        source = "synthetic 8x8-digits-shaped data (scikit-learn not installed)"
-    else:
-        data = load_digits()
-        x, labels = data.data, data.target
-        source = "scikit-learn's digits (1797 8x8 images)"
-    x = (x / np.abs(x).max()).astype(dtype)
-    order = np.random.default_rng(4).permutation(len(x))
-    split = int(0.8 * len(x))
-    train, test = order[:split], order[split:]
-    return x[train], labels[train], x[test], labels[test], source
-
-
-def _mlp_workload(name: str, x, labels, sizes, epochs, batch, lr, s: Settings, test=None, rtol=1e-7) -> dict[str, Any]:
-    weights = _glorot(np.random.default_rng(5), sizes, x.dtype)
-    flops = 6 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))  # 3 matrix products per layer
-    rows = []
-    for impl, make in mlp_implementations().items():
-        timing, final = _time(make(weights, x, labels, epochs, batch, lr), epochs * len(x), s.repeats)
-        extra = {"samples_per_s": 1.0 / timing.median, "gflops": flops / timing.median / 1e9}
-        if test is not None:
-            extra["accuracy"] = float(np.mean(_mlp_logits(final, test[0]).argmax(axis=1) == test[1]))
-        rows.append(_row(impl, timing, mlp_loss(final, x, labels), **extra))
-    _check_agreement(name, rows, rtol)
-    return {"name": name, "unit": "s/sample", "rows": rows, "notes": []}
-
-
-def w3(s: Settings) -> list[dict[str, Any]]:
-    """64-128-10 ReLU, softmax cross-entropy, SGD 0.1, batch 32, float64 and float32."""
-    results = []
-    for dtype, rtol in ((np.float64, 1e-7), (np.float32, 1e-3)):
-        xtr, ytr, xte, yte, source = _digits(dtype)
-        result = _mlp_workload(f"W3 small classifier, {np.dtype(dtype).name}", xtr, ytr, [64, 128, 10], s.w3_epochs, 32, 0.1, s, (xte, yte), rtol)
-        result["notes"].append(f"data: {source}; {s.w3_epochs} epochs; accuracy on a held-out 20%.")
-        results.append(result)
-    return results
-
-
-def w4(s: Settings) -> dict[str, Any]:
-    """784-1024-1024-10 ReLU, float32, batch 256, synthetic data."""
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((s.w4_samples, 784)).astype(np.float32)
-    labels = rng.integers(0, 10, s.w4_samples)
-    result = _mlp_workload("W4 wide MLP, float32", x, labels, [784, 1024, 1024, 10], s.w4_epochs, 256, 0.01, s, rtol=1e-3)
-    result["notes"].append(f"{s.w4_samples} synthetic samples, {s.w4_epochs} epochs; GFLOP/s counts 3 matrix products per layer.")
-    return result
-
-
-# --------------------------------------------------------------------------- W5: the limits
-def w5(s: Settings) -> dict[str, Any]:
-    """The matrix-multiply rate for W4's shapes, and the cost of one tiny numpy call."""
-    rng = np.random.default_rng(7)
-    batch, sizes = 256, [784, 1024, 1024, 10]
-    products = []  # one W4 step: forward, weight gradient and input gradient of every layer
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        products += [((batch, a), (a, b)), ((a, batch), (batch, b)), ((batch, b), (b, a))]
-    limits = {}
-    for dtype in (np.float32, np.float64):
-        mats = [(rng.standard_normal(p).astype(dtype), rng.standard_normal(q).astype(dtype)) for p, q in products]
-        flops = sum(2 * p[0] * p[1] * q[1] for p, q in products)
-
-        def run() -> None:
-            for a, b in mats:
-                a @ b
-
-        timing = measure(run, 1, repeats=s.repeats * 3)
-        limits[np.dtype(dtype).name] = flops / timing.median / 1e9
-    a, b, c = np.ones(2), np.ones(2), np.empty(2)
-    tiny = measure(lambda: [np.add(a, b, out=c) for _ in range(10_000)], 10_000, repeats=s.repeats)
-    result = {"name": "W5 limits", "matmul_gflops": limits, "numpy_call_s": tiny.median, "notes": []}
-    if peers.torch_available:
-        import torch
-
-        ta, tb = torch.ones(2), torch.ones(2)
-        result["torch_call_s"] = measure(lambda: [torch.add(ta, tb) for _ in range(10_000)], 10_000, repeats=s.repeats).median
-    return result
-
-
-# --------------------------------------------------------------------------- scaling and memory
 def scaling(s: Settings) -> dict[str, Any]:
-    """Seconds per epoch as the data set and the width grow (64-H-10 ReLU, float32, batch 32)."""
-    rng = np.random.default_rng(8)
-    impls = {k: v for k, v in mlp_implementations(include_sklearn=False).items() if k in ("minidl", "numpy")}
+    """Time per epoch as the data set grows and as the hidden layer widens (float32, batch 32)."""
     rows = []
-    for n, width in [(n, 128) for n in s.scale_samples] + [(4096, w) for w in s.scale_widths]:
-        x = rng.standard_normal((n, 64)).astype(np.float32)
-        labels = rng.integers(0, 10, n)
-        weights = _glorot(rng, [64, width, 10], np.float32)
-        row = {"samples": n, "width": width}
-        for impl, make in impls.items():
-            row[impl] = measure(make(weights, x, labels, 1, 32, 0.05), 1, repeats=max(2, s.repeats // 2)).median
-        rows.append(row)
-    return {"name": "Scaling (seconds per epoch)", "rows": rows}
+    for samples in s.scaling_samples:
+        rows += _scaling_point(s, [64, 128, 10], samples, "samples", samples)
+    for width in s.scaling_widths:
+        rows += _scaling_point(s, [64, width, 10], 10_000 if not s.quick else 2_000, "width", width)
+    return {"id": "scaling", "title": "Scaling: time per epoch (float32, batch 32, 1 epoch per run)", "rows": rows,
+            "notes": ["Synthetic data; widths use a 64-W-10 network on 10,000 samples (2,000 in quick mode)."]}
+
+
+def _scaling_point(s: Settings, sizes: list[int], samples: int, axis: str, value: int) -> list[dict[str, Any]]:
+    p = problems.synthetic_classification(sizes, samples).astype("float32")
+    prepares = _classifier_prepares(p, 1, 32, 0.1)
+    prepares.pop(SKLEARN, None)  # the peers' speed is compared in W3/W4; here PyTorch gives the slope
+    timings, results = time_interleaved(prepares, repeats=max(1, s.repeats // 2), warmup=s.warmup)
+    rows = _classifier_rows(p, timings, results, len(p.x), LOSS_TOLERANCE["float32"])
+    return [{"axis": axis, "value": value, "samples": len(p.x), "impl": r["impl"],
+             "time_per_epoch": r["time_per_run"], "check": r["check"]} for r in rows]
 
 
 def memory(s: Settings) -> dict[str, Any]:
-    """Peak memory of one epoch of ``fit`` on W4's network, against the numpy reference's loop."""
-    n, batch, sizes = s.w4_samples, 256, [784, 1024, 1024, 10]
-    rng = np.random.default_rng(9)
-    x = rng.standard_normal((n, 784)).astype(np.float32)
-    labels = rng.integers(0, 10, n)
-    weights = _glorot(rng, sizes, np.float32)
-    model = Sequential([Dense(784, 1024, activation="relu"), Dense(1024, 1024, activation="relu"), Dense(1024, 10)], dtype="float32")
-    model.compile(loss={"type": "sparse_categorical_crossentropy", "from_logits": True}, optimizer={"type": "sgd", "learning_rate": 0.01})
-    model.set_weights(weights)
-    model.fit(x[:batch], labels[:batch], epochs=1, batch_size=batch)  # packs the parameters, as any first fit does
-    copies = [w.copy() for w in weights]
-    runs = {
-        "minidl": lambda: model.fit(x, labels, epochs=1, batch_size=batch, shuffle=True),
-        "numpy": lambda: reference.mlp_train(copies, x, labels, 1, batch, 0.01),
-    }
-    peaks = {}
-    for impl, run in runs.items():
+    """Peak memory while training W4 for one epoch: data and initial weights, plus what training allocates.
+
+    The data and the initial weights exist before and are counted by size; tracemalloc (which
+    sees numpy's allocations) measures everything allocated from building the model to the end
+    of training.
+    """
+    p = problems.synthetic_classification(W4_SIZES, s.w4_samples).astype("float32")
+    data_bytes = p.x.nbytes + p.y.nbytes
+    param_bytes = sum(w.nbytes for w in p.weights)
+    activation_bytes = 256 * sum(W4_SIZES[1:]) * 4
+    rows = []
+    for name, prepare in _classifier_prepares(p, 1, 256, 0.01, peers=False).items():
         tracemalloc.start()
-        run()
-        peaks[impl] = {"peak_bytes": tracemalloc.get_traced_memory()[1]}
-        tracemalloc.stop()
+        try:
+            run = prepare()
+            run()
+            allocated = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        rows.append({"impl": name, "allocated_bytes": allocated, "peak_bytes": data_bytes + param_bytes + allocated})
     return {
-        "name": "Peak memory of one epoch (W4 network, float32)",
-        "peaks": peaks,
-        "data_bytes": x.nbytes + labels.nbytes,
-        "param_bytes": sum(w.nbytes for w in weights),
-        "batch_activation_bytes": batch * sum(sizes) * 4,
+        "id": "memory", "title": "Peak memory of training W4 (one epoch)",
+        "data_bytes": data_bytes, "parameter_bytes": param_bytes, "batch_activation_bytes": activation_bytes,
+        "rows": rows,
         "notes": [
-            "tracemalloc peak of the allocations made during one epoch (minidl: one fit call, shuffled; "
-            "numpy: its training loop, in data-set order); the data and the parameters exist before.",
+            "peak = data + initial weights (alive throughout) + the peak of what building the model and training "
+            "allocate (tracemalloc). tracemalloc cannot see PyTorch's allocations, so only the numpy-based "
+            "implementations are compared.",
         ],
     }

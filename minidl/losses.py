@@ -120,8 +120,9 @@ class MSE(Loss):
         return _difference(y_pred, y_true) * (2.0 * self._scale(y_pred))
 
     def value_and_gradient(self, y_true, y_pred):
-        d = _difference(y_pred, y_true)
-        scale = self._scale(y_pred)
+        # the helpers inlined: on lecture 1 this runs every 15 us step, where each call counts
+        d = y_pred - y_true if y_pred.dtype == y_true.dtype else _difference(y_pred, y_true)
+        scale = 1.0 / d.size if self.reduction == "mean" else 1.0
         value = float(np.vdot(d, d)) * scale
         d *= 2.0 * scale  # d is a new array: reuse it as the gradient
         return value, d
@@ -289,11 +290,12 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         labels = y_true.astype(np.intp, copy=False).reshape(-1)
         scale = _per_sample(self, y_pred)
         if self.from_logits:
-            # one pass: softmax from the shifted exponentials, the loss from their log-sum
-            shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+            # one pass: softmax from the shifted exponentials, the loss from their log-sum;
+            # ufunc reductions instead of the .max/.sum/np.sum wrappers (about 1 us each a step)
+            shifted = y_pred - np.maximum.reduce(y_pred, axis=1, keepdims=True)
             grad = np.exp(shifted)
-            sums = grad.sum(axis=1)
-            value = float(np.sum(np.log(sums) - shifted[rows, labels])) * scale
+            sums = np.add.reduce(grad, axis=1)
+            value = float(np.add.reduce(np.log(sums) - shifted[rows, labels])) * scale
             grad /= sums[:, None]
             grad[rows, labels] -= 1.0
             grad *= scale

@@ -147,6 +147,7 @@ class Sequential:
         # resolution is a measurable share of a step. Rebuilt when layers or optimizer change.
         plan = self._plan
         if plan is None:
+            self._packed()  # before any step: packing repoints every gradient array
             optimizer = self.optimizer
             params = (self._packed(),) if optimizer.elementwise else tuple(self.parameters())  # type: ignore[union-attr]
             plan = self._plan = _StepPlan(

@@ -49,13 +49,22 @@ def pack(parameters: Sequence[Parameter], dtype: np.dtype) -> Parameter:
     Returns a Parameter whose ``value`` and ``grad`` are the two flat buffers.
     """
     total = sum(p.size for p in parameters)
-    flat = Parameter(np.empty(total, dtype=dtype), name="all")
+    # The old gradients are not carried over (backward overwrites them): dropping them first,
+    # and allocating the flat gradient only once the old values are gone, means packing never
+    # holds more than one extra copy of the weights (peak 2x the parameters instead of 4x).
+    for p in parameters:
+        p.grad = None  # type: ignore[assignment]
+    values = np.empty(total, dtype=dtype)
     offset = 0
     for p in parameters:
         end = offset + p.size
-        flat.value[offset:end] = p.value.ravel()
-        flat.grad[offset:end] = p.grad.ravel()  # packing may happen between backward and update
-        p.value = flat.value[offset:end].reshape(p.value.shape)
+        values[offset:end] = p.value.ravel()
+        p.value = values[offset:end].reshape(p.value.shape)
+        offset = end
+    flat = Parameter(values, name="all")
+    offset = 0
+    for p in parameters:
+        end = offset + p.size
         p.grad = flat.grad[offset:end].reshape(p.value.shape)
         offset = end
     return flat

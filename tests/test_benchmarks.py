@@ -1,65 +1,73 @@
-"""The benchmark suite's correctness on tiny sizes: every installed implementation of each
-workload reaches the same loss from the same weights, and the report is written. Nothing here
-asserts a timing (timings belong to ``python -m benchmarks``)."""
+"""The benchmark suite runs and its correctness checks hold, on tiny sizes; nothing is timed here.
+
+The suite lives in ``benchmarks/`` at the root of the repository (it is not part of the installed
+package), so these tests import it from there.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from benchmarks import __main__ as bench_main
-from benchmarks import reference, report, workloads
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import impl_numpy, problems  # noqa: E402
+from benchmarks.suite import failed_checks, run_suite, write_outputs  # noqa: E402
 
 
-class Tiny(workloads.Settings):
-    def __init__(self) -> None:
-        super().__init__(quick=True)
-        self.repeats = 1
-        self.w1_epochs, self.w2_iterations, self.w3_epochs = 5, 20, 1
-        self.w4_samples, self.w4_epochs = 256, 1
-        self.scale_samples, self.scale_widths = [200], [16]
+@pytest.fixture(scope="module")
+def tiny_results() -> dict:
+    return run_suite(tiny=True, log=lambda _: None)
 
 
-@pytest.mark.parametrize("run", [workloads.w1, workloads.w2, workloads.w4], ids=["W1", "W2", "W4"])
-def test_implementations_agree(run) -> None:
-    result = run(Tiny())
-    impls = [row["impl"] for row in result["rows"]]
-    assert impls[0] == "minidl" and any(i.startswith("numpy") for i in impls)
-    assert all(row["agrees"] for row in result["rows"])
+@pytest.mark.slow  # the tiny suite takes several seconds, mostly importing the peers
+def test_every_implementation_reaches_the_reference(tiny_results: dict) -> None:
+    assert failed_checks(tiny_results) == []
+    w1 = tiny_results["workloads"]["W1"]
+    assert {"numpy reference", "numpy, weight matrices", "minidl"} <= {r["impl"] for r in w1["rows"]}
+    w3 = tiny_results["workloads"]["W3"]
+    assert {r["dtype"] for r in w3["rows"]} == {"float32", "float64"}
 
 
-def test_w3_agrees_in_both_dtypes() -> None:
-    results = workloads.w3(Tiny())
-    assert [r["name"].split(", ")[-1] for r in results] == ["float64", "float32"]
-    for result in results:
-        assert all(row["agrees"] and 0.0 <= row["accuracy"] <= 1.0 for row in result["rows"])
+def test_lecture_references_agree_with_each_other() -> None:
+    # the two hand-written lecture-1 styles are independent codes for the same arithmetic
+    p = problems.lecture1(seed=3)
+    scalar = impl_numpy.lecture1_scalar(p.weights, p.x, p.y, 30)
+    matrices = impl_numpy.lecture1_matrices(p.weights, p.x, p.y, 30)
+    for a, b in zip(scalar, matrices):
+        assert a.shape == b.shape
+        assert abs(a - b).max() < 1e-12
 
 
-def test_disagreement_is_detected() -> None:
-    rows = [{"impl": "minidl", "loss": 1.0}, {"impl": "numpy", "loss": 1.01}]
-    with pytest.raises(workloads.AgreementError, match="numpy"):
-        workloads._check_agreement("Wx", rows, 1e-6)
+@pytest.mark.slow  # the tiny suite takes several seconds, mostly importing the peers
+def test_a_wrong_implementation_fails_the_check(tiny_results: dict) -> None:
+    broken = json.loads(json.dumps(tiny_results))
+    row = broken["workloads"]["W3"]["rows"][0]
+    row["check"] = "FAILED: for the test"
+    assert failed_checks(broken) == [f"W3 / {row['impl']} {row['dtype']}: FAILED: for the test"]
 
 
-def test_numpy_reference_matches_minidl_lecture1_exactly() -> None:
-    """The scalar reference is the lecture's arithmetic: the same weights after training."""
-    p = list(np.random.default_rng(3).standard_normal(9))
-    weights = workloads._scalar_as_matrices(p)
-    scalar = workloads._scalar_as_matrices(reference.lecture1_scalar(p, 20))
-    minidl = workloads._minidl_lecture("lecture1", weights, 20)()
-    for a, b in zip(scalar, minidl):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+def test_classifier_loss_of_a_known_network() -> None:
+    # zero weights give uniform probabilities: the cross-entropy is log(classes)
+    import numpy as np
+
+    weights = [np.zeros((4, 3)), np.zeros(3), np.zeros((3, 5)), np.zeros(5)]
+    x, labels = np.ones((6, 4)), np.arange(6) % 5
+    assert problems.classifier_loss(weights, x, labels) == pytest.approx(np.log(5), rel=1e-12)
 
 
-def test_the_command_writes_its_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workloads, "Settings", lambda quick: Tiny())
-    assert bench_main.main(["--quick", "--only", "W2,W5,scaling,memory", "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "results.json").read_text())
-    assert {w["name"].split(" ")[0] for w in data["workloads"]} >= {"W2", "W5", "Scaling", "Peak"}
-    text = (tmp_path / "results.md").read_text()
-    assert "## Targets" in text and "W2 minidl step / numpy lecture step" in text
-    assert data["environment"]["versions"]["numpy"] == np.__version__
-    assert any(t["target"].startswith("peak memory") for t in report.targets(data))
+@pytest.mark.slow  # the tiny suite takes several seconds, mostly importing the peers
+def test_reports_are_written(tiny_results: dict, tmp_path: Path) -> None:
+    paths = write_outputs(tiny_results, tmp_path)
+    names = {p.name for p in paths}
+    assert {"results.md", "results.json"} <= names
+    text = (tmp_path / "results.md").read_text(encoding="utf-8")
+    for heading in ("## Machine", "## Targets", "## W1.", "## W4.", "## W5.", "Peak memory"):
+        assert heading in text
+    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert set(data["workloads"]) == {"W1", "W2", "W3", "W4", "W5", "scaling", "memory"}
+    assert all(t["target"] for t in data["targets"])

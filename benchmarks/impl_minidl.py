@@ -1,0 +1,48 @@
+"""minidl as a user writes it: the bundled lecture configurations, and Sequential for the MLPs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minidl
+from minidl import config
+
+__all__ = ["lecture", "mlp_classifier"]
+
+
+def lecture(name: str, weights: list[np.ndarray], epochs: int):
+    """Prepares the bundled configuration ``name`` ("lecture1"/"lecture2") from ``weights``."""
+    cfg = config.load(name)
+    model = cfg.build(seed=0)
+    model.set_weights(weights)
+    x, y = cfg.arrays()
+    fit = {**cfg.fit, "epochs": epochs}
+
+    def run() -> list[np.ndarray]:
+        model.fit(x, y, **fit)
+        return model.get_weights()
+
+    return run
+
+
+def mlp_classifier(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+):
+    """A ReLU MLP with a linear last layer and a from-logits sparse cross-entropy, plain SGD."""
+    sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights[0::2]]
+    layers = [
+        minidl.Dense(n_in, n_out, activation="relu" if i < len(sizes) - 2 else None)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+    ]
+    model = minidl.Sequential(layers, seed=0, dtype=str(x.dtype))
+    model.compile(
+        loss=minidl.losses.get("sparse_categorical_crossentropy", from_logits=True),
+        optimizer=minidl.optimizers.get("sgd", learning_rate=lr),
+    )
+    model.set_weights(weights)
+
+    def run() -> tuple[list[np.ndarray], float]:
+        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False)
+        return model.get_weights(), history.history["loss"][-1]
+
+    return run

@@ -13,13 +13,14 @@ from abc import abstractmethod
 import numpy as np
 from scipy.special import expit, softmax
 
+from ._component import ValueEquality
 from .layers import Layer
 from .registry import Registry
 
 __all__ = ["Activation", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax", "registry", "register", "get"]
 
 
-class Activation(Layer):
+class Activation(ValueEquality, Layer):
     """Base class of elementwise activations: ``y = f(x)``, ``dL/dx = dL/dy * f'(x)``."""
 
     def __init__(self, *, name: str | None = None) -> None:
@@ -45,12 +46,6 @@ class Activation(Layer):
 
     def describe(self) -> str:
         return type(self).__name__
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
 
 registry: Registry[Activation] = Registry("activation", Activation)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._component import Described, ValueEquality
 from ._checks import number
 from .errors import ConfigError
 from .registry import Registry
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 
-class Initializer(ABC):
+class Initializer(Described, ValueEquality, ABC):
     """Fills a new array: ``init(shape, rng, dtype) -> ndarray``."""
 
     @abstractmethod
@@ -48,20 +49,6 @@ class Initializer(ABC):
     def example(cls) -> Initializer:
         """An instance for conformance tests."""
         return cls()
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, as plain JSON values."""
-        return {}
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 registry: Registry[Initializer] = Registry("initializer", Initializer)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._component import Described
 from ._checks import positive_int
 from .errors import ComponentTypeError, NotCompiledError, ShapeError, UnknownComponentError
 from .parameter import Parameter
@@ -21,7 +22,7 @@ from .registry import Registry
 __all__ = ["Layer", "Dense", "registry", "register", "get"]
 
 
-class Layer(ABC):
+class Layer(Described, ABC):
     """Base class of every layer.
 
     Subclasses implement :meth:`forward` and :meth:`backward`; a layer with parameters creates
@@ -82,9 +83,6 @@ class Layer(ABC):
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 registry: Registry[Layer] = Registry("layer", Layer)

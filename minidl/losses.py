@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import expit, log_softmax
 
+from ._component import Described, ValueEquality
 from ._checks import choice, number
 from .errors import ConfigError
 from .registry import Registry
@@ -35,7 +36,7 @@ __all__ = [
 REDUCTIONS = ("mean", "sum")
 
 
-class Loss(ABC):
+class Loss(Described, ValueEquality, ABC):
     """Base class of losses. ``loss(y_true, y_pred)`` returns a Python float.
 
     Subclasses implement ``__call__`` and ``gradient``; ``value_and_gradient`` may be overridden
@@ -76,16 +77,6 @@ class Loss(ABC):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as plain JSON values."""
         return {"reduction": self.reduction}
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 registry: Registry[Loss] = Registry("loss", Loss, plural="losses")

@@ -13,13 +13,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._component import Described, ValueEquality
 from ._checks import number
 from .registry import Registry
 
 __all__ = ["Metric", "Accuracy", "MeanAbsoluteError", "MeanSquaredError", "registry", "register", "get"]
 
 
-class Metric(ABC):
+class Metric(Described, ValueEquality, ABC):
     """Base class of metrics: ``metric(y_true, y_pred) -> float``.
 
     ``higher_is_better`` tells callbacks such as ``EarlyStopping(mode="auto")`` which way is an
@@ -41,20 +42,6 @@ class Metric(ABC):
     def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
         """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments as plain JSON values."""
-        return {}
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 registry: Registry[Metric] = Registry("metric", Metric)

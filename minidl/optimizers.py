@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
+from ._component import Described
 from ._checks import number
 from .errors import ConfigError
 from .parameter import Parameter
@@ -23,7 +24,7 @@ from .registry import Registry
 __all__ = ["Optimizer", "SGD", "Adam", "axpy", "registry", "register", "get"]
 
 
-class Optimizer(ABC):
+class Optimizer(Described, ABC):
     """Base class of optimizers.
 
     ``elementwise = True`` (the default) declares that the update of each element depends only
@@ -126,10 +127,6 @@ class Optimizer(ABC):
             restored.setdefault(parameters[int(index)], {})[slot] = _checked_slot(name, value, template[name])
         self.iterations = int(iterations)
         self._state = restored
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 _AXPY = {np.dtype(t).char: get_blas_funcs("axpy", dtype=t) for t in (np.float32, np.float64)}

@@ -1,9 +1,10 @@
 """The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
 
 ``check_step`` runs once per step, between backward and the optimizer update. Its fast path is
-one reduction over the model's single flat gradient buffer (``model._flat.grad``, packed before the first step): the sum
-of the gradients is finite whenever every gradient is (an overflow of the sum itself is told
-apart on the failure path), so the check costs one pass over memory the optimizer reads anyway.
+one reduction over the model's single flat gradient buffer (``model._flat.grad``, packed before
+the first step): the sum of the gradients is finite whenever every gradient is (an overflow of
+the sum itself is told apart on the failure path), so the check costs one pass over memory the
+optimizer reads anyway.
 
 ``step_guard`` wraps ``fit``: it applies the ``on_nonfinite`` policy, adds the epoch and batch
 to a DivergenceError, and defers Ctrl-C (SIGINT) to the next step boundary, so an interrupt
@@ -42,7 +43,7 @@ def check_step(model: Sequential, value: float) -> None:
         raise KeyboardInterrupt
     if model._on_nonfinite == "ignore":
         return
-    if math.isfinite(value) and math.isfinite(np.add.reduce(model._flat.grad))  # type: ignore[union-attr]:
+    if math.isfinite(value) and math.isfinite(np.add.reduce(model._flat.grad)):  # type: ignore[union-attr]
         return
     _raise_if_nonfinite(model, value)
 

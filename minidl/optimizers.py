@@ -216,9 +216,12 @@ class SGD(Optimizer):
         return {"velocity": np.zeros_like(param.value)} if self.momentum else {}
 
     def update(self, param: Parameter, state: dict[str, Any]) -> None:
-        p, g, lr = param.value, param.grad, self.learning_rate
+        p, g, lr = param.value, param.grad, self._learning_rate
         if self.weight_decay:
             g = g + self.weight_decay * p
+        if not self.momentum and p.size <= _BLOCK:
+            p -= lr * g  # the lecture-sized case, written out: a function call is 5% of its step
+            return
         # the scratch buffer is working memory, not state: it is not saved with the optimizer
         scratch = self.__dict__.get("_scratch")
         if not self.momentum:

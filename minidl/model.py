@@ -9,7 +9,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -18,7 +18,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
-from ._guard import NONFINITE_POLICIES, check_step, step_guard
+from ._guard import NONFINITE_POLICIES, check_step, gradient_sum, step_guard
 from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
 from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
@@ -147,15 +147,16 @@ class Sequential:
         # resolution is a measurable share of a step. Rebuilt when layers or optimizer change.
         plan = self._plan
         if plan is None:
-            self._packed()  # before any step: packing repoints every gradient array
+            flat = self._packed()  # before any step: packing repoints every gradient array
             optimizer = self.optimizer
-            params = (self._packed(),) if optimizer.elementwise else tuple(self.parameters())  # type: ignore[union-attr]
+            params = (flat,) if optimizer.elementwise else tuple(self.parameters())  # type: ignore[union-attr]
             plan = self._plan = _StepPlan(
                 optimizer,  # type: ignore[arg-type]
                 self.loss,  # type: ignore[arg-type]
                 params,
                 tuple(layer.forward for layer in self.layers),
                 tuple(layer.backward for layer in reversed(self.layers)),
+                gradient_sum(flat.grad),
             )
         return plan
 
@@ -350,7 +351,7 @@ class Sequential:
         value, grad = plan.loss.value_and_gradient(y, h)
         for backward in plan.backwards:
             grad = backward(grad)
-        check_step(self, value)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
+        check_step(self, value, plan.grad_sum)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
         plan.optimizer.step(plan.params)
         return value
 
@@ -577,6 +578,7 @@ class _StepPlan(NamedTuple):
     params: tuple[Parameter, ...]
     forwards: tuple[Any, ...]
     backwards: tuple[Any, ...]
+    grad_sum: Callable[[], float]  # the sum of every gradient, for the non-finite guard
 
 
 def _epoch_range(epochs: int, initial_epoch: Any) -> tuple[int | None, int]:

@@ -6,6 +6,7 @@ earlier: "the weights stay those of the last good step" means bit-identical to t
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 
@@ -15,7 +16,7 @@ from test_io_support import X, Y, make_model, weights_equal
 
 import minidl
 from minidl import DataError, DivergenceError, ShapeError
-from minidl._guard import DivergenceWarning, check_step
+from minidl._guard import DivergenceWarning, check_step, gradient_sum
 from minidl.layers import Layer
 from minidl.losses import MSE
 from minidl.parameter import Parameter
@@ -151,12 +152,28 @@ def test_names_the_first_layer_with_a_bad_gradient() -> None:
 
 def test_fast_check_tells_overflowing_sums_from_real_infinities() -> None:
     model = minidl.Sequential([minidl.Dense(1, 1, bias=False), minidl.Dense(1, 1, bias=False)], seed=0)
-    model._packed().grad[:] = [1e308, 1e308]  # finite, but their sum overflows
+    flat = model._packed().grad
+    flat[:] = [1e308, 1e308]  # finite, but their sum overflows
     with np.errstate(over="ignore"):
-        check_step(model, 1.0)
-    model._packed().grad[1] = np.inf
+        check_step(model, 1.0, gradient_sum(flat))
+    flat[1] = np.inf
     with pytest.raises(DivergenceError, match="layer 'dense_1'"):
-        check_step(model, 1.0)
+        check_step(model, 1.0, gradient_sum(flat))
+
+
+# sizes on both sides of the threshold where gradient_sum switches to a BLAS matrix-vector product
+@pytest.mark.parametrize("size", [10, 3 * 2**14 + 5, 4 * 2**14, 9 * 2**14 + 123])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gradient_sum_sees_every_nan_and_infinity(size: int, dtype: str) -> None:
+    flat = np.random.default_rng(size).uniform(-1, 1, size).astype(dtype)
+    total = gradient_sum(flat)
+    assert total() == pytest.approx(math.fsum(flat.astype(float)), rel=1e-3, abs=1e-2)
+    for where in {0, size // 2, max(0, size - 2**14 - 1), size - 1}:  # first, middle, last row, tail
+        for bad in (np.nan, np.inf, -np.inf):
+            keep = flat[where]
+            flat[where] = bad
+            assert not math.isfinite(total()), (where, bad)
+            flat[where] = keep
 
 
 # ------------------------------------------------------------------------- interrupts, exceptions

@@ -19,6 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,8 +51,8 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     """
     reduce = np.add.reduce
     rows = flat.size // _GEMV_WIDTH
-    if rows < 4:  # small buffers: one reduction is the fewest calls
-        return lambda: reduce(flat)
+    if rows < 4:  # small buffers: one reduction is the fewest calls (a partial adds no Python frame)
+        return partial(reduce, flat)
     body = flat[: rows * _GEMV_WIDTH].reshape(rows, _GEMV_WIDTH)
     tail = flat[rows * _GEMV_WIDTH :]
     ones = np.ones(_GEMV_WIDTH, dtype=flat.dtype)

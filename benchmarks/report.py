@@ -9,6 +9,7 @@ from typing import Any
 __all__ = ["targets", "markdown", "write_json", "write_chart"]
 
 NUMPY, TORCH, SKLEARN = "numpy reference", "PyTorch", "scikit-learn"
+LECTURE = "numpy, the lecture's code"
 
 
 def _row(workload: dict[str, Any], impl: str, dtype: str | None = None) -> dict[str, Any] | None:
@@ -37,8 +38,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         w = results.get(key)
         if w is None:
             continue
+        # issue 6 measures W1 and W2 against the lecture-style code (its 9 us and 16 us figures
+        # are what the published code costs); the speed-written reference is reported beside it
+        r = time_ratio(w, "minidl", LECTURE)
+        add(f"{key}: minidl step / lecture's numpy step", r, "<= 1.5 (aim 1.0)", None if r is None else r <= 1.5)
         r = time_ratio(w, "minidl", NUMPY)
-        add(f"{key}: minidl step / numpy step", r, "<= 1.5 (aim 1.0)", None if r is None else r <= 1.5)
+        add(f"{key}: minidl step / speed-written numpy step", r, "(no goal: the lower bound)", None)
         r = time_ratio(w, TORCH, "minidl")
         add(f"{key}: PyTorch step / minidl step", r, ">= 10", None if r is None else r >= 10)
     w = results.get("W3")

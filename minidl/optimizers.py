@@ -215,7 +215,17 @@ class SGD(Optimizer):
     def init_state(self, param: Parameter) -> dict[str, Any]:
         return {"velocity": np.zeros_like(param.value)} if self.momentum else {}
 
-    def update(self, param: Parameter, state: dict[str, Any]) -> None:
+    def step(self, parameters: Iterable[Parameter]) -> None:
+        if self.momentum or self.weight_decay:
+            return super().step(parameters)
+        # plain SGD keeps no state: the template's per-parameter bookkeeping is skipped, which is
+        # 0.25 us of a 12 us lecture-1 step
+        self.iterations += 1
+        update = self.update
+        for p in parameters:
+            update(p, None)  # type: ignore[arg-type]
+
+    def update(self, param: Parameter, state: dict[str, Any] | None) -> None:
         p, g, lr = param.value, param.grad, self._learning_rate
         if self.weight_decay:
             g = g + self.weight_decay * p

@@ -10,13 +10,17 @@ from minidl import config
 __all__ = ["lecture", "mlp_classifier"]
 
 
-def lecture(name: str, weights: list[np.ndarray], epochs: int):
-    """Prepares the bundled configuration ``name`` ("lecture1"/"lecture2") from ``weights``."""
+def lecture(name: str, weights: list[np.ndarray], epochs: int, *, guard: bool = True):
+    """Prepares the bundled configuration ``name`` ("lecture1"/"lecture2") from ``weights``.
+
+    ``guard=False`` trains with ``on_nonfinite="ignore"``, to measure what the per-step
+    non-finite check costs.
+    """
     cfg = config.load(name)
     model = cfg.build(seed=0)
     model.set_weights(weights)
     x, y = cfg.arrays()
-    fit = {**cfg.fit, "epochs": epochs}
+    fit = {**cfg.fit, "epochs": epochs, "on_nonfinite": "raise" if guard else "ignore"}
 
     def run() -> list[np.ndarray]:
         model.fit(x, y, **fit)
@@ -26,9 +30,13 @@ def lecture(name: str, weights: list[np.ndarray], epochs: int):
 
 
 def mlp_classifier(
-    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float,
+    *, guard: bool = True,
 ):
-    """A ReLU MLP with a linear last layer and a from-logits sparse cross-entropy, plain SGD."""
+    """A ReLU MLP with a linear last layer and a from-logits sparse cross-entropy, plain SGD.
+
+    ``guard=False`` trains with ``on_nonfinite="ignore"`` (no per-step non-finite check).
+    """
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights[0::2]]
     layers = [
         minidl.Dense(n_in, n_out, activation="relu" if i < len(sizes) - 2 else None)
@@ -42,7 +50,8 @@ def mlp_classifier(
     model.set_weights(weights)
 
     def run() -> tuple[list[np.ndarray], float]:
-        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False)
+        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False,
+                            on_nonfinite="raise" if guard else "ignore")
         return model.get_weights(), history.history["loss"][-1]
 
     return run

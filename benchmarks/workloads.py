@@ -26,6 +26,9 @@ W3_SIZES = [64, 128, 10]
 W4_SIZES = [784, 1024, 1024, 10]
 NUMPY = "numpy reference"
 LECTURE = "numpy, the lecture's code"  # the yardstick issue 6 sets for W1 and W2
+UNGUARDED = "minidl, guard off"  # on_nonfinite="ignore": what the per-step non-finite check costs
+GUARD_NOTE = (f"'{UNGUARDED}' is the same minidl run with fit(..., on_nonfinite='ignore'); the time it saves "
+              "is what the per-step check for NaN and infinity costs.")
 LIMIT = "matrix products only"
 TORCH = "PyTorch"
 SKLEARN = "scikit-learn"
@@ -92,6 +95,7 @@ def w1_lecture1(s: Settings) -> dict[str, Any]:
         LECTURE: lambda: lambda: impl_numpy.lecture1_as_published(p.weights, p.x, p.y, epochs),
         "numpy, weight matrices": lambda: lambda: impl_numpy.lecture1_matrices(p.weights, p.x, p.y, epochs),
         "minidl": lambda: impl_minidl.lecture("lecture1", p.weights, epochs),
+        UNGUARDED: lambda: impl_minidl.lecture("lecture1", p.weights, epochs, guard=False),
     }
     if impl_torch.available():
         prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, epochs, lecture=1)
@@ -105,6 +109,7 @@ def w1_lecture1(s: Settings) -> dict[str, Any]:
         "(each partial derivative its own product, each slope recomputed from the weighted input: "
         "14 exponentials a step); 'numpy, weight matrices' is the same network with arrays.",
         "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+        GUARD_NOTE,
         *_skipped_notes([TORCH]),
     ]
     return {"id": "W1", "title": "Lecture 1: 2-2-1 sigmoid, per-sample SGD", "unit": "step",
@@ -199,6 +204,8 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
     p = problems.synthetic_classification(W4_SIZES, s.w4_samples).astype("float32")
     epochs, batch = s.w4_epochs, 256
     prepares = _classifier_prepares(p, epochs, batch, 0.01)
+    args = (p.weights, p.x, p.y, epochs, batch, 0.01)
+    prepares[UNGUARDED] = lambda: impl_minidl.mlp_classifier(*args, guard=False)
     steps = epochs * -(-len(p.x) // batch)
     # the limit is timed in the same rounds as the implementations, so it sees the same load
     prepares[LIMIT] = lambda: _products_only(W4_SIZES, batch, steps)
@@ -217,6 +224,7 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
         f"Matmul limit: the {steps} steps' matrix products alone (8 per step, no other work), timed in the same "
         f"rounds: {limit_time * 1e3:.0f} ms per run, {samples / limit_time:,.0f} samples/s, "
         f"{samples * flops / limit_time / 1e9:.1f} GFLOP/s. 'of matmul limit' = limit time / run time.",
+        GUARD_NOTE,
         *_skipped_notes([TORCH, SKLEARN]),
     ]
     return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows, "notes": notes}

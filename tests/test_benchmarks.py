@@ -28,7 +28,11 @@ def tiny_results() -> dict:
 def test_every_implementation_reaches_the_reference(tiny_results: dict) -> None:
     assert failed_checks(tiny_results) == []
     w1 = tiny_results["workloads"]["W1"]
-    assert {"numpy reference", "numpy, weight matrices", "minidl"} <= {r["impl"] for r in w1["rows"]}
+    assert {"numpy reference", "numpy, the lecture's code", "numpy, weight matrices", "minidl",
+            "minidl, guard off"} <= {r["impl"] for r in w1["rows"]}
+    targets = {t["target"] for t in tiny_results["targets"]}
+    assert "W1: minidl step / lecture's numpy step" in targets
+    assert "W4: share of minidl's time spent in the non-finite guard" in targets
     w3 = tiny_results["workloads"]["W3"]
     assert {r["dtype"] for r in w3["rows"]} == {"float32", "float64"}
 
@@ -49,6 +53,21 @@ def test_a_wrong_implementation_fails_the_check(tiny_results: dict) -> None:
     row = broken["workloads"]["W3"]["rows"][0]
     row["check"] = "FAILED: for the test"
     assert failed_checks(broken) == [f"W3 / {row['impl']} {row['dtype']}: FAILED: for the test"]
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_lecture_code_yardsticks_do_the_same_arithmetic(seed: int) -> None:
+    # the slower, lecture-structured references must train exactly as the fast ones do
+    import numpy as np
+
+    p1 = problems.lecture1(seed=seed)
+    for a, b in zip(impl_numpy.lecture1_as_published(p1.weights, p1.x, p1.y, 25),
+                    impl_numpy.lecture1_scalar(p1.weights, p1.x, p1.y, 25)):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-12
+    p2 = problems.lecture2(seed=seed)
+    for a, b in zip(impl_numpy.lecture2_as_published(p2.weights, p2.x, p2.y, 40),
+                    impl_numpy.lecture2(p2.weights, p2.x, p2.y, 40)):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-12
 
 
 def test_classifier_loss_of_a_known_network() -> None:

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ._component import Described, ValueEquality
 from ._checks import number
@@ -41,7 +42,7 @@ class Initializer(Described, ValueEquality, ABC):
 
     @abstractmethod
     def __call__(
-        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float64
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
     ) -> np.ndarray:
         """Returns a new array of ``shape`` and ``dtype``, drawing from ``rng`` if random."""
 
@@ -74,10 +75,12 @@ class Normal(Initializer):
         self.mean = number("mean", mean)
         self.std = number("std", std, low=0, low_open=True)
 
-    def __call__(self, shape, rng, dtype=np.float64):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> np.ndarray:
         return (rng.standard_normal(shape) * self.std + self.mean).astype(dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std}
 
 
@@ -91,10 +94,12 @@ class Uniform(Initializer):
         if not self.low < self.high:
             raise ConfigError(f"uniform needs low < high; received low={low!r}, high={high!r}.")
 
-    def __call__(self, shape, rng, dtype=np.float64):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> np.ndarray:
         return rng.uniform(self.low, self.high, size=shape).astype(dtype, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
 
@@ -105,10 +110,12 @@ class Constant(Initializer):
     def __init__(self, value: float = 0.0) -> None:
         self.value = number("value", value)
 
-    def __call__(self, shape, rng, dtype=np.float64):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> np.ndarray:
         return np.full(shape, self.value, dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
@@ -119,7 +126,7 @@ class Zeros(Constant):
     def __init__(self) -> None:
         super().__init__(0.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {}
 
 
@@ -130,7 +137,7 @@ class Ones(Constant):
     def __init__(self) -> None:
         super().__init__(1.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {}
 
 
@@ -141,7 +148,9 @@ class _VarianceScaling(Initializer):
     mode: str = "fan_in"  # "fan_in" or "fan_avg"
     distribution: str = "normal"  # "normal" or "uniform"
 
-    def __call__(self, shape, rng, dtype=np.float64):
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> np.ndarray:
         fan_in, fan_out = _fans(tuple(shape))
         fan = fan_in if self.mode == "fan_in" else (fan_in + fan_out) / 2
         variance = self.scale / max(fan, 1)

@@ -11,11 +11,12 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_softmax
 
 from ._component import Described, ValueEquality
 from ._checks import choice, number
-from .errors import ConfigError
+from .errors import ConfigError, DataError, ShapeError
 from .registry import Registry
 
 __all__ = [
@@ -40,9 +41,11 @@ class Loss(Described, ValueEquality, ABC):
     """Base class of losses. ``loss(y_true, y_pred)`` returns a Python float.
 
     Subclasses implement ``__call__`` and ``gradient``; ``value_and_gradient`` may be overridden
-    to share work between the two (the training loop calls it once per step).
+    to share work between the two (the training loop calls it once per step, on arrays the model
+    has already validated, so it converts and checks nothing).
     ``sparse_targets = True`` declares that targets are integer class labels, one per sample,
-    rather than arrays shaped like the predictions.
+    rather than arrays shaped like the predictions. A loss's public ``__call__`` and ``gradient``
+    should accept array-likes; :meth:`check_inputs` does that conversion and the shape check.
     """
 
     sparse_targets: ClassVar[bool] = False
@@ -51,12 +54,31 @@ class Loss(Described, ValueEquality, ABC):
         self.reduction = choice("reduction", reduction, REDUCTIONS)
 
     @abstractmethod
-    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
         """The reduced loss."""
 
     @abstractmethod
-    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def gradient(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
         """dL/dy_pred, with the shape and dtype of ``y_pred``."""
+
+    def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(y_true, y_pred)`` as numpy arrays this loss can use, or a clear error.
+
+        Integer and boolean predictions become float64; integer and boolean targets take the
+        predictions' float dtype. This base version requires both to have the same shape (the
+        losses compare them element by element); losses with other targets override it.
+        """
+        y_pred = _float_array(y_pred, "y_pred", np.float64)
+        y_true = _float_array(y_true, "y_true", y_pred.dtype)
+        if y_true.shape != y_pred.shape:
+            raise ShapeError(
+                f"{type(self).__name__} compares y_true and y_pred element by element, so they must have "
+                f"the same shape; received y_true of shape {y_true.shape} and y_pred of shape "
+                f"{y_pred.shape}. {_reshape_hint(y_true, y_pred)}"
+            )
+        if y_pred.size == 0 and self.reduction == "mean":
+            raise DataError(f"{type(self).__name__} with reduction='mean' needs at least one prediction; received empty arrays.")
+        return y_true, y_pred
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         """Both at once; the training step calls this."""
@@ -84,6 +106,43 @@ register = registry.register
 get = registry.get
 
 
+def _float_array(values: ArrayLike, what: str, dtype: np.dtype[Any] | type[np.floating[Any]]) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind in "biu":
+        return array.astype(dtype)  # a float loss of integer targets (the lecture's [1, 0, 0, 1])
+    if array.dtype.kind != "f":
+        raise DataError(f"{what} must hold real numbers; received an array of dtype {array.dtype}.")
+    return array
+
+
+def _reshape_hint(y_true: np.ndarray, y_pred: np.ndarray) -> str:
+    if y_true.size == y_pred.size:
+        return f"Reshape one to the other's shape, e.g. y_true.reshape{y_pred.shape}."
+    return "Give exactly one target per prediction."
+
+
+class _Checked(Loss):
+    """The built-ins: the public calls convert and check (:meth:`check_inputs`), then run the
+    unchecked ``_value`` and ``_gradient``, which ``value_and_gradient`` calls directly because the
+    training step hands it arrays the model validated once for the whole data set."""
+
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+        return self._value(*self.check_inputs(y_true, y_pred))
+
+    def gradient(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+        return self._gradient(*self.check_inputs(y_true, y_pred))
+
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
+        """Both at once, on arrays already in this loss's shapes (nothing converted or checked)."""
+        return self._value(y_true, y_pred), self._gradient(y_true, y_pred)
+
+    @abstractmethod
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float: ...
+
+    @abstractmethod
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray: ...
+
+
 def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
     # computed in the prediction's dtype, so float32 models stay float32 whatever the targets are
     if y_pred.dtype == y_true.dtype:
@@ -92,7 +151,7 @@ def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
 
 
 @register("mse")
-class MSE(Loss):
+class MSE(_Checked):
     """Squared error: ``L = s * sum((y_pred - y_true)**2)``, ``dL/dy_pred = 2 s (y_pred - y_true)``.
 
     ``s = 1 / y_pred.size`` for ``reduction="mean"`` (the default: the mean over every element,
@@ -103,14 +162,14 @@ class MSE(Loss):
         0.5
     """
 
-    def __call__(self, y_true, y_pred):
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         d = _difference(y_pred, y_true)
         return float(np.vdot(d, d)) * self._scale(y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return _difference(y_pred, y_true) * (2.0 * self._scale(y_pred))
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         # the helpers inlined: on lecture 1 this runs every 15 us step, where each call counts
         d = y_pred - y_true if y_pred.dtype == y_true.dtype else _difference(y_pred, y_true)
         scale = 1.0 / d.size if self.reduction == "mean" else 1.0
@@ -139,13 +198,13 @@ class HalfMSE(MSE):
     loss: ``(y_pred - y)**2 / 2`` per sample, gradients averaged over the batch.
     """
 
-    def __call__(self, y_true, y_pred):
-        return 0.5 * super().__call__(y_true, y_pred)
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return 0.5 * super()._value(y_true, y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return _difference(y_pred, y_true) * self._scale(y_pred)
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         d = _difference(y_pred, y_true)
         scale = self._scale(y_pred)
         value = 0.5 * float(np.vdot(d, d)) * scale
@@ -154,20 +213,20 @@ class HalfMSE(MSE):
 
 
 @register("mae")
-class MAE(Loss):
+class MAE(_Checked):
     """Absolute error: ``L = s * sum(|y_pred - y_true|)``, ``dL/dy_pred = s * sign(y_pred - y_true)``.
 
     ``s = 1 / y_pred.size`` for ``"mean"`` (the default), 1 for ``"sum"``; the gradient at 0 is 0.
     """
 
-    def __call__(self, y_true, y_pred):
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.sum(np.abs(_difference(y_pred, y_true)))) * self._scale(y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return np.sign(_difference(y_pred, y_true)) * self._scale(y_pred)
 
 
-class _Crossentropy(Loss):
+class _Crossentropy(_Checked):
     """Shared by the cross-entropies: ``from_logits`` and the clipping of probabilities."""
 
     def __init__(self, from_logits: bool = False, reduction: str = "mean", epsilon: float = 1e-7) -> None:
@@ -194,7 +253,7 @@ class BinaryCrossentropy(_Crossentropy):
     ``dL/dz = s (sigmoid(z) - y)``.
     """
 
-    def __call__(self, y_true, y_pred):
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if self.from_logits:
             z = y_pred
             terms = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
@@ -203,13 +262,25 @@ class BinaryCrossentropy(_Crossentropy):
             terms = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
         return float(np.sum(terms)) * self._scale(y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         scale = self._scale(y_pred)
         if self.from_logits:
             return ((expit(y_pred) - y_true) * scale).astype(y_pred.dtype, copy=False)
         p = self._clipped(y_pred)
         inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)  # clip has zero slope outside
         return ((p - y_true) / (p * (1 - p)) * inside * scale).astype(y_pred.dtype, copy=False)
+
+
+def _class_labels(labels: np.ndarray, classes: int) -> np.ndarray:
+    # checked because numpy would index with them silently: -1 picks the last class
+    if labels.dtype.kind not in "biuf" or (labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))):
+        raise DataError(f"Class labels must be whole numbers; received {labels[:5].tolist()} (dtype {labels.dtype}).")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise DataError(
+            f"Class labels must lie in [0, {classes}) for predictions with {classes} classes; "
+            f"received labels from {labels.min():g} to {labels.max():g}."
+        )
+    return labels.astype(np.intp, copy=False)
 
 
 def _per_sample(loss: Loss, y_pred: np.ndarray) -> float:
@@ -226,14 +297,26 @@ class CategoricalCrossentropy(_Crossentropy):
     with log-sum-exp, never overflowing) and ``dL/dz = s (softmax(z) * sum(y) - y)``.
     """
 
-    def __call__(self, y_true, y_pred):
+    def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Targets and predictions both shaped ``(samples, classes)``, or a ShapeError."""
+        y_pred = _float_array(y_pred, "y_pred", np.float64)
+        y_true = _float_array(y_true, "y_true", y_pred.dtype)
+        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            sparse = " For integer class labels, shape (samples,), use 'sparse_categorical_crossentropy'." if y_true.ndim == 1 else ""
+            raise ShapeError(
+                "categorical_crossentropy takes one-hot targets and predictions both shaped (samples, classes); "
+                f"received y_true of shape {y_true.shape} and y_pred of shape {y_pred.shape}.{sparse}"
+            )
+        return y_true, y_pred
+
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         logp = log_softmax(y_pred, axis=1) if self.from_logits else np.log(self._clipped(y_pred))
         return -float(np.vdot(y_true, logp)) * _per_sample(self, y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(y_true, y_pred)[1]
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         scale = _per_sample(self, y_pred)
         if self.from_logits:
             logp = log_softmax(y_pred, axis=1)
@@ -246,7 +329,7 @@ class CategoricalCrossentropy(_Crossentropy):
         value = -float(np.vdot(y_true, logp)) * scale
         return value, (grad * scale).astype(y_pred.dtype, copy=False)
 
-    def example_batch(self, rng, batch, outputs):
+    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, outputs, batch)
         y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
         if not self.from_logits:
@@ -265,7 +348,23 @@ class SparseCategoricalCrossentropy(_Crossentropy):
 
     sparse_targets = True
 
-    def __call__(self, y_true, y_pred):
+    def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Integer labels of shape ``(samples,)`` (or ``(samples, 1)``) in ``[0, classes)``
+        against predictions of shape ``(samples, classes)``, or a ShapeError or DataError."""
+        y_pred = _float_array(y_pred, "y_pred", np.float64)
+        labels = np.asarray(y_true)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels[:, 0]
+        if y_pred.ndim != 2 or labels.shape != y_pred.shape[:1]:
+            onehot = " For one-hot targets use 'categorical_crossentropy'." if labels.ndim == 2 else ""
+            raise ShapeError(
+                "sparse_categorical_crossentropy takes integer class labels of shape (samples,) and "
+                f"predictions of shape (samples, classes); received y_true of shape {np.shape(y_true)} "
+                f"and y_pred of shape {y_pred.shape}.{onehot}"
+            )
+        return _class_labels(labels, y_pred.shape[1]), y_pred
+
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         rows = np.arange(len(y_pred))
         labels = y_true.astype(np.intp, copy=False).reshape(-1)
         if self.from_logits:
@@ -274,10 +373,10 @@ class SparseCategoricalCrossentropy(_Crossentropy):
             picked = np.log(self._clipped(y_pred[rows, labels]))
         return -float(np.sum(picked)) * _per_sample(self, y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(y_true, y_pred)[1]
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         rows = np.arange(len(y_pred))
         labels = y_true.astype(np.intp, copy=False).reshape(-1)
         scale = _per_sample(self, y_pred)
@@ -298,7 +397,7 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         grad[rows, labels] = -scale / clipped * ((picked > self.epsilon) & (picked < 1 - self.epsilon))
         return -float(np.sum(np.log(clipped))) * scale, grad
 
-    def example_batch(self, rng, batch, outputs):
+    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
         y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
         if not self.from_logits:
             y_pred /= y_pred.sum(axis=1, keepdims=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,9 @@ class Parameter:
     """
 
     __slots__ = ("value", "grad", "name", "__weakref__")
+    value: np.ndarray
+    grad: np.ndarray
+    name: str
 
     def __init__(self, value: np.ndarray, name: str = "") -> None:
         self.value = value
@@ -41,7 +45,7 @@ class Parameter:
         return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
 
 
-def pack(parameters: Sequence[Parameter], dtype: np.dtype) -> Parameter:
+def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:
     """Moves the values and gradients of ``parameters`` into two contiguous buffers.
 
     Each parameter's ``value`` and ``grad`` become views of one flat buffer, so an elementwise

@@ -234,3 +234,10 @@ def test_typed_checks_accept_a_registered_name() -> None:
 def test_parametrize_with_checks_makes_one_test_per_check(check: testing.Check) -> None:
     assert check.kind == "optimizer" and check.component == "sgd"
     check()
+
+
+def test_the_kit_exports_what_it_documents() -> None:
+    assert "registered_components" in testing.__all__ and "check_initializer" in testing.__all__
+    assert all(callable(getattr(testing, name)) for name in testing.__all__)
+    components = testing.registered_components()
+    assert minidl.SGD in components and minidl.initializers.registry.get_class("glorot_uniform") in components

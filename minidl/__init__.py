@@ -25,6 +25,7 @@ from .callbacks import (
     ReduceLROnPlateau,
 )
 from . import checkpoint, io
+from . import validation
 from .checkpoint import ModelCheckpoint
 from .errors import (
     ComponentTypeError,
@@ -63,6 +64,7 @@ __all__ = [
     "testing",
     "io",
     "checkpoint",
+    "validation",
     # interfaces
     "Layer",
     "Activation",

@@ -1,8 +1,14 @@
-"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl configs``, ``minidl --version``."""
+"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl configs``, ``minidl plugins``, ``minidl --version``.
+
+Output piped into a reader that stops early (``minidl plugins | head -2``) ends the command
+quietly with status 141 (128 + SIGPIPE, what the shell reports for ``yes | head``), as Unix
+tools do, instead of a BrokenPipeError traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,8 +55,10 @@ def _configs(args: argparse.Namespace) -> int:
 def _plugins(args: argparse.Namespace) -> int:
     import warnings
 
-    from .registry import PluginWarning, iter_registries
+    from .registry import DISABLE_ENV, PluginWarning, iter_registries, plugins_disabled
 
+    if plugins_disabled():
+        print(f"Plugin discovery is off ({DISABLE_ENV}={os.environ[DISABLE_ENV]}): only built-in and in-process components are listed.")
     with warnings.catch_warnings():  # a shadowed plugin is shown in the table, not warned about
         warnings.simplefilter("ignore", PluginWarning)
         tables = [(registry, registry.describe(load=args.check)) for registry in iter_registries()]
@@ -78,14 +86,41 @@ def _kit_status(registry, name: str, status: str, detail: str) -> tuple[str, str
     return status, f"{detail}; passes the kit" if detail else "passes the kit"
 
 
+#: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
+BROKEN_PIPE_STATUS = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status (2 for a usage or configuration error)."""
+    """Runs the command line; returns the exit status (2 for a usage or configuration error,
+    141 when the output's reader closed the pipe early)."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe found at exit could not be caught
+    except BrokenPipeError:
+        _discard_stdout()
+        return BROKEN_PIPE_STATUS
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
     except MinidlError as exc:
         print(f"minidl: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    # What is still buffered for the closed pipe is flushed again at interpreter exit; point
+    # file descriptor 1 at /dev/null so that flush succeeds silently (the recipe of Python's
+    # signal module documentation).
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -133,13 +133,34 @@ def _read_distributions() -> dict[str, list[_Plugin]]:
         if key in seen:  # the same distribution further down sys.path: the first one wins, as imports do
             continue
         seen.add(key)
-        for group, ep_name, value, problem in _parse_entry_points(text):
-            found.setdefault(group, []).append(_Plugin(ep_name, value, group, name, version, problem))
+        for plugin in _plugins_of(text, name, version):
+            found.setdefault(plugin.group, []).append(plugin)
     return found
 
 
-def _parse_entry_points(text: str) -> Iterable[tuple[str, str, str, str]]:
-    """``(group, name, value, problem)`` for each line of the ``minidl.*`` sections of entry_points.txt.
+def _plugins_of(text: str, dist_name: str, dist_version: str) -> list[_Plugin]:
+    """One distribution's plugins; a name listed twice in one group is one malformed plugin.
+
+    No name could pick one of the two lines (a qualified name only picks a distribution), so this
+    is the distribution's packaging mistake, reported on that name, not a conflict with itself.
+    """
+    plugins: dict[tuple[str, str], _Plugin] = {}
+    lines: dict[tuple[str, str], list[str]] = {}
+    for number, group, ep_name, value, problem in _parse_entry_points(text):
+        key = (group, ep_name)
+        lines.setdefault(key, []).append(f"line {number}: {value!r}")
+        if key not in plugins:
+            plugins[key] = _Plugin(ep_name, value, group, dist_name, dist_version, problem)
+            continue
+        plugins[key].problem = (
+            f"{ep_name!r} is listed {len(lines[key])} times in [{group}] of entry_points.txt "
+            f"({', '.join(lines[key])}); a distribution must offer each name once"
+        )
+    return list(plugins.values())
+
+
+def _parse_entry_points(text: str) -> Iterable[tuple[int, str, str, str, str]]:
+    """``(line, group, name, value, problem)`` per line of the ``minidl.*`` sections of entry_points.txt.
 
     Parsed line by line (not with importlib.metadata, which rejects the whole file, and with it
     every distribution's entry points, for one bad line), so a bad line only costs its own name.
@@ -163,7 +184,7 @@ def _parse_entry_points(text: str) -> Iterable[tuple[str, str, str, str]]:
             problem = f"{value!r} is not a reference of the form 'package.module:Class'"
         else:
             problem = ""
-        yield group, name, value, problem
+        yield number, group, name, value, problem
 
 
 class Registry(Generic[T]):
@@ -189,6 +210,8 @@ class Registry(Generic[T]):
         self._classes: dict[str, type[T]] = {}
         self._names: dict[type, str] = {}
         self._plugins: dict[str, list[_Plugin]] | None = None
+        # names an in-process class took over with replace=True: their plugins are shadowed on purpose
+        self._replaced: set[str] = set()
         _REGISTRIES.add(self)
 
     # ------------------------------------------------------------------ registration
@@ -196,7 +219,12 @@ class Registry(Generic[T]):
         """Class decorator that registers a component class under ``name``.
 
         The class is checked on the spot: it must subclass the registry's base class and be
-        concrete. A name already taken raises :class:`DuplicateNameError` unless ``replace=True``.
+        concrete. A name already taken raises :class:`DuplicateNameError` unless ``replace=True``:
+        taken by a built-in, an earlier registration, or an installed plugin's entry point (even
+        one not imported yet; the error names its distribution). With ``replace=True`` the
+        registered class wins and the plugin is listed as shadowed. A plugin's own module may
+        register the very class its entry point names. Built-ins registering at import time
+        read no entry points, so ``import minidl`` stays free of metadata scans.
         """
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -211,6 +239,10 @@ class Registry(Generic[T]):
                     f"The {self.kind} name {name!r} is already registered to "
                     f"{_qualname(self._classes[name])}; pass replace=True to replace it."
                 )
+            if not replace and _source_of(cls) != "built-in":
+                self._refuse_plugin_name(name, cls)
+            if replace and _source_of(cls) != "built-in":
+                self._replaced.add(name)
             old = self._classes.get(name)
             if old is not None:
                 self._names.pop(old, None)
@@ -220,9 +252,22 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def _refuse_plugin_name(self, name: str, cls: type) -> None:
+        """Raises DuplicateNameError when an installed entry point (other than ``cls`` itself) offers ``name``."""
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        others = [p for p in self._discovered().get(name, []) if _value_target(p.value) != target]
+        if others:
+            offered = " and ".join(f"{p.dist_name} {p.dist_version} (entry point {p.value!r})" for p in others)
+            raise DuplicateNameError(
+                f"The {self.kind} name {name!r} is offered by the installed plugin {offered}, "
+                f"so registering {_qualname(cls)} under it would shadow the plugin; pass replace=True "
+                f"to make {_qualname(cls)} win in this process, or choose another name."
+            )
+
     def unregister(self, name: str) -> None:
         """Removes an in-process registration (plugins cannot be unregistered this way)."""
         cls = self._classes.pop(name, None)
+        self._replaced.discard(name)
         if cls is None:
             raise UnknownComponentError(f"No {self.kind} named {name!r} is registered in-process.")
         if self._names.get(cls) == name:
@@ -249,7 +294,7 @@ class Registry(Generic[T]):
     def _read_entry_points(self) -> dict[str, list[_Plugin]]:
         found: dict[str, list[_Plugin]] = {}
         for plugin in _scan().get(self.group, []):
-            if plugin.name in self._classes:
+            if self._overridden(plugin) and plugin.name not in self._replaced:
                 owner = _source_of(self._classes[plugin.name])
                 warnings.warn(
                     f"Ignoring {self.kind} {plugin.name!r} from {plugin.dist_name} {plugin.dist_version}: "
@@ -259,6 +304,11 @@ class Registry(Generic[T]):
                 )
             found.setdefault(plugin.name, []).append(plugin)
         return found
+
+    def _overridden(self, plugin: _Plugin) -> bool:
+        """True when another class holds the plugin's name (a plugin registering itself does not count)."""
+        cls = self._classes.get(plugin.name)
+        return cls is not None and f"{cls.__module__}:{cls.__qualname__}" != _value_target(plugin.value)
 
     def refresh(self) -> None:
         """Forgets discovered plugins, so the next lookup reads the entry points again.
@@ -425,8 +475,7 @@ class Registry(Generic[T]):
         target = f"{cls.__module__}:{cls.__qualname__}"
         for name, plugins in self._discovered().items():
             for plugin in plugins:
-                value = plugin.value.split("[")[0].replace(" ", "")
-                if value == target and name not in self._classes and not plugin.problem:
+                if _value_target(plugin.value) == target and name not in self._classes and not plugin.problem:
                     if self._load(plugin) is cls:
                         return self._public_name(plugin)
         return None
@@ -451,7 +500,7 @@ class Registry(Generic[T]):
 
     def _describe_plugin(self, plugin: _Plugin, count: int, load: bool) -> ComponentInfo:
         status, detail, lookup = "not loaded", "", self._public_name(plugin)
-        if plugin.name in self._classes:
+        if self._overridden(plugin):
             owner = _source_of(self._classes[plugin.name])
             status, detail, lookup = "shadowed", f"the {owner} {self.kind} {plugin.name!r} wins", ""
         elif load or plugin.cls is not None or plugin.error is not None or plugin.problem:
@@ -486,6 +535,11 @@ def check_arguments(cls: type, arguments: Mapping[str, Any], what: str) -> None:
             f"Unknown argument(s) {', '.join(map(repr, unknown))} for {what}; "
             f"it accepts: {', '.join(accepted) or '(no arguments)'}."
         )
+
+
+def _value_target(value: str) -> str:
+    """An entry point's ``module:Class`` without extras or spaces, comparable to a class's own."""
+    return value.split("[")[0].replace(" ", "")
 
 
 def _qualname(cls: Any) -> str:

@@ -16,9 +16,20 @@ Components are made with their class's ``example()`` method, so a class whose co
 arguments overrides ``example``. Gradients are compared with central finite differences in
 float64 at seeded random points at least 0.1 away from 0, where activations have their kinks;
 layers are also checked in training mode, rebuilt from one seed for every evaluation so that a
-stochastic layer (dropout) is deterministic. Floating-point checks raise on overflow, invalid and
-divide-by-zero events; underflow to 0 (``exp(-1000)``) is the correct result, as numpy's default
-treats it. ``check_layer`` and the other typed checks also accept a registered name.
+stochastic layer (dropout) is deterministic. ``check_layer`` and the other typed checks also
+accept a registered name.
+
+Floating-point checks run under ``np.errstate(all="raise", under="ignore")``: overflow, invalid
+operations (NaN) and division by zero raise ``FloatingPointError``. Underflow alone is ignored
+on purpose: a result too small for the dtype rounding to 0 (or to a subnormal) is the correctly
+rounded answer, not an error. ``sigmoid(-800)``, ``softmax`` of a row with one large logit and
+``exp(-0.5 * 40**2)`` in GELU's derivative all underflow exactly where their true value is below
+the dtype's smallest number, and raising there would fail every numerically careful component.
+
+Batch sizes 1, 7 and 0 are tried for layers and losses. A loss given an empty batch returns
+0.0 (a sum over nothing; its mean is taken as 0, as Keras does, instead of dividing by zero) and
+a gradient of shape ``(0, outputs)``. An initializer may declare ``expected_moments(shape) ->
+(mean, variance)`` of its entries; the kit then compares a large seeded draw with them.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ __all__ = [
     "checks",
     "parametrize_with_checks",
     "Check",
+    "registered_components",
 ]
 
 EPS = 1e-6
@@ -58,7 +70,7 @@ RTOL, ATOL = 1e-5, 1e-7
 BATCHES = (1, 7, 0)
 DTYPES = (np.float32, np.float64)
 # Underflow to 0 is the right answer for exp(-large); every other floating-point event is a bug.
-STRICT = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
+STRICT = {"all": "raise", "under": "ignore"}
 
 
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -321,6 +333,21 @@ def _check_loss_shapes_dtypes(cls: type) -> None:
                 assert grad.shape == y_pred.shape and grad.dtype == dtype, f"{loss!r}: gradient {grad.shape} {grad.dtype}"
 
 
+def _check_loss_empty_batch(cls: type) -> None:
+    for loss in _loss_variants(cls):
+        for dtype in DTYPES:
+            y_true, y_pred = _loss_batch(loss, 0)
+            y_pred = y_pred.astype(dtype)
+            with np.errstate(**STRICT):
+                value = loss(y_true, y_pred)
+                grad = loss.gradient(y_true, y_pred)
+                both = loss.value_and_gradient(y_true, y_pred)
+            assert isinstance(value, float) and value == 0.0, f"{loss!r}: an empty batch gave {value!r}, not 0.0"
+            assert both[0] == 0.0, f"{loss!r}.value_and_gradient: an empty batch gave {both[0]!r}, not 0.0"
+            for g in (grad, both[1]):
+                assert g.shape == y_pred.shape and g.dtype == dtype, f"{loss!r}: empty-batch gradient {g.shape} {g.dtype}"
+
+
 def _check_loss_inputs_untouched(cls: type) -> None:
     for loss in _loss_variants(cls):
         y_true, y_pred = (_read_only(a) for a in _loss_batch(loss))
@@ -347,6 +374,7 @@ LOSS_CHECKS = {
     "config": _check_config,
     "gradients": _check_loss_gradients,
     "shapes_dtypes": _check_loss_shapes_dtypes,
+    "empty_batch": _check_loss_empty_batch,
     "inputs_untouched": _check_loss_inputs_untouched,
     "large_inputs": _check_loss_large_inputs,
 }
@@ -402,12 +430,29 @@ def _check_optimizer_grad_untouched(cls: type) -> None:
     np.testing.assert_array_equal(p.grad, keep, err_msg="an optimizer must not modify the gradient")
 
 
+def _check_optimizer_determinism(cls: type) -> None:
+    """Two optimizers built alike, fed the same gradients, give bit-identical parameters."""
+    runs = []
+    for _ in range(2):
+        rng = np.random.default_rng(13)
+        opt = cls.example()
+        params = [Parameter(rng.standard_normal(s)) for s in ((3, 2), (4,))]
+        for _ in range(20):
+            for p in params:
+                p.grad[...] = rng.standard_normal(p.value.shape)
+            opt.step(params)
+        runs.append([p.value.copy() for p in params])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b, err_msg="same start, same gradients, different parameters")
+
+
 OPTIMIZER_CHECKS = {
     "registered": _check_registered,
     "config": _check_config,
     "minimises_quadratic": _check_optimizer_minimises,
     "elementwise_contract": _check_optimizer_elementwise,
     "grad_untouched": _check_optimizer_grad_untouched,
+    "determinism": _check_optimizer_determinism,
 }
 
 
@@ -415,7 +460,7 @@ OPTIMIZER_CHECKS = {
 def _check_initializer_arrays(cls: type) -> None:
     init = cls.example()
     for dtype in DTYPES:
-        for shape in ((3, 4), (5,), (0, 2)):
+        for shape in ((3, 4), (4, 3), (5,), (0, 2)):
             a = init(shape, np.random.default_rng(0), dtype)
             b = init(shape, np.random.default_rng(0), dtype)
             assert a.shape == shape and a.dtype == dtype, f"{init!r}{shape} gave {a.shape} {a.dtype}"
@@ -423,10 +468,42 @@ def _check_initializer_arrays(cls: type) -> None:
             np.testing.assert_array_equal(a, b, err_msg="same generator seed, different values")
 
 
+def _check_initializer_own_generator(cls: type) -> None:
+    """Randomness comes only from the generator passed in; each call returns a new array."""
+    init = cls.example()
+    before = np.random.get_state()[1].copy()
+    a = init((4, 3), np.random.default_rng(0), np.float64)
+    assert np.array_equal(np.random.get_state()[1], before), f"{init!r} drew from numpy's global random state"
+    keep = a.copy()
+    a[...] = 123.0  # a caller owns (and may train) what it got
+    np.testing.assert_array_equal(init((4, 3), np.random.default_rng(0), np.float64), keep,
+                                  err_msg="a second call returned an array shared with the first")
+
+
+def _check_initializer_statistics(cls: type) -> None:
+    """The declared mean and variance of the entries (``expected_moments``) hold for a large seeded draw."""
+    init = cls.example()
+    moments = getattr(init, "expected_moments", None)
+    if moments is None:
+        return
+    for shape in ((200, 120), (120, 200)):
+        mean, variance = moments(shape)
+        w = init(shape, np.random.default_rng(14), np.float64)
+        # 6 standard errors of the mean; a relative 6% (about 6 sigma for ~24000 normal draws) on the variance
+        assert abs(w.mean() - mean) <= 6 * np.sqrt(variance / w.size) + 1e-12, (
+            f"{init!r}{shape}: mean {w.mean():.4g}, declared {mean:.4g}"
+        )
+        assert abs(w.var() - variance) <= 0.06 * variance + 1e-12, (
+            f"{init!r}{shape}: variance {w.var():.4g}, declared {variance:.4g}"
+        )
+
+
 INITIALIZER_CHECKS = {
     "registered": _check_registered,
     "config": _check_config,
     "arrays": _check_initializer_arrays,
+    "own_generator": _check_initializer_own_generator,
+    "statistics": _check_initializer_statistics,
 }
 
 

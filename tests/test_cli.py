@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minidl.registry
 from minidl import cli, config
 
 CUSTOM = """
@@ -107,3 +109,45 @@ def test_config_arrays_match_the_lecture_table() -> None:
     x, y = config.load("lecture1").arrays()
     np.testing.assert_array_equal(x, [[-2, -1], [25, 6], [17, 4], [-15, -6]])
     np.testing.assert_array_equal(y, [1, 0, 0, 1])
+
+
+@pytest.mark.parametrize("argv", [["train", "lecture1"], ["plugins"], ["configs"]])
+def test_a_reader_that_went_away_ends_the_command_quietly(argv: list[str]) -> None:
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte: every write meets a broken pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "minidl", *argv], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    finally:
+        os.close(write)
+    assert done.stderr == "", done.stderr  # no BrokenPipeError traceback, no "Exception ignored"
+    assert done.returncode == cli.BROKEN_PIPE_STATUS == 141
+
+
+def test_piping_into_head_shows_the_first_lines_only() -> None:
+    command = f"{sys.executable} -m minidl train lecture1 | head -3"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert len(done.stdout.splitlines()) == 3 and done.stdout.startswith("Lecture 1")
+
+
+def test_plugins_says_when_discovery_is_off(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with monkeypatch.context() as env:
+        env.setenv("MINIDL_DISABLE_PLUGINS", "1")
+        minidl.registry.refresh()
+        code, out, _ = run(["plugins"], capsys)
+    minidl.registry.refresh()
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "Plugin discovery is off (MINIDL_DISABLE_PLUGINS=1): only built-in and in-process components are listed."
+    )
+    assert " relu " in out
+    try:
+        monkeypatch.delenv("MINIDL_DISABLE_PLUGINS", raising=False)
+        minidl.registry.refresh()
+        code, out, _ = run(["plugins"], capsys)
+        assert "discovery is off" not in out
+    finally:  # leave the registries as the environment of the run says
+        monkeypatch.undo()
+        minidl.registry.refresh()

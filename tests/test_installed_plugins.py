@@ -42,7 +42,9 @@ def test_a_model_in_code_names_plugin_components() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (64, 2))
     y = np.sin(x[:, :1] * 2) + x[:, 1:] ** 2
-    model = Sequential([Dense(2, 16, activation="swish"), "dropout", Dense(16, 1)], seed=0)
+    model = Sequential([Dense(2, 16, activation="swish", weight_init="orthogonal"), "dropout", Dense(16, 1)], seed=0)
+    w = model.get_weights()[0]
+    np.testing.assert_allclose(w @ w.T, np.eye(2), atol=1e-12)  # orthonormal rows: a wide orthogonal matrix
     model.layers[1].rate = 0.1
     model.compile(loss={"type": "huber", "delta": 1.0}, optimizer={"type": "rmsprop", "learning_rate": 0.01})
     before = model.evaluate(x, y)
@@ -60,6 +62,7 @@ type = "dense"
 in_features = 2
 out_features = 8
 activation = "gelu"
+weight_init = { type = "orthogonal", gain = 2.0 }
 [[model.layers]]
 type = "dropout"
 rate = 0.1
@@ -96,4 +99,10 @@ def test_minidl_plugins_lists_sources_and_checks_them() -> None:
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
     assert "minidl-extra-activations 0.1.0" in lines["swish"] and "passes the kit" in lines["swish"]
     assert "minidl-extras 0.1.0" in lines["dropout"]
+    assert "minidl-extras 0.1.0" in lines["orthogonal"] and "passes the kit" in lines["orthogonal"]
+    groups = {line.split()[-1].rstrip("):") for line in done.stdout.splitlines() if "entry-point group" in line}
+    plugin_groups = {ep.group for dist in PACKAGES for ep in metadata.distribution(dist).entry_points}
+    # together the bundled plugins cover every group a plugin can extend
+    assert {"minidl.layers", "minidl.activations", "minidl.losses", "minidl.optimizers", "minidl.initializers"} <= plugin_groups
+    assert plugin_groups <= groups
     assert "built-in" in lines["relu"]

@@ -230,6 +230,77 @@ def test_in_process_registration_rules() -> None:
     assert "not_a_loss" not in losses.registry.names()
 
 
+class OtherCube(minidl.Activation):
+    def function(self, x):
+        return x
+
+    def derivative(self, x, y):
+        return np.ones_like(x)
+
+
+def test_register_refuses_a_name_an_installed_plugin_offers(site: Site) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "taken_cube:Cube"}}, {"taken_cube": CUBE}, version="3.1")
+    try:
+        with pytest.raises(DuplicateNameError, match=r"'cube' is offered by the installed plugin minidl-cube 3\.1.*replace=True"):
+            activations.register("cube")(OtherCube)
+    finally:
+        if "cube" in activations.registry._classes:
+            activations.registry.unregister("cube")
+    assert "taken_cube" not in sys.modules, "refusing the name must not import the plugin"
+    assert type(activations.get("cube")).__module__ == "taken_cube"  # registry unchanged
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # replacing on purpose is not warned about
+            activations.register("cube", replace=True)(OtherCube)
+            _refresh()  # nor when the entry points are read again
+            assert type(activations.get("cube")) is OtherCube
+        statuses = {(i.name, i.source): i.status for i in activations.registry.describe()}
+        assert statuses[("cube", "minidl-cube")] == "shadowed"
+    finally:
+        activations.registry.unregister("cube")
+    assert type(activations.get("cube")).__module__ == "taken_cube"  # the plugin is back
+
+
+def test_register_checks_plugins_not_yet_scanned(site: Site) -> None:
+    site.install("minidl-cube", {"minidl.activations": {"cube": "unscanned:Cube"}}, {"unscanned": CUBE})
+    assert activations.registry._plugins is None  # nothing has read the entry points yet
+    try:
+        with pytest.raises(DuplicateNameError, match="minidl-cube 1.0"):
+            activations.register("cube")(OtherCube)
+    finally:  # a registration that wrongly succeeded must not leak into later tests
+        if "cube" in activations.registry._classes:
+            activations.registry.unregister("cube")
+            pytest.fail("register() silently took a name an installed plugin offers")
+
+
+def test_a_plugin_module_may_register_its_own_class(site: Site) -> None:
+    source = CUBE.replace("from minidl import Activation", "from minidl import Activation, activations")
+    source = source.replace("class Cube(Activation):", '@activations.register("selfcube")\nclass Cube(Activation):')
+    site.install("minidl-self", {"minidl.activations": {"selfcube": "self_cube:Cube"}}, {"self_cube": source})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cls = activations.registry.get_class("selfcube")
+            assert cls.__module__ == "self_cube"
+            statuses = {(i.name, i.source): i.status for i in activations.registry.describe()}
+        assert statuses[("selfcube", "minidl-self")] == "ok"
+    finally:
+        activations.registry.unregister("selfcube")
+
+
+def test_a_name_listed_twice_by_one_distribution_is_its_malformed_plugin(site: Site) -> None:
+    text = "[minidl.activations]\ncube = dup_mod:Cube\nfine = dup_mod:Cube\ncube = dup_mod:Other\n"
+    site.install("minidl-dup", text, {"dup_mod": CUBE + "\nOther = Cube\n"})
+    with pytest.raises(PluginError, match=r"minidl-dup 1\.0.*'cube' is listed 2 times.*line 2: 'dup_mod:Cube', line 4: 'dup_mod:Other'") as info:
+        activations.get("cube")
+    assert "several distributions" not in str(info.value)
+    assert "cube" not in activations.registry.names() and "minidl-dup:cube" not in activations.registry.names()
+    assert type(activations.get("fine")).__name__ == "Cube"  # the distribution's other name works
+    rows = [i for i in activations.registry.describe() if i.name == "cube"]
+    assert [(r.source, r.status) for r in rows] == [("minidl-dup", "failed")]
+    assert "listed 2 times" in rows[0].detail
+
+
 def test_get_accepts_every_identifier_form() -> None:
     sgd = minidl.SGD(learning_rate=0.2)
     assert minidl.optimizers.get(sgd) is sgd

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import erf, expit
 
 from minidl import Activation
-from minidl._checks import number
+from minidl.validation import number
 
 __all__ = ["LeakyReLU", "ELU", "Softplus", "Swish", "SiLU", "GELU"]
 
@@ -26,10 +26,10 @@ class LeakyReLU(Activation):
         super().__init__(name=name)
         self.alpha = number("alpha", alpha, low=0.0)
 
-    def function(self, x):
+    def function(self, x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, x, x * self.alpha)
 
-    def derivative(self, x, y):
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(x > 0, 1.0, self.alpha).astype(x.dtype, copy=False)
 
     def get_config(self) -> dict[str, Any]:
@@ -43,11 +43,11 @@ class ELU(Activation):
         super().__init__(name=name)
         self.alpha = number("alpha", alpha, low=0.0, low_open=True)
 
-    def function(self, x):
+    def function(self, x: np.ndarray) -> np.ndarray:
         # expm1 of min(x, 0): the positive branch never reaches exp, so it cannot overflow
         return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
 
-    def derivative(self, x, y):
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(x > 0, 1.0, y + self.alpha).astype(x.dtype, copy=False)
 
     def get_config(self) -> dict[str, Any]:
@@ -57,20 +57,20 @@ class ELU(Activation):
 class Softplus(Activation):
     """``log(1 + exp(x))``, computed as ``max(x, 0) + log1p(exp(-|x|))``; derivative ``sigmoid(x)``."""
 
-    def function(self, x):
+    def function(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
-    def derivative(self, x, y):
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return expit(x)
 
 
 class Swish(Activation):
     """``x * sigmoid(x)`` (also called SiLU); derivative ``s + x s (1 - s)`` with ``s = sigmoid(x)``."""
 
-    def function(self, x):
+    def function(self, x: np.ndarray) -> np.ndarray:
         return x * expit(x)
 
-    def derivative(self, x, y):
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         s = expit(x)
         return s + x * s * (1 - s)
 
@@ -86,10 +86,10 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 class GELU(Activation):
     """Exact GELU ``x * Phi(x)``, Phi the standard normal CDF; derivative ``Phi(x) + x * phi(x)``."""
 
-    def function(self, x):
+    def function(self, x: np.ndarray) -> np.ndarray:
         return 0.5 * x * (1.0 + erf(x * _SQRT_HALF))
 
-    def derivative(self, x, y):
+    def derivative(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         cdf = 0.5 * (1.0 + erf(x * _SQRT_HALF))
         # x*x overflows past |x| ~ 1e154; phi(x) is already exactly 0 beyond |x| = 40
         z = np.minimum(np.abs(x), 40.0)

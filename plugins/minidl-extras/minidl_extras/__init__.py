@@ -1,21 +1,29 @@
-"""A loss, an optimizer and a layer for minidl, one per entry-point group they use.
+"""A loss, an optimizer, a layer and an initializer for minidl, one per entry-point group they use.
 
 - ``huber`` (group ``minidl.losses``): squared near the target, linear far from it;
 - ``rmsprop`` (group ``minidl.optimizers``): steps scaled by a running mean of squared gradients;
-- ``dropout`` (group ``minidl.layers``): zeroes a random fraction of its inputs during training.
+- ``dropout`` (group ``minidl.layers``): zeroes a random fraction of its inputs during training;
+- ``orthogonal`` (group ``minidl.initializers``): a random (semi-)orthogonal matrix times a gain.
+
+Only minidl's public API is used (``minidl.validation`` for the hyper-parameter checks).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from minidl import Layer, Loss, Optimizer
-from minidl._checks import number
-from minidl.errors import NotCompiledError
+from minidl import Initializer, Layer, Loss, NotCompiledError, Optimizer, Parameter
+from minidl.validation import number
 
-__all__ = ["Huber", "RMSprop", "Dropout"]
+__all__ = ["Huber", "RMSprop", "Dropout", "Orthogonal"]
+
+
+def _scale(reduction: str, y_pred: np.ndarray) -> float:
+    # An empty batch has a zero sum; its "mean" is taken as 0 too (as Keras does), never 1/0.
+    return 1.0 / max(y_pred.size, 1) if reduction == "mean" else 1.0
 
 
 class Huber(Loss):
@@ -29,15 +37,15 @@ class Huber(Loss):
         super().__init__(reduction)
         self.delta = number("delta", delta, low=0.0, low_open=True)
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         d = np.abs(np.subtract(y_pred, y_true, dtype=y_pred.dtype))
         small = np.minimum(d, self.delta)
         # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(d - small)
-        return float(np.sum(0.5 * small * small + self.delta * (d - small))) * self._scale(y_pred)
+        return float(np.sum(0.5 * small * small + self.delta * (d - small))) * _scale(self.reduction, y_pred)
 
-    def gradient(self, y_true, y_pred):
+    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         d = np.subtract(y_pred, y_true, dtype=y_pred.dtype)
-        return np.clip(d, -self.delta, self.delta) * self._scale(y_pred)
+        return np.clip(d, -self.delta, self.delta) * _scale(self.reduction, y_pred)
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta, **super().get_config()}
@@ -58,10 +66,10 @@ class RMSprop(Optimizer):
     def example(cls) -> RMSprop:
         return cls(learning_rate=0.01)
 
-    def init_state(self, param):
+    def init_state(self, param: Parameter) -> dict[str, np.ndarray]:
         return {"v": np.zeros_like(param.value)}
 
-    def update(self, param, state):
+    def update(self, param: Parameter, state: dict[str, np.ndarray]) -> None:
         g, v = param.grad, state["v"]
         v *= self.rho
         v += (1.0 - self.rho) * (g * g)
@@ -92,7 +100,7 @@ class Dropout(Layer):
     def built(self) -> bool:
         return self._rng is not None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.rate == 0.0:
             self._mask = None
             return x
@@ -102,7 +110,7 @@ class Dropout(Layer):
         self._mask = keep * np.asarray(1.0 / (1.0 - self.rate), dtype=x.dtype)
         return x * self._mask
 
-    def backward(self, grad_output):
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return grad_output if self._mask is None else grad_output * self._mask
 
     def get_config(self) -> dict[str, Any]:
@@ -110,3 +118,48 @@ class Dropout(Layer):
 
     def describe(self) -> str:
         return f"Dropout {self.rate:g}"
+
+
+class Orthogonal(Initializer):
+    """``gain * Q``, Q from the QR decomposition of a standard normal matrix, signs fixed so that R's
+    diagonal is positive (as Keras's and PyTorch's ``orthogonal``; Saxe et al., 2014).
+
+    The shape is read as a matrix of ``rows = prod(shape[:-1])`` by ``cols = shape[-1]`` (a Dense
+    weight ``(in_features, out_features)`` as it is). With ``rows >= cols`` the columns are
+    orthonormal, ``W.T @ W = gain**2 * I``; otherwise the rows are, ``W @ W.T = gain**2 * I``. A
+    vector is one row: a random direction of length ``gain``. The sign fix makes Q a function of
+    the normal draws alone, so Q is uniformly (Haar) distributed (Mezzadri, 2007).
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = number("gain", gain, low=0.0, low_open=True)
+
+    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float64) -> np.ndarray:
+        shape = tuple(shape)
+        rows, cols = _matrix_of(shape)
+        if rows * cols == 0:
+            return np.zeros(shape, dtype=dtype)
+        a = rng.standard_normal((rows, cols))
+        tall = a if rows >= cols else a.T  # QR gives orthonormal columns: factor the tall way round
+        q, r = np.linalg.qr(tall)
+        q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # diag(r) is 0 with probability 0: count it as +
+        q = q if rows >= cols else q.T
+        return (self.gain * q).reshape(shape).astype(dtype, copy=False)
+
+    def expected_moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        """Mean and variance of the entries (read by minidl's kit): 0 and ``gain**2 / max(rows, cols)``.
+
+        Each orthonormal column (or row) has a squared length of ``gain**2``, spread over its entries.
+        """
+        rows, cols = _matrix_of(tuple(shape))
+        return 0.0, self.gain**2 / max(rows, cols, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+
+def _matrix_of(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(rows, cols)`` of the matrix an array of ``shape`` is read as; a vector is one row."""
+    if not shape:
+        return 1, 1
+    return math.prod(shape[:-1]), shape[-1]

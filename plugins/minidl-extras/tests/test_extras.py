@@ -10,12 +10,12 @@ import pytest
 if os.environ.get("MINIDL_REQUIRE_PLUGINS") != "1":
     pytest.importorskip("minidl_extras", reason="minidl-extras is not installed")
 
-from minidl import Dense, Parameter, Sequential, losses, optimizers  # noqa: E402
-from minidl.testing import parametrize_with_checks  # noqa: E402
-from minidl_extras import Dropout, Huber, RMSprop  # noqa: E402
+from minidl import ConfigError, Dense, Parameter, Sequential, initializers, losses, optimizers  # noqa: E402
+from minidl.testing import check_initializer, parametrize_with_checks  # noqa: E402
+from minidl_extras import Dropout, Huber, Orthogonal, RMSprop  # noqa: E402
 
 
-@parametrize_with_checks([Huber, RMSprop, Dropout])
+@parametrize_with_checks([Huber, RMSprop, Dropout, Orthogonal])
 def test_conformance(check) -> None:
     check()
 
@@ -82,3 +82,42 @@ def test_the_model_switches_dropout_on_only_inside_fit() -> None:
     assert seen == [True] * 4 and layer.training is False
     np.testing.assert_array_equal(model.predict(x), model.predict(x))  # inference: no dropout
     assert seen[4:] == [False, False]
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5), (2, 3, 4)])
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_orthogonal_is_orthogonal_times_its_gain(shape: tuple[int, ...], dtype, tol: float) -> None:
+    w = initializers.get("orthogonal", gain=1.5)(shape, np.random.default_rng(3), dtype)
+    assert w.shape == shape and w.dtype == dtype
+    m = w.reshape(-1, shape[-1]).astype(np.float64)
+    gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T  # the orthonormal side
+    np.testing.assert_allclose(gram, 1.5**2 * np.eye(min(m.shape)), atol=tol * 10)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7)])
+def test_orthogonal_is_the_q_factor_with_a_positive_r_diagonal(shape: tuple[int, int]) -> None:
+    """Keras and PyTorch: Q of the QR of the normal draws, signs fixed so that diag(R) > 0."""
+    w = Orthogonal(gain=2.0)(shape, np.random.default_rng(5))
+    a = np.random.default_rng(5).standard_normal(shape)
+    q, tall = (w / 2.0, a) if shape[0] >= shape[1] else ((w / 2.0).T, a.T)
+    r = q.T @ tall  # a = q r, with q's columns orthonormal
+    np.testing.assert_allclose(q @ r, tall, atol=1e-12)
+    np.testing.assert_allclose(np.tril(r, -1), 0.0, atol=1e-12)
+    assert np.all(np.diag(r) > 0)
+
+
+def test_orthogonal_by_name_in_a_dense_layer_and_its_errors() -> None:
+    model = Sequential([Dense(5, 3, weight_init={"type": "orthogonal", "gain": 0.5})], seed=2)
+    w = model.get_weights()[0]
+    np.testing.assert_allclose(w.T @ w, 0.25 * np.eye(3), atol=1e-12)
+    assert model.get_config()["layers"][0]["weight_init"] == {"type": "orthogonal", "gain": 0.5}
+    vector = Orthogonal(gain=3.0)((4,), np.random.default_rng(0))
+    assert np.linalg.norm(vector) == pytest.approx(3.0, rel=1e-12)  # a vector is one row
+    with pytest.raises(ConfigError, match="gain must be a finite number > 0; received gain=0"):
+        Orthogonal(gain=0)
+    check_initializer("orthogonal")
+
+
+def test_huber_on_an_empty_batch_is_zero() -> None:
+    value, grad = Huber().value_and_gradient(np.zeros((0, 2)), np.zeros((0, 2)))
+    assert value == 0.0 and grad.shape == (0, 2)

@@ -76,8 +76,6 @@ class Loss(Described, ValueEquality, ABC):
                 f"the same shape; received y_true of shape {y_true.shape} and y_pred of shape "
                 f"{y_pred.shape}. {_reshape_hint(y_true, y_pred)}"
             )
-        if y_pred.size == 0 and self.reduction == "mean":
-            raise DataError(f"{type(self).__name__} with reduction='mean' needs at least one prediction; received empty arrays.")
         return y_true, y_pred
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
@@ -94,7 +92,9 @@ class Loss(Described, ValueEquality, ABC):
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
     def _scale(self, y_pred: np.ndarray) -> float:
-        return 1.0 / y_pred.size if self.reduction == "mean" else 1.0
+        # the mean of no elements is taken as 0, as Keras does (it divides "no NaN"): an empty
+        # batch has loss 0 and an empty gradient, never a ZeroDivisionError
+        return 1.0 / (y_pred.size or 1) if self.reduction == "mean" else 1.0
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as plain JSON values."""
@@ -172,7 +172,7 @@ class MSE(_Checked):
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         # the helpers inlined: on lecture 1 this runs every 15 us step, where each call counts
         d = y_pred - y_true if y_pred.dtype == y_true.dtype else _difference(y_pred, y_true)
-        scale = 1.0 / d.size if self.reduction == "mean" else 1.0
+        scale = 1.0 / (d.size or 1) if self.reduction == "mean" else 1.0  # as _scale
         flat = d.ravel()  # a view: d is a new contiguous array
         value = float(flat.dot(flat)) * scale  # the method skips np.vdot's dispatch: 0.3 us, not 0.44
         d *= 2.0 * scale  # reused as the gradient

@@ -16,17 +16,12 @@ CASES = [(r, name) for r in iter_registries() for name in r.names()]
 # below as a strict expected failure, so the day the fix lands its entry must be removed.
 # The mean-reduced losses divide by y_pred.size in minidl/losses.py (Loss._scale and friends),
 # which raises ZeroDivisionError on an empty batch instead of returning 0.0.
-PENDING = {
-    f"loss:{name}-empty_batch": "losses.py divides by y_pred.size: ZeroDivisionError on an empty batch"
-    for name in ("binary_crossentropy", "half_mse", "mae", "mse")
-}
 
 
 @pytest.mark.parametrize("registry,name", CASES, ids=[f"{r.kind}:{n}" for r, n in CASES])
 def test_every_registered_component_conforms(registry, name: str) -> None:
     for check in testing.checks(registry.get_class(name)):
-        if check.id not in PENDING:
-            check()
+        check()
 
 
 def test_every_kind_is_checked() -> None:
@@ -34,17 +29,6 @@ def test_every_kind_is_checked() -> None:
     assert {"layer", "activation", "loss", "optimizer", "initializer"} <= kinds
 
 
-@pytest.mark.parametrize("check_id", sorted(PENDING))
-def test_pending_fixes_still_fail(check_id: str) -> None:
-    kind, rest = check_id.split(":", 1)
-    name, check_name = rest.rsplit("-", 1)
-    registry = next(r for r in iter_registries() if r.kind == kind)
-    (check,) = [c for c in testing.checks(registry.get_class(name)) if c.name == check_name]
-    try:
-        check()
-    except (AssertionError, ArithmeticError, FloatingPointError):
-        pytest.xfail(PENDING[check_id])
-    pytest.fail(f"{check_id} passes now: remove it from PENDING")
 
 
 # --------------------------------------------------------------------------- the kit can fail

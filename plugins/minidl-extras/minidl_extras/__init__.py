@@ -38,12 +38,22 @@ class Huber(Loss):
         self.delta = number("delta", delta, low=0.0, low_open=True)
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return self._value(*self.check_inputs(y_true, y_pred))  # array-likes in, shapes checked
+
+    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return self._gradient(*self.check_inputs(y_true, y_pred))
+
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
+        # the training step's call: fit has validated the data already
+        return self._value(y_true, y_pred), self._gradient(y_true, y_pred)
+
+    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         d = np.abs(np.subtract(y_pred, y_true, dtype=y_pred.dtype))
         small = np.minimum(d, self.delta)
         # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(d - small)
         return float(np.sum(0.5 * small * small + self.delta * (d - small))) * _scale(self.reduction, y_pred)
 
-    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         d = np.subtract(y_pred, y_true, dtype=y_pred.dtype)
         return np.clip(d, -self.delta, self.delta) * _scale(self.reduction, y_pred)
 

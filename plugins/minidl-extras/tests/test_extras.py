@@ -121,3 +121,15 @@ def test_orthogonal_by_name_in_a_dense_layer_and_its_errors() -> None:
 def test_huber_on_an_empty_batch_is_zero() -> None:
     value, grad = Huber().value_and_gradient(np.zeros((0, 2)), np.zeros((0, 2)))
     assert value == 0.0 and grad.shape == (0, 2)
+
+
+def test_huber_called_directly_takes_lists_and_refuses_mismatched_shapes() -> None:
+    import pytest
+    from minidl import losses
+    from minidl.errors import ShapeError
+
+    huber = losses.get("huber", delta=1.0)
+    # by hand: |d| = 0.5 -> 0.125, |d| = 3 -> 1 * (3 - 0.5) = 2.5; mean over 2 elements
+    assert huber([0.0, 0.0], [0.5, 3.0]) == pytest.approx((0.125 + 2.5) / 2, rel=1e-15)
+    with pytest.raises(ShapeError, match=r"\(2, 1\).*\(3,\)"):
+        huber([[1.0], [2.0]], [1.0, 2.0, 3.0])

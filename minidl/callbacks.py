@@ -1,7 +1,9 @@
 """Callbacks: objects told of training events, and :class:`History`, which records the figures.
 
 A callback overrides any of the ``on_*`` hooks. ``self.model`` is the model being trained; a
-callback stops training cleanly by setting ``self.model.stop_training = True``. ``logs`` is a
+callback stops training cleanly by setting ``self.model.stop_training = True``: after the current
+epoch, or, set in a batch hook, right after that batch (as Keras 3; the partial epoch still ends
+with ``on_epoch_end`` and is recorded in the History). ``logs`` is a
 dict of the figures known at that point (``loss`` at the end of a batch; at the end of an epoch
 ``loss``, each metric, and ``val_loss`` and ``val_<metric>`` with validation data).
 ``self.params`` describes the run: ``epochs`` (the index the run stops before), ``initial_epoch``,

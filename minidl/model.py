@@ -339,6 +339,10 @@ class Sequential:
             count += 1
             if hooks:
                 cbs.on_batch_end(count - 1, {"loss": value})
+                # As Keras 3: a batch hook's stop ends the epoch right after that batch. Only a
+                # batch hook can set it mid-epoch, so the check costs nothing without one.
+                if self.stop_training:
+                    break
         return total / count
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:

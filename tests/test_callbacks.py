@@ -148,6 +148,27 @@ def test_lambda_callback_hooks_and_stopping() -> None:
         LambdaCallback(on_epoch_end=3)
 
 
+def test_stop_training_in_a_batch_hook_stops_right_after_that_batch() -> None:
+    # 40 samples in batches of 8: 5 steps per epoch; stopping at batch 1 of epoch 1 leaves 7 steps,
+    # the weights of one full epoch then the first 16 samples, and a History of the partial epoch
+    x, y = data(40)
+
+    def end(batch, logs):
+        if len(m.history.epochs) == 1 and batch == 1:
+            m.stop_training = True
+
+    m = model()
+    history = m.fit(x, y, epochs=10, batch_size=8, shuffle=False, validation_data=data(8),
+                    callbacks=[LambdaCallback(on_batch_end=end)])
+    assert m.optimizer.iterations == 7 and history.epochs == [0, 1]
+    by_hand = model()
+    by_hand.fit(x, y, epochs=1, batch_size=8, shuffle=False)
+    by_hand.fit(x[:16], y[:16], epochs=1, batch_size=8, shuffle=False)
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), by_hand.get_weights()))
+    assert history.history["loss"] == by_hand.history.history["loss"]  # mean over the 2 batches run
+    assert history.history["val_loss"][-1] == by_hand.evaluate(*data(8))
+
+
 # --------------------------------------------------------------------------- progress
 class Terminal(io.StringIO):
     def isatty(self) -> bool:

@@ -39,7 +39,12 @@ __all__ = [
 ]
 
 Logs = dict[str, Any]
-HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end")
+HOOKS = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
+)
+# Keras's names of the batch hooks, called in place of the short ones when a callback defines them
+_KERAS_BATCH_HOOKS = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
 
 
 class Callback:
@@ -66,6 +71,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's name for :meth:`on_batch_begin`; a callback may define either (this one wins)."""
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's name for :meth:`on_batch_end`; a callback may define either (this one wins)."""
 
 
 class History(Callback):
@@ -79,6 +89,11 @@ class History(Callback):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epochs: list[int] = []
+
+    @property
+    def epoch(self) -> list[int]:
+        """Keras's name for :attr:`epochs` (the same list)."""
+        return self.epochs
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epochs.append(epoch)
@@ -122,7 +137,8 @@ class CallbackList:
         ordered = self.callbacks
         if hook == "on_epoch_end":  # those adding figures first (History comes first otherwise)
             ordered = [c for c in ordered if c.log_keys] + [c for c in ordered if not c.log_keys]
-        targets = [getattr(c, hook) for c in ordered if _overrides(c, hook)]
+        targets = [_target(c, hook) for c in ordered]
+        targets = [method for method in targets if method is not None]
 
         def dispatch(*args: Any) -> None:
             for method in targets:
@@ -137,6 +153,14 @@ class CallbackList:
 def _overrides(callback: Callback, hook: str) -> bool:
     # a LambdaCallback sets its hooks on the instance; other callbacks override them in the class
     return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
+
+
+def _target(callback: Callback, hook: str) -> Callable[..., Any] | None:
+    """The method that handles ``hook`` for ``callback``, or None if it keeps the do-nothing one."""
+    keras_name = _KERAS_BATCH_HOOKS.get(hook)
+    if keras_name is not None and _overrides(callback, keras_name):
+        return getattr(callback, keras_name)
+    return getattr(callback, hook) if _overrides(callback, hook) else None
 
 
 def _overrides_batch_hooks(callback: Callback) -> bool:

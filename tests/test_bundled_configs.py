@@ -142,3 +142,12 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch) -> None:
     run = config.train(config.load("lecture2"), epochs=2, stream=io.StringIO())
     with pytest.raises(ConfigError, match=r"pip install 'minidl\[plot\]'"):
         run.history.plot()
+
+
+def test_plot_without_matplotlib_fails_before_training(monkeypatch, tmp_path) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib.figure", None)
+    out = io.StringIO()
+    with pytest.raises(ConfigError, match=r"pip install 'minidl\[plot\]'"):
+        config.train(config.load("playground-xor"), epochs=2, stream=out, plot=tmp_path / "run.png")
+    assert out.getvalue() == ""  # not one epoch ran, nothing was printed
+    assert not (tmp_path / "run.png").exists()

@@ -8,7 +8,7 @@ import csv
 import numpy as np
 import pytest
 
-from minidl import Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau
+from minidl import Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ReduceLROnPlateau
 from minidl.errors import ConfigError
 
 from test_callbacks import data, drive, model
@@ -112,3 +112,40 @@ def test_no_learning_rate_key_without_those_callbacks() -> None:
     m.fit(x, y, epochs=2, callbacks=[EarlyStopping("loss", patience=5)])
     assert list(m.history.history) == ["loss"]
     assert np.isfinite(m.history.history["loss"]).all()
+
+
+# --------------------------------------------------------------------------- Keras names
+def test_keras_batch_hook_names_are_called_and_may_stop_training() -> None:
+    x, y = data(24)  # batches of 8: 3 steps per epoch
+    seen: list[tuple[str, int]] = []
+
+    class KerasStyle(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(("begin", batch))
+
+    def end(batch, logs):
+        seen.append(("end", batch))
+        if batch == 1 and len(m.history.epochs) == 1:
+            m.stop_training = True
+
+    m = model()
+    history = m.fit(x, y, epochs=5, batch_size=8, callbacks=[KerasStyle(), LambdaCallback(on_train_batch_end=end)])
+    # epoch 0: 3 batches; epoch 1 stops right after its batch 1
+    assert [b for kind, b in seen if kind == "begin"] == [0, 1, 2, 0, 1]
+    assert [b for kind, b in seen if kind == "end"] == [0, 1, 2, 0, 1]
+    assert history.epoch == history.epochs == [0, 1] and m.optimizer.iterations == 5
+
+
+def test_a_callback_defining_both_names_gets_the_keras_one_only() -> None:
+    calls: list[str] = []
+
+    class Both(Callback):
+        def on_batch_end(self, batch, logs=None):
+            calls.append("short")
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append("keras")
+
+    x, y = data(16)
+    model().fit(x, y, epochs=1, batch_size=8, callbacks=[Both()])
+    assert calls == ["keras", "keras"]

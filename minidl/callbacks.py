@@ -1,7 +1,9 @@
 """Callbacks: objects told of training events, and :class:`History`, which records the figures.
 
 A callback overrides any of the ``on_*`` hooks. ``self.model`` is the model being trained; a
-callback stops training cleanly by setting ``self.model.stop_training = True``. ``logs`` is a
+callback stops training cleanly by setting ``self.model.stop_training = True``: after the current
+epoch, or, set in a batch hook, right after that batch (as Keras 3; the partial epoch still ends
+with ``on_epoch_end`` and is recorded in the History). ``logs`` is a
 dict of the figures known at that point (``loss`` at the end of a batch; at the end of an epoch
 ``loss``, each metric, and ``val_loss`` and ``val_<metric>`` with validation data).
 ``self.params`` describes the run: ``epochs`` (the index the run stops before), ``initial_epoch``,
@@ -15,7 +17,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -37,14 +39,25 @@ __all__ = [
 ]
 
 Logs = dict[str, Any]
-HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end")
+HOOKS = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
+)
+# Keras's names of the batch hooks, called in place of the short ones when a callback defines them
+_KERAS_BATCH_HOOKS = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
 
 
 class Callback:
-    """Base class of callbacks; every hook does nothing by default."""
+    """Base class of callbacks; every hook does nothing by default.
+
+    ``log_keys`` names the figures a callback adds to the epoch logs in ``on_epoch_end`` (the
+    learning-rate callbacks add ``learning_rate``); such callbacks see an epoch's end before the
+    others, so History, CSVLogger and the progress line record their figures, as in Keras.
+    """
 
     model: Sequential | None = None
     params: dict[str, Any] = {}  # replaced (never mutated) by set_params
+    log_keys: ClassVar[tuple[str, ...]] = ()
 
     def set_model(self, model: Sequential) -> None:
         self.model = model
@@ -58,6 +71,11 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's name for :meth:`on_batch_begin`; a callback may define either (this one wins)."""
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's name for :meth:`on_batch_end`; a callback may define either (this one wins)."""
 
 
 class History(Callback):
@@ -71,6 +89,11 @@ class History(Callback):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epochs: list[int] = []
+
+    @property
+    def epoch(self) -> list[int]:
+        """Keras's name for :attr:`epochs` (the same list)."""
+        return self.epochs
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epochs.append(epoch)
@@ -101,6 +124,9 @@ class CallbackList:
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Gives every callback the description of the run (see the module docstring)."""
+        keys = list(params.get("metrics", []))
+        keys += [key for c in self.callbacks for key in c.log_keys if key not in keys]
+        params = {**params, "metrics": keys}
         for callback in self.callbacks:
             callback.set_params(params)
 
@@ -108,7 +134,11 @@ class CallbackList:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
         # only the callbacks that override this hook: History, always there, overrides one
-        targets = [getattr(c, hook) for c in self.callbacks if _overrides(c, hook)]
+        ordered = self.callbacks
+        if hook == "on_epoch_end":  # those adding figures first (History comes first otherwise)
+            ordered = [c for c in ordered if c.log_keys] + [c for c in ordered if not c.log_keys]
+        targets = [_target(c, hook) for c in ordered]
+        targets = [method for method in targets if method is not None]
 
         def dispatch(*args: Any) -> None:
             for method in targets:
@@ -125,11 +155,32 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook) is not getattr(Callback, hook) or hook in vars(callback)
 
 
+def _target(callback: Callback, hook: str) -> Callable[..., Any] | None:
+    """The method that handles ``hook`` for ``callback``, or None if it keeps the do-nothing one."""
+    keras_name = _KERAS_BATCH_HOOKS.get(hook)
+    if keras_name is not None and _overrides(callback, keras_name):
+        return getattr(callback, keras_name)
+    return getattr(callback, hook) if _overrides(callback, hook) else None
+
+
 def _overrides_batch_hooks(callback: Callback) -> bool:
     return any(_overrides(callback, hook) for hook in HOOKS[4:])
 
 
 # --------------------------------------------------------------------------- monitoring helpers
+def _verbosity(verbose: Any) -> int:
+    if isinstance(verbose, bool) or verbose not in (0, 1):
+        raise ConfigError(f"verbose must be 0 (silent) or 1 (print what the callback does); received verbose={verbose!r}.")
+    return int(verbose)
+
+
+def _log_learning_rate(logs: Logs | None, optimizer: Any) -> None:
+    # The rate the epoch trained with, recorded before any change; setdefault because a
+    # scheduler and ReduceLROnPlateau may both be used, and the first one has that rate.
+    if logs is not None:
+        logs.setdefault("learning_rate", float(optimizer.learning_rate))
+
+
 def _monitor_mode(monitor: str, mode: str) -> str:
     """``"min"`` or ``"max"``; ``"auto"`` is ``"max"`` for metrics where higher is better (accuracy)."""
     if mode != "auto":
@@ -166,10 +217,10 @@ class _Monitor(Callback):
         self.wait = 0
         self.best = math.inf if _monitor_mode(self.monitor, self.mode) == "min" else -math.inf
 
-    def _improved(self, current: float) -> bool:
+    def _improved(self, current: float, reference: float) -> bool:
         if _monitor_mode(self.monitor, self.mode) == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
 
 
 class EarlyStopping(_Monitor):
@@ -178,9 +229,17 @@ class EarlyStopping(_Monitor):
     An epoch improves when ``current < best - min_delta`` (mode ``"min"``) or
     ``current > best + min_delta`` (mode ``"max"``); ``"auto"`` picks ``"max"`` for accuracy and
     ``"min"`` otherwise. Training stops at the end of the ``patience``-th such epoch (0 and 1
-    both stop at the first, as in Keras). With ``restore_best_weights=True`` the weights of the best epoch are
-    put back when training ends, whether it stopped early or ran out of epochs (Keras restores
-    them only when it stops early). ``stopped_epoch`` and ``best_epoch`` tell what happened.
+    both stop at the first, as in Keras). The rules are Keras 3's, including these two:
+
+    - ``baseline``: an epoch that improves on the best but not on ``baseline`` (by ``min_delta``)
+      becomes the best without restarting the count, so unless some epoch beats the baseline,
+      training stops at the first epoch without improvement after ``patience`` epochs;
+    - ``start_from_epoch``: epochs with an index below it are not watched at all (a warm-up).
+
+    With ``restore_best_weights=True`` the weights of the best epoch are put back when training
+    ends, whether it stopped early or ran out of epochs (as Keras 3 does; tf.keras 2 restored them
+    only when it stopped early). ``verbose=1`` prints when it stops and when it restores.
+    ``stopped_epoch`` and ``best_epoch`` tell what happened.
 
     Example:
         >>> stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
@@ -194,11 +253,17 @@ class EarlyStopping(_Monitor):
         min_delta: float = 0.0,
         mode: str = "auto",
         restore_best_weights: bool = False,
+        baseline: float | None = None,
+        start_from_epoch: int = 0,
+        verbose: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta, patience)
         if not isinstance(restore_best_weights, bool):
             raise ConfigError(f"restore_best_weights must be True or False; received {restore_best_weights!r}.")
         self.restore_best_weights = restore_best_weights
+        self.baseline = None if baseline is None else number("baseline", baseline)
+        self.start_from_epoch = positive_int("start_from_epoch", start_from_epoch, allow_zero=True)
+        self.verbose = _verbosity(verbose)
         self.best_weights: list[np.ndarray] | None = None
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
@@ -209,20 +274,26 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         current = (logs or {}).get(self.monitor)
-        if current is None:
-            return
-        if self._improved(current):
-            self.best, self.best_epoch, self.wait = current, epoch, 0
-            if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()  # type: ignore[union-attr]
+        if current is None or epoch < self.start_from_epoch:
             return
         self.wait += 1
-        if self.wait >= max(self.patience, 1):
+        if self._improved(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()  # type: ignore[union-attr]
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience:  # wait >= 1 here, so patience 0 stops as 1 does
             self.stopped_epoch = epoch
             self.model.stop_training = True  # type: ignore[union-attr]
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch is not None and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")  # type: ignore[operator]
             self.model.set_weights(self.best_weights)  # type: ignore[union-attr]
 
 
@@ -230,8 +301,12 @@ class ReduceLROnPlateau(_Monitor):
     """Multiplies the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
     ``new_lr = max(lr * factor, min_lr)``; after a reduction, ``cooldown`` epochs pass before
-    counting again. Improvement is judged as in :class:`EarlyStopping`.
+    counting again. Improvement is judged as in :class:`EarlyStopping`. Every ``fit`` starts
+    afresh (best, count and cooldown). The epoch logs, and so the History, get
+    ``learning_rate``: the rate the epoch trained with.
     """
+
+    log_keys = ("learning_rate",)
 
     def __init__(
         self,
@@ -250,14 +325,19 @@ class ReduceLROnPlateau(_Monitor):
         self.min_lr = number("min_lr", min_lr, low=0.0)
         self._cooling = 0
 
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        super().on_train_begin(logs)
+        self._cooling = 0  # a cooldown left from an earlier fit must not delay this one
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = self.model.optimizer  # type: ignore[union-attr]
+        _log_learning_rate(logs, optimizer)
         current = (logs or {}).get(self.monitor)
         if current is not None:
             if self._cooling:
                 self._cooling -= 1
                 self.wait = 0
-            if self._improved(current):
+            if self._improved(current, self.best):
                 self.best, self.wait = current, 0
             elif not self._cooling:
                 self.wait += 1
@@ -269,11 +349,14 @@ class ReduceLROnPlateau(_Monitor):
 class LearningRateScheduler(Callback):
     """Sets the learning rate at the start of each epoch to ``schedule(epoch, lr)`` (or ``schedule(epoch)``).
 
-    ``epoch`` counts from 0; ``lr`` is the current rate.
+    ``epoch`` counts from 0; ``lr`` is the current rate. The epoch logs, and so the History, get
+    ``learning_rate``: the rate the epoch trained with.
 
     Example:
         >>> halve_every_10 = LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch and epoch % 10 == 0 else lr)
     """
+
+    log_keys = ("learning_rate",)
 
     def __init__(self, schedule: Callable[..., float]) -> None:
         if not callable(schedule):
@@ -288,6 +371,9 @@ class LearningRateScheduler(Callback):
         optimizer = self.model.optimizer  # type: ignore[union-attr]
         lr = self.schedule(epoch, optimizer.learning_rate) if self._two_args else self.schedule(epoch)
         optimizer.learning_rate = number("the learning rate returned by the schedule", lr, low=0.0, low_open=True)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        _log_learning_rate(logs, self.model.optimizer)  # type: ignore[union-attr]
 
 
 class CSVLogger(Callback):

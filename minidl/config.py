@@ -176,9 +176,13 @@ def train(
     configuration's ``verbose`` (1 by default): every epoch for runs of up to 50 epochs,
     otherwise every 10% of the epochs. Then the test figures (with ``test_split``), or a table of
     predictions for inline data. ``plot`` saves the curves (and, for two inputs, the decision
-    boundary) to that image file; it needs matplotlib.
+    boundary) to that image file; it needs matplotlib, checked before training starts.
     """
     stream = stream or sys.stdout
+    if plot is not None:
+        from .plot import require_matplotlib
+
+        require_matplotlib()  # before training: a missing extra must not waste a whole run
     model = config.build(seed=seed)
     x, y, x_test, y_test = config.split()
     fit_args = {**config.fit, **({"epochs": epochs} if epochs is not None else {})}

@@ -17,7 +17,7 @@ from ._component import Described, ValueEquality
 from ._checks import number
 from .registry import Registry
 
-__all__ = ["Metric", "Accuracy", "MeanAbsoluteError", "MeanSquaredError", "registry", "register", "get"]
+__all__ = ["Metric", "Accuracy", "BinaryAccuracy", "MeanAbsoluteError", "MeanSquaredError", "registry", "register", "get"]
 
 
 class Metric(Described, ValueEquality, ABC):
@@ -49,11 +49,26 @@ register = registry.register
 get = registry.get
 
 
+class _Thresholded(Metric):
+    """Shared by the accuracies: ``threshold`` splits an output into the two classes."""
+
+    higher_is_better = True
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = number("threshold", threshold)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+    def _match(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return float(np.mean((y_pred > self.threshold) == (y_true > self.threshold)))
+
+
 @register("accuracy")
-class Accuracy(Metric):
+class Accuracy(_Thresholded):
     """The fraction of samples whose predicted class is the true class.
 
-    The form of the targets decides the rule:
+    The shapes decide the rule, as Keras 3's ``"accuracy"`` does (whatever the loss):
 
     - one output (binary): ``mean((y_pred > threshold) == (y_true > threshold))``; the default
       threshold 0.5 suits sigmoid outputs with 0/1 labels (as Keras), ``threshold=0`` suits tanh
@@ -61,33 +76,46 @@ class Accuracy(Metric):
     - several outputs and one-hot (or probability) targets: ``mean(argmax(y_pred) == argmax(y_true))``;
     - several outputs and integer labels (a sparse loss): ``mean(argmax(y_pred) == y_true)``.
 
+    Several independent outputs (multi-label targets, several sigmoids with binary
+    cross-entropy) need :class:`BinaryAccuracy` (``"binary_accuracy"``), as in Keras.
+
     Example:
         >>> Accuracy()(np.array([[1.0], [0.0]]), np.array([[0.9], [0.7]]))
         0.5
     """
 
-    higher_is_better = True
     accepts_labels = True
 
-    def __init__(self, threshold: float = 0.5) -> None:
-        self.threshold = number("threshold", threshold)
-
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if y_pred.ndim == 2 and y_pred.shape[1] > 1:
             predicted = np.argmax(y_pred, axis=1)
             truth = y_true.reshape(-1) if y_true.ndim == 1 or y_true.shape[1] == 1 else np.argmax(y_true, axis=1)
             return float(np.mean(predicted == truth))
-        return float(np.mean((y_pred > self.threshold) == (y_true > self.threshold)))
+        return self._match(y_true, y_pred)
 
-    def get_config(self):
-        return {"threshold": self.threshold}
+
+@register("binary_accuracy")
+class BinaryAccuracy(_Thresholded):
+    """The fraction of outputs on the right side of ``threshold``, every output judged alone.
+
+    ``mean((y_pred > threshold) == (y_true > threshold))`` over every element: the accuracy of
+    multi-label classifiers (several sigmoid outputs with binary cross-entropy), Keras's
+    ``"binary_accuracy"``. With one output it equals ``"accuracy"``.
+
+    Example:
+        >>> BinaryAccuracy()(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[0.8, 0.6], [0.3, 0.9]]))
+        0.5
+    """
+
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return self._match(y_true, y_pred)
 
 
 @register("mae")
 class MeanAbsoluteError(Metric):
     """``mean(|y_pred - y_true|)`` over every element (the ``"mae"`` loss with its default reduction)."""
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.abs(y_pred - y_true)))
 
 
@@ -95,5 +123,5 @@ class MeanAbsoluteError(Metric):
 class MeanSquaredError(Metric):
     """``mean((y_pred - y_true)**2)`` over every element (the ``"mse"`` loss with its default reduction)."""
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.square(y_pred - y_true)))

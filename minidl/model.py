@@ -8,6 +8,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -248,8 +249,10 @@ class Sequential:
             callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
             validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
                 ``val_<metric>`` in the History); never trained on.
-            validation_split: a fraction in [0, 1): the last ``int(samples * validation_split)``
-                samples, taken before any shuffling (as Keras does), are held out as validation data.
+            validation_split: a fraction in [0, 1): as in Keras 3, the first
+                ``floor(samples * (1 - validation_split))`` samples are trained on and the rest,
+                taken from the end before any shuffling, are held out as validation data
+                (10 samples with 0.25: 7 and 3).
             initial_epoch: as in Keras, the index of the first epoch; ``epochs`` is then the
                 index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
                 epochs continue the numbering of the model's History.
@@ -336,6 +339,10 @@ class Sequential:
             count += 1
             if hooks:
                 cbs.on_batch_end(count - 1, {"loss": value})
+                # As Keras 3: a batch hook's stop ends the epoch right after that batch. Only a
+                # batch hook can set it mid-epoch, so the check costs nothing without one.
+                if self.stop_training:
+                    break
         return total / count
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -406,13 +413,14 @@ class Sequential:
                 raise type(exc)(f"In validation_data: {exc}") from None
         if not split:
             return x, y, None
-        held = int(len(x) * split)
-        if not 1 <= held < len(x):
+        # Keras 3's rule, to the float: train on floor(n * (1 - split)), validate on the rest
+        # (n=10, split=0.25: 7 and 3), so a model moved from Keras sees the same samples.
+        cut = math.floor(len(x) * (1.0 - split))
+        if not 1 <= cut < len(x):
             raise DataError(
-                f"validation_split={split:g} of {len(x)} samples leaves {held} for validation and "
-                f"{len(x) - held} for training; both need at least one sample."
+                f"validation_split={split:g} of {len(x)} samples leaves {len(x) - cut} for validation and "
+                f"{cut} for training; both need at least one sample."
             )
-        cut = len(x) - held
         return x[:cut], y[:cut], (x[cut:], y[cut:])
 
     def _log_keys(self, validation: bool) -> list[str]:

@@ -17,9 +17,17 @@ if TYPE_CHECKING:
     from .callbacks import History
     from .model import Sequential
 
-__all__ = ["history_figure", "plot_history", "plot_decision_boundary", "save_run_figure"]
+__all__ = ["history_figure", "plot_history", "plot_decision_boundary", "save_run_figure", "require_matplotlib"]
 
 GRID = 200  # points per axis of the decision-boundary grid
+
+
+def require_matplotlib() -> None:
+    """Raises the ConfigError saying how to install matplotlib when it is missing, else nothing.
+
+    ``minidl train --plot`` calls it before training, so a missing extra costs no training run.
+    """
+    _figure_class()
 
 
 def _figure_class() -> Any:

@@ -4,6 +4,11 @@
 is a terminal, and falls back to one plain line per epoch when it is redirected to a file or a
 CI log, so logs never hold carriage returns or escape codes. ``verbose=2`` always prints one
 plain line per epoch; ``verbose=0`` prints nothing.
+
+The bar shows the loss live because every step returns it for free. Metrics are measured once
+per epoch, over the whole training set with the epoch's final weights (see ``Sequential.fit``),
+so per-batch metrics would add work to every step: they appear, with the ``val_*`` figures, on
+the line that ends the epoch and replaces the bar, as Keras's bar shows them at an epoch's end.
 """
 
 from __future__ import annotations

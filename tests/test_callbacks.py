@@ -148,6 +148,27 @@ def test_lambda_callback_hooks_and_stopping() -> None:
         LambdaCallback(on_epoch_end=3)
 
 
+def test_stop_training_in_a_batch_hook_stops_right_after_that_batch() -> None:
+    # 40 samples in batches of 8: 5 steps per epoch; stopping at batch 1 of epoch 1 leaves 7 steps,
+    # the weights of one full epoch then the first 16 samples, and a History of the partial epoch
+    x, y = data(40)
+
+    def end(batch, logs):
+        if len(m.history.epochs) == 1 and batch == 1:
+            m.stop_training = True
+
+    m = model()
+    history = m.fit(x, y, epochs=10, batch_size=8, shuffle=False, validation_data=data(8),
+                    callbacks=[LambdaCallback(on_batch_end=end)])
+    assert m.optimizer.iterations == 7 and history.epochs == [0, 1]
+    by_hand = model()
+    by_hand.fit(x, y, epochs=1, batch_size=8, shuffle=False)
+    by_hand.fit(x[:16], y[:16], epochs=1, batch_size=8, shuffle=False)
+    assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), by_hand.get_weights()))
+    assert history.history["loss"] == by_hand.history.history["loss"]  # mean over the 2 batches run
+    assert history.history["val_loss"][-1] == by_hand.evaluate(*data(8))
+
+
 # --------------------------------------------------------------------------- progress
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
@@ -186,3 +207,46 @@ def test_progress_bar_on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr("sys.stdout", plain)
     model().fit(x, y, epochs=2, verbose=2)
     assert not CONTROL.search(plain.getvalue())
+
+
+def classifier_fit(verbose_stream) -> Sequential:
+    """A 2-epoch fit with accuracy, mse and validation whose progress goes to ``verbose_stream``."""
+    from minidl.progress import progress_callback
+
+    x = np.random.default_rng(3).normal(size=(40, 2))
+    y = (x[:, 0] > 0).astype(float)
+    m = Sequential([Dense(2, 1, activation="sigmoid")], seed=0)
+    m.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy", "mse"])
+    m.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, callbacks=[progress_callback(1, verbose_stream)])
+    return m
+
+
+def expected_figures(m: Sequential, epoch: int) -> str:
+    # formatted independently of minidl.progress: four decimals, the History's order
+    return " - ".join(f"{key}: {values[epoch]:.4f}" for key, values in m.history.history.items())
+
+
+def test_progress_bar_shows_the_running_loss_live_and_every_figure_at_the_epoch_end() -> None:
+    screen = Terminal()
+    m = classifier_fit(screen)
+    epochs = screen.getvalue().split("\n")
+    assert epochs[-1] == "" and len(epochs) == 3
+    for epoch, text in enumerate(epochs[:2]):
+        *frames, last = text.split("\r")
+        live = [f for f in frames if f]
+        assert live and all(re.fullmatch(r"\d/4 \[[=>.]+\] - ETA \S+ - loss: \d\.\d{4}\x1b\[K", f) for f in live), live
+        assert live[-1].startswith("4/4 [" + "=" * 24 + "]")
+        assert last.startswith("\x1b[K" + f"Epoch {epoch + 1}/2 - 4 steps - ")
+        assert last.endswith(" - " + expected_figures(m, epoch)), last
+        assert "val_accuracy" in last and "mse: " in last
+
+
+def test_redirected_progress_has_every_figure_and_no_control_characters() -> None:
+    log = io.StringIO()  # isatty() is False, as for a file or a CI log
+    m = classifier_fit(log)
+    text = log.getvalue()
+    assert not CONTROL.search(text)
+    lines = text.splitlines()
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines):
+        assert re.fullmatch(rf"Epoch {epoch + 1}/2 - 4 steps - \S+ - " + re.escape(expected_figures(m, epoch)), line), line

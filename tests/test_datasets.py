@@ -73,8 +73,20 @@ def test_train_test_split() -> None:
     assert list(ordered[3]) == [7, 8, 9]
     with pytest.raises(DataError, match="same number"):
         datasets.train_test_split(x, y[:5])
-    with pytest.raises(DataError, match="leaves 0 for testing"):
-        datasets.train_test_split(x, y, test_size=0.01)
+    with pytest.raises(DataError, match="leaves 10 for testing and 0 for training"):
+        datasets.train_test_split(x, y, test_size=0.95)
+
+
+@pytest.mark.parametrize(
+    "samples,test_size,tested",
+    # scikit-learn's rule, ceil(samples * test_size), worked by hand: 1797 * 0.25 = 449.25 -> 450
+    # (the digits), 10 * 0.25 = 2.5 -> 3, 10 * 0.01 = 0.1 -> 1, 500 * 0.4 = 200 exactly
+    [(1797, 0.25, 450), (10, 0.25, 3), (10, 0.01, 1), (500, 0.4, 200), (7, 0.5, 4)],
+)
+def test_train_test_split_counts_as_scikit_learn(samples: int, test_size: float, tested: int) -> None:
+    x, y = np.zeros((samples, 2)), np.arange(samples)
+    x_train, x_test, y_train, y_test = datasets.train_test_split(x, y, test_size=test_size, seed=1)
+    assert (len(x_test), len(y_test), len(x_train), len(y_train)) == (tested, tested, samples - tested, samples - tested)
 
 
 def test_load_checks_names_and_arguments() -> None:

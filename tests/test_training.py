@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from minidl import Dense, Sequential, losses, metrics
+from minidl import Callback, Dense, Sequential, losses, metrics
 from minidl.errors import ConfigError, DataError, ShapeError
 
 
@@ -113,10 +113,31 @@ def test_validation_split_holds_out_the_last_samples_before_shuffling() -> None:
 
 
 @pytest.mark.parametrize(
+    "samples,split,trained",
+    [(10, 0.25, 7), (7, 0.5, 3), (3, 0.5, 1), (40, 0.01, 39), (5, 0.5, 2)],
+)
+def test_validation_split_counts_as_keras_3(samples: int, split: float, trained: int) -> None:
+    # Keras 3 trains on floor(samples * (1 - split)) and validates on the rest; the expected
+    # counts are worked by hand (10 * 0.75 = 7.5 -> 7 trained, 3 held out).
+    x, y = data(n=samples)
+    seen: list[int] = []
+    m = model(seed=2)
+
+    class Rows(Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    m.fit(x, y, epochs=1, batch_size=1, validation_split=split, callbacks=[Rows()])
+    assert len(seen) == trained  # one sample per batch: the batches count the training rows
+    val = m.evaluate(x[trained:], y[trained:], return_dict=True)
+    assert m.history.history["val_loss"] == [val["loss"]]
+
+
+@pytest.mark.parametrize(
     "kwargs,error,message",
     [
         ({"validation_split": 0.2, "validation_data": (np.ones((2, 2)), np.ones(2))}, ConfigError, "not both"),
-        ({"validation_split": 0.01}, DataError, "leaves 0 for validation"),
+        ({"validation_split": 0.99}, DataError, "leaves 40 for validation and 0 for training"),
         ({"validation_split": 1.0}, ConfigError, "validation_split must be"),
         ({"validation_data": (np.ones((3, 5)), np.ones(3))}, ShapeError, "In validation_data: X has 5 features"),
         ({"validation_data": np.ones((3, 2))}, ConfigError, "pair"),

@@ -41,6 +41,12 @@ def test_mse_figure() -> None:
 # --------------------------------------------------------------------------- exactness
 def lecture1_reference(params: list[float], epochs: int) -> list[float]:
     """The lecture's per-sample SGD on the nine named parameters, as scalar arithmetic."""
+    *_, last = lecture1_updates(params, epochs)
+    return last
+
+
+def lecture1_updates(params: list[float], epochs: int):
+    """The nine parameters after each of the lecture's updates, in order."""
     w1, w2, w3, w4, w5, w6, b1, b2, b3 = params
     for _ in range(epochs):
         for (x0, x1), y in zip(LECTURE1_X, LECTURE1_Y):
@@ -59,7 +65,7 @@ def lecture1_reference(params: list[float], epochs: int) -> list[float]:
             w1, w2, w3, w4, w5, w6, b1, b2, b3 = [
                 p - 0.1 * g for p, g in zip((w1, w2, w3, w4, w5, w6, b1, b2, b3), grads)
             ]
-    return [w1, w2, w3, w4, w5, w6, b1, b2, b3]
+            yield [w1, w2, w3, w4, w5, w6, b1, b2, b3]
 
 
 def lecture1_weights(p: list[float]) -> list[np.ndarray]:
@@ -84,6 +90,12 @@ def test_lecture1_is_reproduced_exactly(draw: int) -> None:
 
 def lecture2_reference(w1: np.ndarray, w2: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """The lecture's full-batch descent on the summed squared error, learning rate 1."""
+    *_, last = lecture2_updates(w1, w2, iterations)
+    return last
+
+
+def lecture2_updates(w1: np.ndarray, w2: np.ndarray, iterations: int):
+    """Copies of both weight matrices after each of the lecture's iterations."""
     w1, w2 = w1.copy(), w2.copy()
     for _ in range(iterations):
         hidden = 1.0 / (1.0 + np.exp(-(LECTURE2_X @ w1)))
@@ -92,7 +104,7 @@ def lecture2_reference(w1: np.ndarray, w2: np.ndarray, iterations: int) -> tuple
         delta_hidden = (delta_out @ w2.T) * hidden * (1.0 - hidden)
         w2 += hidden.T @ delta_out
         w1 += LECTURE2_X.T @ delta_hidden
-    return w1, w2
+        yield w1.copy(), w2.copy()
 
 
 @pytest.mark.parametrize("draw", range(4))
@@ -108,6 +120,40 @@ def test_lecture2_is_reproduced_exactly(draw: int) -> None:
     np.testing.assert_allclose(got1, want1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got2, want2, rtol=0, atol=1e-12)
     assert model.optimizer.iterations == 1500
+
+
+def _weights_after_every_update(model: minidl.Sequential, cfg) -> list[list[np.ndarray]]:
+    seen: list[list[np.ndarray]] = []
+    record = minidl.callbacks.LambdaCallback(on_batch_end=lambda batch, logs: seen.append(model.get_weights()))
+    model.fit(*cfg.arrays(), **cfg.fit, callbacks=[record])
+    return seen
+
+
+def test_lecture1_matches_after_every_update() -> None:
+    # lectures.md: the same parameters as the lecture's arithmetic after every update, to 1e-12
+    params = list(np.random.default_rng(77).standard_normal(9))
+    cfg = config.load("lecture1")
+    model = cfg.build(seed=0)
+    model.set_weights(lecture1_weights(params))
+    seen = _weights_after_every_update(model, cfg)
+    expected = list(lecture1_updates(params, cfg.fit["epochs"]))
+    assert len(seen) == len(expected) == 4000
+    worst = max(np.abs(g - w).max() for got, want in zip(seen, expected)
+                for g, w in zip(got, lecture1_weights(want)))
+    assert worst <= 1e-12, worst
+
+
+def test_lecture2_matches_after_every_update() -> None:
+    rng = np.random.default_rng(78)
+    w1, w2 = rng.random((3, 4)), rng.random((4, 1))
+    cfg = config.load("lecture2")
+    model = cfg.build(seed=0)
+    model.set_weights([w1, w2])
+    seen = _weights_after_every_update(model, cfg)
+    expected = list(lecture2_updates(w1, w2, 1500))
+    assert len(seen) == len(expected) == 1500
+    worst = max(np.abs(g - w).max() for got, want in zip(seen, expected) for g, w in zip(got, want))
+    assert worst <= 1e-12, worst
 
 
 def test_lecture_configs_have_no_hidden_extras() -> None:

@@ -213,7 +213,8 @@ def test_optimizer_state_export_import_checks_before_changing() -> None:
     for bad, message in [
         (bad_shape, "must be a float64 array of shape"),
         (state | {"0/speed": 1.0}, "Unknown optimizer state entries"),
-        (state | {"iterations": -1}, "non-negative integer"),
+        (state | {"iterations": -1}, r"is a count, so it must lie in \[0, 2\*\*63\); received -1"),
+        (state | {"iterations": 2**63}, r"is a count, so it must lie in \[0, 2\*\*63\)"),
     ]:
         with pytest.raises(ConfigError, match=message):
             optimizer.set_state(targets, bad)

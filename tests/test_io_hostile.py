@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_io_support import canary, npy, read_archive, saved_file, sha, write_archive
+from test_io_support import X, Y, canary, make_model, npy, read_archive, saved_file, sha, write_archive
 
 import minidl
 from minidl import ConfigError, FormatError, UnknownComponentError
@@ -353,7 +353,7 @@ def test_oversized_document(valid: Path, tmp_path: Path, monkeypatch: pytest.Mon
         (lambda d, m: d["training"].update(epochs=[1, 0]), "increasing non-negative integers"),
         (
             lambda d, m: d["training"]["optimizer"].update(iterations=-3),
-            "'iterations' must be a non-negative",
+            r"'iterations' is a count, so it must lie in \[0, 2\*\*63\)",
         ),
         (lambda d, m: entry(d, "optimizer/0/velocity")[1].update(name="optimizer/0/speed"), "does not have"),
         (lambda d, m: _layer(d).update(name=["list"]), "string 'type' and 'name'"),
@@ -376,6 +376,46 @@ def test_oversized_document(valid: Path, tmp_path: Path, monkeypatch: pytest.Mon
 )
 def test_bad_training_state(valid: Path, tmp_path: Path, edit: Callable[..., Any], message: str) -> None:
     refused(rewritten(valid, tmp_path, edit), minidl.MinidlError, message)
+
+
+@pytest.fixture()
+def adam_file(tmp_path: Path) -> Path:
+    """A valid file whose optimizer (Adam) has an integer slot, the step count ``0/t``."""
+    model = make_model()
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(X, Y, epochs=2, batch_size=8)
+    path = tmp_path / "adam.minidl"
+    model.save(path)
+    minidl.load(path)
+    _warm_up_lookups()
+    return path
+
+
+@pytest.mark.parametrize(
+    "slot, value, message",
+    [
+        ("0/t", 10**400, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received an integer of 1329 bits"),
+        ("0/t", -1, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received -1"),
+        ("0/t", 2**63, r"'0/t' is a count.*received 9223372036854775808"),
+        ("0/t", 2.5, r"'0/t' must be an integer like 0; received 2.5"),
+        ("iterations", 10**400, r"'iterations' is a count.*an integer of 1329 bits"),
+    ],
+    ids=["t-huge", "t-negative", "t-2**63", "t-real", "iterations-huge"],
+)
+def test_out_of_range_optimizer_numbers(adam_file: Path, tmp_path: Path, slot: str, value: Any, message: str) -> None:
+    # Before the range check these loaded, then fit raised OverflowError (huge t) or wrote NaN
+    # weights (t = -1 makes Adam divide by 1 - beta_1**0 = 0).
+    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({slot: value}))
+    refused(path, ConfigError, message)
+
+
+def test_in_range_optimizer_numbers_load_and_train(adam_file: Path, tmp_path: Path) -> None:
+    # the largest count allowed is a working state: the loaded model trains to finite weights
+    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({"0/t": 2**63 - 1}))
+    model = minidl.load(path)
+    model.fit(X, Y, epochs=1, batch_size=8)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert model.optimizer.get_state((model._packed(),))["0/t"] == 2**63 - 1 + 3
 
 
 def test_the_canary_and_the_allocation_probe_can_fail(tmp_path: Path) -> None:

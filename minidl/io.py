@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__, losses, optimizers
+from . import metrics as metrics_module
 from . import layers as layers_module
 from ._archive import (
     DOCUMENT,
@@ -97,6 +98,11 @@ def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.nda
             "loss": _json_ready(losses.registry.serialize(model.loss), "the loss"),
             "optimizer": _json_ready(optimizers.registry.serialize(model.optimizer), "the optimizer"),
         }
+        if model._metrics:  # written only when there are metrics: files without stay as they were
+            compiled["metrics"] = [
+                _json_ready(metrics_module.registry.serialize(metric), f"the metric {name!r}")
+                for name, metric in model._metrics
+            ]
         # An unpacked model has never been stepped: no state, and saving must not pack it.
         unpacked = model._flat is None and model.optimizer.elementwise
         targets = () if unpacked else _update_targets(model)
@@ -357,12 +363,16 @@ def _restore_training(
     archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model: Sequential
 ) -> None:
     compiled, training = document["compile"], document["training"]
-    known_keys(compiled, {"loss", "optimizer"}, "the compile section")
+    known_keys(compiled, {"loss", "optimizer", "metrics"}, "the compile section", required={"loss", "optimizer"})
     known_keys(training, {"epochs", "history", "optimizer", "random"}, "the training section")
-    model.compile(
-        loss=_component(lambda: losses.get(compiled["loss"]), "the loss"),
-        optimizer=_component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer"),
-    )
+    metrics = compiled.get("metrics", [])
+    if not isinstance(metrics, list):
+        raise FormatError(f"The compile section's metrics must be a list; received {type(metrics).__name__}.")
+    loss = _component(lambda: losses.get(compiled["loss"]), "the loss")
+    optimizer = _component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer")
+    # each metric through its registry, as every component; compile checks names and targets
+    resolved = [_component(lambda m=m: metrics_module.get(m), f"metric {i}") for i, m in enumerate(metrics)]
+    _component(lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section")
     epochs, keys = training["epochs"], training["history"]
     if (
         not isinstance(epochs, list)

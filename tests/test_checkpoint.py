@@ -203,3 +203,11 @@ def test_resume_best_value_carries_over(tmp_path: Path) -> None:
     callback.set_model(model)
     callback.on_train_begin()
     assert callback.best == min(v for v in model.history.history["loss"] if math.isfinite(v))
+
+
+def test_a_learning_rate_changed_by_a_callback_is_in_the_checkpoint(tmp_path: Path) -> None:
+    # callback state is not saved (docs/reliability.md), but what a callback did to the optimizer is
+    halve = minidl.LearningRateScheduler(lambda epoch, lr: lr / 2)
+    model = make()
+    model.fit(X, Y, epochs=3, callbacks=[halve, ModelCheckpoint(tmp_path)], **FIT)
+    assert load_latest(tmp_path).optimizer.learning_rate == 0.05 / 2**3 == model.optimizer.learning_rate

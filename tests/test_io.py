@@ -239,6 +239,37 @@ def test_round_trip_then_training_matches(tmp_path: Path) -> None:
     assert loaded.history.history == model.history.history
 
 
+def test_metrics_are_saved_and_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    def compiled() -> minidl.Sequential:
+        model = make_model()
+        model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.05, momentum=0.9),
+                      metrics=["mae", {"type": "accuracy", "threshold": 0.0}])  # fmt: skip
+        return model
+
+    straight = compiled()
+    straight.fit(X, Y, epochs=4, batch_size=8, validation_split=0.25)
+    first = compiled()
+    first.fit(X, Y, epochs=2, batch_size=8, validation_split=0.25)
+    first.save(tmp_path / "m.minidl")
+    resumed = minidl.load(tmp_path / "m.minidl")
+    assert list(resumed.metrics) == ["mae", "accuracy"] and resumed.metrics["accuracy"].threshold == 0.0
+    resumed.fit(X, Y, epochs=2, batch_size=8, validation_split=0.25)
+    assert weights_equal(resumed.get_weights(), straight.get_weights())
+    assert resumed.history.epochs == straight.history.epochs == [0, 1, 2, 3]
+    assert resumed.history.history == straight.history.history
+    assert set(straight.history.history) == {"loss", "mae", "accuracy", "val_loss", "val_mae", "val_accuracy"}
+    # the mae of the last epoch, computed independently from the final weights' predictions
+    cut = len(X) - int(len(X) * 0.25)
+    expected = np.mean(np.abs(straight.predict(X[:cut]) - Y[:cut]))
+    assert resumed.history.history["mae"][-1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_file_without_metrics_has_no_metrics_key(tmp_path: Path) -> None:
+    # files of models compiled without metrics are laid out as before metrics were saved
+    with zipfile.ZipFile(saved_file(tmp_path)) as archive:
+        assert set(json.loads(archive.read("minidl.json"))["compile"]) == {"loss", "optimizer"}
+
+
 class _LayerwiseSGD(minidl.SGD):
     elementwise = False  # the model hands it every parameter separately
 

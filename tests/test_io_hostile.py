@@ -177,6 +177,7 @@ LOCATIONS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "initializer": lambda d, name: _layer(d).update(weight_init={"type": name}),
     "loss": lambda d, name: d["compile"].update(loss=name),
     "optimizer": lambda d, name: d["compile"].update(optimizer={"type": name, "learning_rate": 0.1}),
+    "metric": lambda d, name: d["compile"].update(metrics=["mae", name]),
 }
 
 
@@ -196,6 +197,20 @@ def test_unexpected_keys(valid: Path, tmp_path: Path) -> None:
     refused(path, FormatError, r"Unknown key\(s\) \['__class__'\] in minidl.json")
     path = rewritten(valid, tmp_path, lambda d, m: d["compile"].update(loss={"type": "mse", "__init__": 1}))
     refused(path, ConfigError, r"Unknown argument\(s\) '__init__' for loss 'mse'")
+
+
+@pytest.mark.parametrize(
+    "metrics, error, message",
+    [
+        ("mae", FormatError, "metrics must be a list; received str"),
+        (["mae", "mae"], ConfigError, "The metric name 'mae' is used twice"),
+        ([{"type": "mae", "__class__": "x"}], ConfigError, r"Unknown argument\(s\) '__class__' for metric 'mae'"),
+        ([{"type": "accuracy", "threshold": "high"}], ConfigError, "threshold"),
+    ],
+    ids=["not-a-list", "duplicate", "unknown-argument", "bad-value"],
+)
+def test_bad_metrics(valid: Path, tmp_path: Path, metrics: Any, error: type[Exception], message: str) -> None:
+    refused(rewritten(valid, tmp_path, lambda d, m: d["compile"].update(metrics=metrics)), error, message)
 
 
 def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: Path) -> None:

@@ -47,12 +47,15 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 __all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "FORMAT_VERSION",
-           "MAX_DOCUMENT_BYTES"]  # fmt: skip
+           "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
 
 #: The version of the file format this minidl writes; files of a newer version are refused.
 FORMAT_VERSION = 1
 #: Upper bound on the JSON document's size in bytes.
 MAX_DOCUMENT_BYTES = 16 * 2**20
+#: Upper bound on the number of layers of a model file (building a model checks each new layer
+#: against all before it, so loading time grows with the square of the count).
+MAX_LAYERS = 1024
 
 _KINDS = {"model": "minidl-model", "weights": "minidl-weights"}
 
@@ -243,6 +246,11 @@ def _build_model(archive: Archive, document: dict[str, Any], index: dict[str, di
         raise FormatError(
             f"The model configuration needs a string name, a dtype among {DTYPES} and a list of layers; "
             f"received name {config['name']!r}, dtype {config['dtype']!r}."
+        )
+    if len(config["layers"]) > MAX_LAYERS:
+        raise FormatError(
+            f"The file's model has {len(config['layers'])} layers; minidl loads at most "
+            f"minidl.io.MAX_LAYERS = {MAX_LAYERS}."
         )
     layers = [_make_layer(i, layer_config) for i, layer_config in enumerate(config["layers"])]
     _check_planned_shapes(layers, index, np.dtype(config["dtype"]))

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -144,6 +145,31 @@ def test_failed_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=["022", "077", "002"])
+def test_a_new_file_gets_the_mode_open_would_give(tmp_path: Path, umask: int) -> None:
+    # mkstemp's 0o600 would hide a model saved to a shared folder from the others
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain").write_bytes(b"")  # what open() gives, for comparison
+        trained_model().save(tmp_path / "m.minidl")
+        trained_model().save_weights(tmp_path / "w.minidl")
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == expected
+    for name in ("m.minidl", "w.minidl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected
+
+
+def test_overwriting_keeps_the_existing_files_mode(tmp_path: Path) -> None:
+    path = saved_file(tmp_path)
+    path.chmod(0o640)
+    before = path.read_bytes()
+    trained_model(epochs=3).save(path)
+    assert path.read_bytes() != before  # really replaced
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 def test_save_into_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="folder .*missing.* does not exist"):
         trained_model().save(tmp_path / "missing" / "m.minidl")
@@ -178,7 +204,7 @@ def test_unserializable_configuration_fails_before_the_file_is_opened(
     model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
     monkeypatch.setattr(
-        "tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
+        "minidl._archive._temporary_file", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
     )
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
         model.save(tmp_path / "m.minidl")

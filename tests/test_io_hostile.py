@@ -213,6 +213,26 @@ def test_bad_metrics(valid: Path, tmp_path: Path, metrics: Any, error: type[Exce
     refused(rewritten(valid, tmp_path, lambda d, m: d["compile"].update(metrics=metrics)), error, message)
 
 
+def test_too_many_layers_are_refused_before_any_is_built(
+    valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8000 relu layers (a 283 KB file) took 3.2 s to load: each added layer was checked against all before it
+    relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(8000)]
+    path = rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))
+    built = []
+    monkeypatch.setattr(minidl.layers, "get", lambda *a, **k: built.append(a) or (_ for _ in ()).throw(AssertionError))
+    refused(path, FormatError, r"model has 8002 layers; minidl loads at most minidl.io.MAX_LAYERS = 1024")
+    assert built == []
+
+
+def test_the_layer_limit_is_inclusive(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(minidl.io, "MAX_LAYERS", 4)
+    relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(2)]
+    assert len(minidl.load(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))).layers) == 4
+    relus.append({"type": "relu", "name": "relu_2"})
+    refused(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus)), FormatError, "5 layers")
+
+
 def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: Path) -> None:
     # The file claims a consistent architecture and index; only its members are small.
     def edit(document: dict[str, Any], members: dict[str, bytes]) -> None:

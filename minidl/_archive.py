@@ -17,7 +17,8 @@ import math
 import os
 import re
 import struct
-import tempfile
+import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -83,7 +84,9 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
     """Yields a temporary file next to ``path`` that replaces it only once fully written.
 
     The data is flushed and fsync'ed before ``os.replace``; on any exception, including
-    KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was.
+    KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was. The file
+    gets the permissions ``open(path, "wb")`` would give it: those of the file it replaces, or
+    for a new file 0o666 less the umask.
     """
     target = Path(os.fspath(path))
     folder = target.parent
@@ -91,7 +94,7 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
         raise FileNotFoundError(f"Cannot save to {str(target)!r}: the folder {str(folder)!r} does not exist.")
     if target.is_dir():
         raise IsADirectoryError(f"Cannot save to {str(target)!r}: it is a folder; give a file name.")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp = _temporary_file(target)
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream
@@ -108,6 +111,31 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _temporary_file(target: Path) -> tuple[int, str]:
+    # Not mkstemp, whose files are 0o600: a model saved to a shared folder would be unreadable
+    # by the others open() lets read it. Created with 0o666, the kernel applies the umask itself
+    # (reading the umask would mean setting it, a race with other threads).
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) & 0o777
+    except FileNotFoundError:
+        mode = None
+    for _ in range(100):
+        temp = os.path.join(target.parent, f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            try:
+                os.chmod(temp, mode)
+            except BaseException:
+                os.close(fd)
+                os.unlink(temp)
+                raise
+        return fd, temp
+    raise FileExistsError(f"Could not create a temporary file next to {str(target)!r}.")
 
 
 @contextmanager

@@ -6,9 +6,15 @@ first step), made by :func:`gradient_sum`: the sum is finite whenever every grad
 overflow of the sum itself is told apart on the failure path), so the check costs one pass over
 memory the optimizer reads anyway.
 
-``step_guard`` wraps ``fit``: it applies the ``on_nonfinite`` policy, adds the epoch and batch
-to a DivergenceError, and defers Ctrl-C (SIGINT) to the next step boundary, so an interrupt
-never lands between the updates of one step's parameters and optimizer state.
+``check_update`` runs once per step, after the update, and sums the flat weight buffer the same
+way: finite gradients can still give an update that overflows (a huge learning rate), and that
+step must be the one reported. It cannot be undone (that would need a copy of every weight per
+step), so its error says that the weights are no longer those of the last good step.
+
+``step_guard`` wraps ``fit``: it sets the ``on_nonfinite`` policy, gives the training loop the
+handler that adds the epoch and batch to a DivergenceError, and defers Ctrl-C (SIGINT) to the
+next step boundary, so an interrupt never lands between the updates of one step's parameters
+and optimizer state.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from .errors import DivergenceError
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "gradient_sum", "step_guard"]
+__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "check_update", "gradient_sum", "step_guard"]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
 
@@ -77,45 +83,75 @@ def check_step(model: Sequential, value: float, grad_sum: Callable[[], float]) -
 
 
 def _raise_if_nonfinite(model: Sequential, value: float) -> None:
-    # The slow path: find the first layer whose gradient holds a NaN or an infinity.
-    layer_name = next(
-        (layer.name for layer in model.layers for p in layer.parameters() if not np.isfinite(p.grad).all()),
-        None,
-    )
+    layer_name = _first_nonfinite(model, "grad")
     if layer_name is None and math.isfinite(value):
         return  # every gradient is finite; only their sum overflowed
     where = f"the gradient of layer {layer_name!r} is not finite" if layer_name else "the gradient is finite"
     raise DivergenceError(f"the loss is {value!r} and {where}; the update was not applied", layer=layer_name)
 
 
+class _AppliedDivergence(DivergenceError):
+    """Raised by check_update: the step's update was applied and made a weight non-finite."""
+
+
+def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
+    """Raises if the update just applied made a weight NaN or infinite (the update stays applied).
+
+    ``value_sum`` is the model's :func:`gradient_sum` of its flat weight buffer.
+    """
+    if model._on_nonfinite == "ignore" or math.isfinite(value_sum()):
+        return
+    layer_name = _first_nonfinite(model, "value")
+    if layer_name is None:
+        return  # every weight is finite; only their sum overflowed
+    raise _AppliedDivergence(
+        f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite",
+        layer=layer_name,
+    )
+
+
+def _first_nonfinite(model: Sequential, array: str) -> str | None:
+    # The slow path: the name of the first layer whose gradients (or values) hold a NaN or an infinity.
+    return next(
+        (
+            layer.name
+            for layer in model.layers
+            for p in layer.parameters()
+            if not np.isfinite(getattr(p, array)).all()
+        ),
+        None,
+    )
+
+
 @contextmanager
-def step_guard(model: Sequential, policy: str, samples: int, batch_size: int) -> Iterator[None]:
-    """Applies ``policy`` to divergence inside ``fit`` and defers Ctrl-C to step boundaries."""
+def step_guard(
+    model: Sequential, policy: str, samples: int, batch_size: int, first_epoch: int
+) -> Iterator[Callable[[DivergenceError], None]]:
+    """Sets the ``on_nonfinite`` policy for one ``fit`` and defers Ctrl-C to step boundaries.
+
+    Yields the handler the training loop calls with a DivergenceError from a step: it adds the
+    epoch and batch and raises it (``"raise"``), or warns and sets ``model.stop_training``
+    (``"stop"``), so the loop can end the run cleanly (callbacks' ``on_train_end`` included).
+    ``first_epoch`` is the index of the fit's first epoch (``initial_epoch`` or the History's next).
+    """
     history = model.history
-    first_epoch = len(history.epochs) and history.epochs[-1] + 1
+    epochs_before = len(history.epochs)
     first_step = model.optimizer.iterations  # type: ignore[union-attr]
-    model._on_nonfinite, model._interrupted = policy, False
-    previous = _defer_sigint(model)
-    try:
-        yield
-    except DivergenceError as exc:
+
+    def diverged(exc: DivergenceError) -> None:
         if exc.epoch is not None:
-            raise
-        epoch = len(history.epochs) and history.epochs[-1] + 1
-        steps = model.optimizer.iterations - first_step  # type: ignore[union-attr]
-        batch = steps - (epoch - first_epoch) * math.ceil(samples / batch_size)
-        error = DivergenceError(
-            f"Training diverged at epoch {epoch}, batch {batch} (counted from 0, as in History.epochs): "
-            f"{exc}. Weights and optimizer state are those of the last good step. Try a smaller "
-            "learning_rate, scaled inputs, or fit(..., on_nonfinite='stop').",
-            epoch=epoch,
-            batch=batch,
-            layer=exc.layer,
-        )
+            raise exc
+        done = len(history.epochs) - epochs_before
+        error = _located(exc, model, first_epoch, done, first_step, samples, batch_size)
         if policy == "raise":
             raise error from None
         model.stop_training = True
         warnings.warn(str(error), DivergenceWarning, stacklevel=4)
+
+    model._on_nonfinite, model._interrupted = policy, False
+    previous = _defer_sigint(model)
+    try:
+        yield diverged
     finally:
         interrupted = model._interrupted
         model._on_nonfinite, model._interrupted = "raise", False
@@ -123,6 +159,34 @@ def step_guard(model: Sequential, policy: str, samples: int, batch_size: int) ->
             signal.signal(signal.SIGINT, previous)
     if interrupted:  # a Ctrl-C that came after the last step is not lost
         raise KeyboardInterrupt
+
+
+def _located(
+    exc: DivergenceError, model: Sequential, first_epoch: int, done: int, first_step: int, samples: int, batch_size: int
+) -> DivergenceError:
+    """``exc`` with the epoch and batch of the failing step, and what state the model is left in.
+
+    ``done`` epochs of this fit had completed; ``first_step`` is the optimizer's iteration count
+    when the fit began (a refused update does not count, an applied one does).
+    """
+    applied = isinstance(exc, _AppliedDivergence)
+    steps = model.optimizer.iterations - first_step - applied  # type: ignore[union-attr]
+    epoch, batch = first_epoch + done, steps - done * math.ceil(samples / batch_size)
+    if applied:
+        state = (
+            "That update was applied (undoing it would need a copy of every weight at every step): "
+            "the weights now hold NaN or infinity and the optimizer state includes the step; reload "
+            "a saved model or checkpoint before training on."
+        )
+    else:
+        state = "Weights and optimizer state are those of the last good step."
+    return DivergenceError(
+        f"Training diverged at epoch {epoch}, batch {batch} (counted from 0, as in History.epochs): "
+        f"{exc}. {state} Try a smaller learning_rate, scaled inputs, or fit(..., on_nonfinite='stop').",
+        epoch=epoch,
+        batch=batch,
+        layer=exc.layer,
+    )
 
 
 def _defer_sigint(model: Sequential) -> Any:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._checks import choice, positive_int
 from .callbacks import Callback, Logs
-from .errors import ConfigError, FormatError
+from .errors import ConfigError, FormatError, MinidlError
 from .io import load
 
 if TYPE_CHECKING:
@@ -141,8 +141,10 @@ def checkpoints(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
 def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -> Sequential:
     """Loads the newest readable checkpoint of ``directory``.
 
-    A newest checkpoint that is corrupt is reported with a :class:`CheckpointWarning` naming the
-    file and the problem, and the previous one is tried. Raises FileNotFoundError when there is
+    A newest checkpoint that cannot be loaded (corrupt, or refused for any reason minidl gives:
+    a FormatError, a ConfigError for out-of-range state, an UnknownComponentError...) is
+    reported with a :class:`CheckpointWarning` naming the file and the problem, and the previous
+    one is tried. Raises FileNotFoundError when there is
     no checkpoint, FormatError (listing every file's problem) when none can be read.
     """
     paths = checkpoints(directory, prefix)
@@ -152,7 +154,7 @@ def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
     for path in reversed(paths):
         try:
             model = load(path)
-        except FormatError as exc:
+        except MinidlError as exc:  # whatever the file made minidl refuse; OSErrors propagate
             problems.append(f"{path.name}: {exc}")
             warnings.warn(
                 f"Skipping unreadable checkpoint {str(path)!r}: {exc}", CheckpointWarning, stacklevel=2

@@ -19,8 +19,17 @@ _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
 
 def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarray:
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ma.MaskedArray):
+        # its masked entries hold arbitrary values that np.asarray would silently use as data
+        masked = int(np.ma.count_masked(data))
+        raise DataError(
+            f"{what} is a numpy masked array ({masked} of {data.size} entries masked); minidl does not "
+            f"use masks: fill them first, e.g. {what.lower()}.filled(0.0), or drop the masked rows."
+        )
+    if type(data) is np.ndarray:
         array = data
+    elif isinstance(data, np.ndarray):
+        array = np.asarray(data)  # a subclass such as np.matrix, whose operators differ: a plain view
     else:
         try:
             array = np.asarray(data)
@@ -36,13 +45,21 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
         )
     if array.size == 0:  # (a 0-d array has size 1 and no len; the shape checks refuse it)
         raise DataError(f"{what} is empty (shape {array.shape}); pass at least one sample.")
+    original = array
     if dtype is not None:
-        array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
+        with np.errstate(over="ignore"):  # an overflowing cast is reported below, by value
+            array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
     if not all_finite(array):
-        bad = np.argwhere(~np.isfinite(array))[0]
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        if np.isfinite(original[bad]):
+            raise DataError(
+                f"{what} holds {original[bad]} at index {bad}, which overflows the model's dtype "
+                f"{array.dtype} (largest {np.finfo(array.dtype).max:.4g}); scale the data, or use a "
+                "float64 model (Sequential(..., dtype='float64'))."
+            )
         raise DataError(
-            f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}, "
-            f"value {array[tuple(bad)]}); clean or impute the data first."
+            f"{what} contains NaN or infinity (first at index {bad}, value {array[bad]}); "
+            "clean or impute the data first."
         )
     return array
 
@@ -98,6 +115,11 @@ def as_targets(
     A 1-D ``y`` is accepted for a one-output model and becomes one column.
     """
     array = _as_numeric_array(y, "y", None if labels else dtype)
+    if array.ndim == 0:
+        raise ShapeError(
+            f"y must hold one target per sample, shaped (samples, outputs) or (samples,); received "
+            f"a single number ({array.item()!r}). For {samples} samples pass an array of {samples} targets."
+        )
     if len(array) != samples:
         raise DataError(f"X and y must have the same number of samples; received {samples} and {len(array)}.")
     if labels:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__, losses, optimizers
+from . import metrics as metrics_module
 from . import layers as layers_module
 from ._archive import (
     DOCUMENT,
@@ -46,12 +47,15 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 __all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "FORMAT_VERSION",
-           "MAX_DOCUMENT_BYTES"]  # fmt: skip
+           "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
 
 #: The version of the file format this minidl writes; files of a newer version are refused.
 FORMAT_VERSION = 1
 #: Upper bound on the JSON document's size in bytes.
 MAX_DOCUMENT_BYTES = 16 * 2**20
+#: Upper bound on the number of layers of a model file (building a model checks each new layer
+#: against all before it, so loading time grows with the square of the count).
+MAX_LAYERS = 1024
 
 _KINDS = {"model": "minidl-model", "weights": "minidl-weights"}
 
@@ -97,6 +101,11 @@ def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.nda
             "loss": _json_ready(losses.registry.serialize(model.loss), "the loss"),
             "optimizer": _json_ready(optimizers.registry.serialize(model.optimizer), "the optimizer"),
         }
+        if model._metrics:  # written only when there are metrics: files without stay as they were
+            compiled["metrics"] = [
+                _json_ready(metrics_module.registry.serialize(metric), f"the metric {name!r}")
+                for name, metric in model._metrics
+            ]
         # An unpacked model has never been stepped: no state, and saving must not pack it.
         unpacked = model._flat is None and model.optimizer.elementwise
         targets = () if unpacked else _update_targets(model)
@@ -238,6 +247,11 @@ def _build_model(archive: Archive, document: dict[str, Any], index: dict[str, di
             f"The model configuration needs a string name, a dtype among {DTYPES} and a list of layers; "
             f"received name {config['name']!r}, dtype {config['dtype']!r}."
         )
+    if len(config["layers"]) > MAX_LAYERS:
+        raise FormatError(
+            f"The file's model has {len(config['layers'])} layers; minidl loads at most "
+            f"minidl.io.MAX_LAYERS = {MAX_LAYERS}."
+        )
     layers = [_make_layer(i, layer_config) for i, layer_config in enumerate(config["layers"])]
     _check_planned_shapes(layers, index, np.dtype(config["dtype"]))
     check_member_sizes(archive, index)
@@ -357,12 +371,16 @@ def _restore_training(
     archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model: Sequential
 ) -> None:
     compiled, training = document["compile"], document["training"]
-    known_keys(compiled, {"loss", "optimizer"}, "the compile section")
+    known_keys(compiled, {"loss", "optimizer", "metrics"}, "the compile section", required={"loss", "optimizer"})
     known_keys(training, {"epochs", "history", "optimizer", "random"}, "the training section")
-    model.compile(
-        loss=_component(lambda: losses.get(compiled["loss"]), "the loss"),
-        optimizer=_component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer"),
-    )
+    metrics = compiled.get("metrics", [])
+    if not isinstance(metrics, list):
+        raise FormatError(f"The compile section's metrics must be a list; received {type(metrics).__name__}.")
+    loss = _component(lambda: losses.get(compiled["loss"]), "the loss")
+    optimizer = _component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer")
+    # each metric through its registry, as every component; compile checks names and targets
+    resolved = [_component(lambda m=m: metrics_module.get(m), f"metric {i}") for i, m in enumerate(metrics)]
+    _component(lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section")
     epochs, keys = training["epochs"], training["history"]
     if (
         not isinstance(epochs, list)

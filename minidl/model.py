@@ -19,10 +19,12 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
-from ._guard import NONFINITE_POLICIES, check_step, gradient_sum, step_guard
+from ._guard import NONFINITE_POLICIES, check_step, check_update, gradient_sum, step_guard
 from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
-from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
+from .errors import (
+    ComponentTypeError, ConfigError, DataError, DivergenceError, MinidlError, NotCompiledError, ShapeError,
+)
 from .layers import Layer
 from .losses import Loss
 from .metrics import Metric
@@ -158,6 +160,7 @@ class Sequential:
                 tuple(layer.forward for layer in self.layers),
                 tuple(layer.backward for layer in reversed(self.layers)),
                 gradient_sum(flat.grad),
+                gradient_sum(flat.value),
             )
         return plan
 
@@ -256,10 +259,13 @@ class Sequential:
             initial_epoch: as in Keras, the index of the first epoch; ``epochs`` is then the
                 index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
                 epochs continue the numbering of the model's History.
-            on_nonfinite: what a NaN or infinite loss or gradient does, checked before each
-                update: ``"raise"`` a DivergenceError naming epoch, batch and layer, ``"stop"``
-                training with a warning (in both cases the bad update is not applied and
-                History keeps only completed epochs), or ``"ignore"`` it (no check).
+            on_nonfinite: what a NaN or infinite loss or gradient (checked before each update)
+                or weight (checked after it) does: ``"raise"`` a DivergenceError naming epoch,
+                batch and layer, ``"stop"`` training with a warning (callbacks'
+                ``on_train_end`` runs), or ``"ignore"`` it (no check). With "raise" and "stop",
+                a bad loss or gradient is never applied; an update that itself overflowed the
+                weights has been applied and is not undone (see docs/reliability.md). History
+                keeps only completed epochs.
 
         Calling ``fit`` again continues from the current weights, optimizer state, shuffling
         generator and History, so ``fit(epochs=n)`` equals ``fit(epochs=k)`` then
@@ -286,21 +292,21 @@ class Sequential:
         progress = progress_callback(verbose)
         if progress is not None:
             extra.append(progress)
-        with step_guard(self, on_nonfinite, len(x), batch_size or len(x)):
+        if start is None:  # continue the History's numbering
+            start = len(self.history.epochs) and self.history.epochs[-1] + 1
+        batch_size = batch_size or len(x)
+        with step_guard(self, on_nonfinite, len(x), batch_size, start) as diverged:
             return self._train(
-                x, y, epochs, batch_size or len(x), shuffle, [self.history, *extra],
-                start=start, validation=validation, verbose=verbose,
+                x, y, epochs, batch_size, shuffle, [self.history, *extra],
+                start=start, validation=validation, verbose=verbose, diverged=diverged,
             )
-        return self.history  # reached only when on_nonfinite="stop" ended training
 
     def _train(
         self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback],
-        *, start: int | None = None, validation: Arrays | None = None, verbose: int = 0,
+        *, start: int, validation: Arrays | None, verbose: int, diverged: Callable[[DivergenceError], None],
     ) -> History:
         cbs = CallbackList(callbacks, self)
         self.stop_training = False
-        if start is None:
-            start = len(self.history.epochs) and self.history.epochs[-1] + 1
         cbs.set_params({
             "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
             "verbose": verbose, "metrics": self._log_keys(validation is not None),
@@ -311,12 +317,16 @@ class Sequential:
         self._set_training(True)
         try:
             cbs.on_train_begin({})
-            for epoch in range(start, start + epochs):
-                cbs.on_epoch_begin(epoch, {})
-                loss = self._run_epoch(x, y, fixed, batch_size, cbs)
-                cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
-                if self.stop_training:
-                    break
+            try:
+                for epoch in range(start, start + epochs):
+                    cbs.on_epoch_begin(epoch, {})
+                    loss = self._run_epoch(x, y, fixed, batch_size, cbs)
+                    cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
+                    if self.stop_training:
+                        break
+            except DivergenceError as exc:
+                diverged(exc)  # raises under on_nonfinite="raise"; "stop" ends the run cleanly, below
+            # Reached after a normal end or a stop; any other exception propagates without it (as in Keras).
             cbs.on_train_end({})
         finally:
             self._set_training(False)
@@ -360,6 +370,7 @@ class Sequential:
             grad = backward(grad)
         check_step(self, value, plan.grad_sum)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
         plan.optimizer.step(plan.params)
+        check_update(self, plan.value_sum)  # an update that overflowed the weights is reported at its own step
         return value
 
     def _set_training(self, training: bool) -> None:
@@ -587,6 +598,7 @@ class _StepPlan(NamedTuple):
     forwards: tuple[Any, ...]
     backwards: tuple[Any, ...]
     grad_sum: Callable[[], float]  # the sum of every gradient, for the non-finite guard
+    value_sum: Callable[[], float]  # the sum of every weight, for the after-update guard
 
 
 def _epoch_range(epochs: int, initial_epoch: Any) -> tuple[int | None, int]:

@@ -8,6 +8,7 @@ keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -101,15 +102,14 @@ class Optimizer(Described, ABC):
     def set_state(self, parameters: Sequence[Parameter], state: Mapping[str, Any]) -> None:
         """Replaces the state with :meth:`get_state`'s output for the same parameters.
 
-        Every name, shape, dtype and number type is checked against :meth:`state_template`
+        Every name, shape, dtype and number type is checked against :meth:`state_template`, and
+        every number's range (integers, such as step counts, in ``[0, 2**63)``; reals finite),
         before anything changes, so a bad state raises ConfigError and leaves the optimizer as
         it was. A parameter is either fully present or absent (absent: fresh state next step).
         """
         template = self.state_template(parameters)
         values = dict(state)
-        iterations = values.pop("iterations", 0)
-        if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 0:
-            raise ConfigError(f"Optimizer state 'iterations' must be a non-negative integer; received {iterations!r}.")
+        iterations = _checked_number("iterations", values.pop("iterations", 0), 0)
         unknown = sorted(set(values) - set(template))
         if unknown:
             raise ConfigError(
@@ -159,7 +159,7 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None = No
 
 def _checked_slot(name: str, value: Any, expected: Any) -> Any:
     # A restored slot must look exactly like a fresh one: same array shape and dtype, or a
-    # number of the same kind (bool, int or float).
+    # number of the same kind (bool, int or float) in a range the update can use.
     if isinstance(expected, np.ndarray):
         if not isinstance(value, np.ndarray) or value.shape != expected.shape or value.dtype != expected.dtype:
             got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else repr(value)
@@ -167,12 +167,32 @@ def _checked_slot(name: str, value: Any, expected: Any) -> Any:
                 f"Optimizer state {name!r} must be a {expected.dtype} array of shape {expected.shape}; received {got}."
             )
         return value.copy()
-    for kind in (bool, numbers.Integral, numbers.Real):
+    return _checked_number(name, value, expected)
+
+
+_MAX_COUNT = 2**63  # integer slots are counts (steps); past int64 numpy arithmetic on them overflows
+
+
+def _checked_number(name: str, value: Any, expected: Any) -> Any:
+    for kind, label in ((bool, "a bool"), (numbers.Integral, "an integer"), (numbers.Real, "a real number")):
         if isinstance(expected, kind):
-            if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-                return type(expected)(value)
-            raise ConfigError(f"Optimizer state {name!r} must be a {kind.__name__} like {expected!r}; received {value!r}.")
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise ConfigError(f"Optimizer state {name!r} must be {label} like {expected!r}; received {_shown(value)}.")
+            if kind is numbers.Integral and not 0 <= value < _MAX_COUNT:
+                raise ConfigError(
+                    f"Optimizer state {name!r} is a count, so it must lie in [0, 2**63); received {_shown(value)}."
+                )
+            if kind is numbers.Real and not math.isfinite(value):
+                raise ConfigError(f"Optimizer state {name!r} must be a finite number; received {value!r}.")
+            return type(expected)(value)
     raise ConfigError(f"Optimizer state {name!r} holds a {type(expected).__name__}, which cannot be restored.")
+
+
+def _shown(value: Any) -> str:
+    # A number read from a file may have thousands of digits (too many for int's str, even).
+    if isinstance(value, numbers.Integral) and abs(int(value)) >= 2**64:
+        return f"an integer of {int(value).bit_length()} bits"
+    return repr(value)
 
 
 registry: Registry[Optimizer] = Registry("optimizer", Optimizer)

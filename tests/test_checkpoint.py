@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_io_support import X, Y, registered, weights_equal
+from test_io_support import X, Y, read_archive, registered, weights_equal, write_archive
 
 import minidl
 from minidl import ConfigError, FormatError, layers
@@ -164,6 +164,22 @@ def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> 
         load_latest(tmp_path)
 
 
+def test_newest_checkpoint_refused_for_its_content_falls_back(tmp_path: Path) -> None:
+    # A well-formed file whose optimizer state is out of range is a ConfigError, not a FormatError
+    model = make()
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(X, Y, epochs=3, callbacks=[ModelCheckpoint(tmp_path)], **FIT)
+    newest = tmp_path / "checkpoint-epoch000003.minidl"
+    document, members = read_archive(newest)
+    document["training"]["optimizer"]["0/t"] = -1
+    write_archive(newest, document, members)
+    with pytest.raises(ConfigError, match="'0/t' is a count"):
+        minidl.load(newest)
+    with pytest.warns(CheckpointWarning, match=r"epoch000003.minidl.*'0/t' is a count"):
+        restored = load_latest(tmp_path)
+    assert restored.history.epochs == [0, 1] and restored.optimizer.iterations == 2 * math.ceil(len(X) / FIT["batch_size"])
+
+
 def test_no_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No checkpoint named checkpoint-epoch"):
         load_latest(tmp_path)
@@ -187,3 +203,11 @@ def test_resume_best_value_carries_over(tmp_path: Path) -> None:
     callback.set_model(model)
     callback.on_train_begin()
     assert callback.best == min(v for v in model.history.history["loss"] if math.isfinite(v))
+
+
+def test_a_learning_rate_changed_by_a_callback_is_in_the_checkpoint(tmp_path: Path) -> None:
+    # callback state is not saved (docs/reliability.md), but what a callback did to the optimizer is
+    halve = minidl.LearningRateScheduler(lambda epoch, lr: lr / 2)
+    model = make()
+    model.fit(X, Y, epochs=3, callbacks=[halve, ModelCheckpoint(tmp_path)], **FIT)
+    assert load_latest(tmp_path).optimizer.learning_rate == 0.05 / 2**3 == model.optimizer.learning_rate

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -144,6 +145,31 @@ def test_failed_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=["022", "077", "002"])
+def test_a_new_file_gets_the_mode_open_would_give(tmp_path: Path, umask: int) -> None:
+    # mkstemp's 0o600 would hide a model saved to a shared folder from the others
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain").write_bytes(b"")  # what open() gives, for comparison
+        trained_model().save(tmp_path / "m.minidl")
+        trained_model().save_weights(tmp_path / "w.minidl")
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == expected
+    for name in ("m.minidl", "w.minidl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected
+
+
+def test_overwriting_keeps_the_existing_files_mode(tmp_path: Path) -> None:
+    path = saved_file(tmp_path)
+    path.chmod(0o640)
+    before = path.read_bytes()
+    trained_model(epochs=3).save(path)
+    assert path.read_bytes() != before  # really replaced
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 def test_save_into_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="folder .*missing.* does not exist"):
         trained_model().save(tmp_path / "missing" / "m.minidl")
@@ -178,7 +204,7 @@ def test_unserializable_configuration_fails_before_the_file_is_opened(
     model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
     monkeypatch.setattr(
-        "tempfile.mkstemp", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
+        "minidl._archive._temporary_file", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
     )
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
         model.save(tmp_path / "m.minidl")
@@ -213,7 +239,8 @@ def test_optimizer_state_export_import_checks_before_changing() -> None:
     for bad, message in [
         (bad_shape, "must be a float64 array of shape"),
         (state | {"0/speed": 1.0}, "Unknown optimizer state entries"),
-        (state | {"iterations": -1}, "non-negative integer"),
+        (state | {"iterations": -1}, r"is a count, so it must lie in \[0, 2\*\*63\); received -1"),
+        (state | {"iterations": 2**63}, r"is a count, so it must lie in \[0, 2\*\*63\)"),
     ]:
         with pytest.raises(ConfigError, match=message):
             optimizer.set_state(targets, bad)
@@ -236,6 +263,37 @@ def test_round_trip_then_training_matches(tmp_path: Path) -> None:
     loaded.fit(X, Y, epochs=2, batch_size=8)
     assert weights_equal(loaded.get_weights(), model.get_weights())
     assert loaded.history.history == model.history.history
+
+
+def test_metrics_are_saved_and_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    def compiled() -> minidl.Sequential:
+        model = make_model()
+        model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.05, momentum=0.9),
+                      metrics=["mae", {"type": "accuracy", "threshold": 0.0}])  # fmt: skip
+        return model
+
+    straight = compiled()
+    straight.fit(X, Y, epochs=4, batch_size=8, validation_split=0.25)
+    first = compiled()
+    first.fit(X, Y, epochs=2, batch_size=8, validation_split=0.25)
+    first.save(tmp_path / "m.minidl")
+    resumed = minidl.load(tmp_path / "m.minidl")
+    assert list(resumed.metrics) == ["mae", "accuracy"] and resumed.metrics["accuracy"].threshold == 0.0
+    resumed.fit(X, Y, epochs=2, batch_size=8, validation_split=0.25)
+    assert weights_equal(resumed.get_weights(), straight.get_weights())
+    assert resumed.history.epochs == straight.history.epochs == [0, 1, 2, 3]
+    assert resumed.history.history == straight.history.history
+    assert set(straight.history.history) == {"loss", "mae", "accuracy", "val_loss", "val_mae", "val_accuracy"}
+    # the mae of the last epoch, computed independently from the final weights' predictions
+    cut = len(X) - int(len(X) * 0.25)
+    expected = np.mean(np.abs(straight.predict(X[:cut]) - Y[:cut]))
+    assert resumed.history.history["mae"][-1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_file_without_metrics_has_no_metrics_key(tmp_path: Path) -> None:
+    # files of models compiled without metrics are laid out as before metrics were saved
+    with zipfile.ZipFile(saved_file(tmp_path)) as archive:
+        assert set(json.loads(archive.read("minidl.json"))["compile"]) == {"loss", "optimizer"}
 
 
 class _LayerwiseSGD(minidl.SGD):

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_io_support import canary, npy, read_archive, saved_file, sha, write_archive
+from test_io_support import X, Y, canary, make_model, npy, read_archive, saved_file, sha, write_archive
 
 import minidl
 from minidl import ConfigError, FormatError, UnknownComponentError
+from minidl.registry import iter_registries
 
 HOSTILE_NAMES = ["os.system", "builtins.eval", "subprocess:Popen", "nosuchthing"]
 
@@ -30,7 +31,19 @@ HOSTILE_NAMES = ["os.system", "builtins.eval", "subprocess:Popen", "nosuchthing"
 def valid(tmp_path: Path) -> Path:
     path = saved_file(tmp_path, "valid.minidl")
     minidl.load(path)  # warm-up: whatever minidl imports lazily is imported now, not in the test
+    _warm_up_lookups()
     return path
+
+
+def _warm_up_lookups() -> None:
+    # An unknown name makes a registry scan the installed distributions' entry points (which
+    # imports parts of the standard library, such as email.parser, through importlib.metadata)
+    # and build a "did you mean" suggestion. Both happen once per process: done here, the canary
+    # sees only what a hostile file itself could cause, whichever test of this file runs first.
+    for registry in iter_registries():
+        registry.names()
+        with pytest.raises(UnknownComponentError):
+            registry.get("no-such-component-warm-up")
 
 
 def refused(path: Path, error: type[BaseException], match: str, *, max_bytes: int = 2**22) -> BaseException:
@@ -164,6 +177,7 @@ LOCATIONS: dict[str, Callable[[dict[str, Any], str], None]] = {
     "initializer": lambda d, name: _layer(d).update(weight_init={"type": name}),
     "loss": lambda d, name: d["compile"].update(loss=name),
     "optimizer": lambda d, name: d["compile"].update(optimizer={"type": name, "learning_rate": 0.1}),
+    "metric": lambda d, name: d["compile"].update(metrics=["mae", name]),
 }
 
 
@@ -183,6 +197,40 @@ def test_unexpected_keys(valid: Path, tmp_path: Path) -> None:
     refused(path, FormatError, r"Unknown key\(s\) \['__class__'\] in minidl.json")
     path = rewritten(valid, tmp_path, lambda d, m: d["compile"].update(loss={"type": "mse", "__init__": 1}))
     refused(path, ConfigError, r"Unknown argument\(s\) '__init__' for loss 'mse'")
+
+
+@pytest.mark.parametrize(
+    "metrics, error, message",
+    [
+        ("mae", FormatError, "metrics must be a list; received str"),
+        (["mae", "mae"], ConfigError, "The metric name 'mae' is used twice"),
+        ([{"type": "mae", "__class__": "x"}], ConfigError, r"Unknown argument\(s\) '__class__' for metric 'mae'"),
+        ([{"type": "accuracy", "threshold": "high"}], ConfigError, "threshold"),
+    ],
+    ids=["not-a-list", "duplicate", "unknown-argument", "bad-value"],
+)
+def test_bad_metrics(valid: Path, tmp_path: Path, metrics: Any, error: type[Exception], message: str) -> None:
+    refused(rewritten(valid, tmp_path, lambda d, m: d["compile"].update(metrics=metrics)), error, message)
+
+
+def test_too_many_layers_are_refused_before_any_is_built(
+    valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8000 relu layers (a 283 KB file) took 3.2 s to load: each added layer was checked against all before it
+    relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(8000)]
+    path = rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))
+    built = []
+    monkeypatch.setattr(minidl.layers, "get", lambda *a, **k: built.append(a) or (_ for _ in ()).throw(AssertionError))
+    refused(path, FormatError, r"model has 8002 layers; minidl loads at most minidl.io.MAX_LAYERS = 1024")
+    assert built == []
+
+
+def test_the_layer_limit_is_inclusive(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(minidl.io, "MAX_LAYERS", 4)
+    relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(2)]
+    assert len(minidl.load(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))).layers) == 4
+    relus.append({"type": "relu", "name": "relu_2"})
+    refused(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus)), FormatError, "5 layers")
 
 
 def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: Path) -> None:
@@ -340,7 +388,7 @@ def test_oversized_document(valid: Path, tmp_path: Path, monkeypatch: pytest.Mon
         (lambda d, m: d["training"].update(epochs=[1, 0]), "increasing non-negative integers"),
         (
             lambda d, m: d["training"]["optimizer"].update(iterations=-3),
-            "'iterations' must be a non-negative",
+            r"'iterations' is a count, so it must lie in \[0, 2\*\*63\)",
         ),
         (lambda d, m: entry(d, "optimizer/0/velocity")[1].update(name="optimizer/0/speed"), "does not have"),
         (lambda d, m: _layer(d).update(name=["list"]), "string 'type' and 'name'"),
@@ -363,6 +411,46 @@ def test_oversized_document(valid: Path, tmp_path: Path, monkeypatch: pytest.Mon
 )
 def test_bad_training_state(valid: Path, tmp_path: Path, edit: Callable[..., Any], message: str) -> None:
     refused(rewritten(valid, tmp_path, edit), minidl.MinidlError, message)
+
+
+@pytest.fixture()
+def adam_file(tmp_path: Path) -> Path:
+    """A valid file whose optimizer (Adam) has an integer slot, the step count ``0/t``."""
+    model = make_model()
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(X, Y, epochs=2, batch_size=8)
+    path = tmp_path / "adam.minidl"
+    model.save(path)
+    minidl.load(path)
+    _warm_up_lookups()
+    return path
+
+
+@pytest.mark.parametrize(
+    "slot, value, message",
+    [
+        ("0/t", 10**400, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received an integer of 1329 bits"),
+        ("0/t", -1, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received -1"),
+        ("0/t", 2**63, r"'0/t' is a count.*received 9223372036854775808"),
+        ("0/t", 2.5, r"'0/t' must be an integer like 0; received 2.5"),
+        ("iterations", 10**400, r"'iterations' is a count.*an integer of 1329 bits"),
+    ],
+    ids=["t-huge", "t-negative", "t-2**63", "t-real", "iterations-huge"],
+)
+def test_out_of_range_optimizer_numbers(adam_file: Path, tmp_path: Path, slot: str, value: Any, message: str) -> None:
+    # Before the range check these loaded, then fit raised OverflowError (huge t) or wrote NaN
+    # weights (t = -1 makes Adam divide by 1 - beta_1**0 = 0).
+    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({slot: value}))
+    refused(path, ConfigError, message)
+
+
+def test_in_range_optimizer_numbers_load_and_train(adam_file: Path, tmp_path: Path) -> None:
+    # the largest count allowed is a working state: the loaded model trains to finite weights
+    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({"0/t": 2**63 - 1}))
+    model = minidl.load(path)
+    model.fit(X, Y, epochs=1, batch_size=8)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert model.optimizer.get_state((model._packed(),))["0/t"] == 2**63 - 1 + 3
 
 
 def test_the_canary_and_the_allocation_probe_can_fail(tmp_path: Path) -> None:

@@ -220,6 +220,11 @@ BAD_INPUTS = {
     "complex": (X + 1j, Y, DataError, "complex numbers are not supported"),
     "object-strings": (np.array([["a", "b", "c"]] * 24, dtype=object), Y, DataError, "received dtype object"),
     "ragged": ([[1.0, 2.0, 3.0], [1.0, 2.0]], [[1.0], [2.0]], DataError, "ragged lists are not supported"),
+    "0-d-y": (X, 5.0, ShapeError, r"y must hold one target per sample.*received a single number \(5.0\)"),
+    "masked-y": (
+        X, np.ma.masked_array(Y, mask=Y > 1), DataError,
+        rf"y is a numpy masked array \({int((Y > 1).sum())} of 24 entries masked\).*y.filled\(0.0\)",
+    ),
     "width": (
         X[:, :2],
         Y,
@@ -307,3 +312,43 @@ def test_the_first_step_is_not_lost() -> None:
     model.fit(x, y, epochs=1, batch_size=8)
     np.testing.assert_allclose(model.get_weights()[0], expected_w, rtol=1e-12)
     np.testing.assert_allclose(model.get_weights()[1], expected_b, rtol=1e-12)
+
+
+def test_masked_inputs_are_refused_by_fit_and_predict() -> None:
+    # np.asarray would drop the mask and train on whatever the masked entries hold
+    x = np.ma.masked_array(X, mask=np.zeros_like(X, dtype=bool))
+    x.mask[3, 1] = True
+    model = make_model()
+    before = model.get_weights()
+    for call in (lambda: model.fit(x, Y, epochs=1, **FIT), lambda: model.predict(x)):
+        with pytest.raises(DataError, match=r"X is a numpy masked array \(1 of 72 entries masked\).*x.filled\(0.0\)"):
+            call()
+    assert weights_equal(model.get_weights(), before) and model.optimizer.iterations == 0
+    assert model.history.epochs == [] and x.mask.sum() == 1
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself warns
+def test_np_matrix_inputs_train_as_plain_arrays() -> None:
+    # np.matrix redefines * and keeps 2-D under reductions; it is read as a plain array view
+    model, ref = make_model(), make_model()
+    model.fit(np.matrix(X), np.matrix(Y), epochs=2, batch_size=8)
+    ref.fit(X, Y, epochs=2, batch_size=8)
+    assert weights_equal(model.get_weights(), ref.get_weights())
+    prediction = model.predict(np.matrix(X))
+    assert type(prediction) is np.ndarray and np.array_equal(prediction, ref.predict(X))
+    assert model.evaluate(np.matrix(X), np.matrix(Y)) == ref.evaluate(X, Y)
+
+
+@pytest.mark.parametrize("what", ["x", "y"])
+def test_a_value_that_overflows_float32_is_named_as_such(what: str) -> None:
+    model = minidl.Sequential([minidl.Dense(3, 1)], seed=0, dtype="float32")
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = X.copy(), Y.copy()
+    (x if what == "x" else y)[5, 0] = 1e39  # finite in float64, above float32's 3.4028e38
+    before = model.get_weights()
+    name = "X" if what == "x" else "y"
+    with pytest.raises(DataError, match=rf"{name} holds 1e\+39 at index \(5, 0\), which overflows the model's dtype float32"):
+        model.fit(x, y, epochs=1)
+    assert weights_equal(model.get_weights(), before) and model.optimizer.iterations == 0
+    with pytest.raises(DataError, match=r"X contains NaN or infinity"):  # a real infinity keeps its message
+        model.predict(np.where(X > 1.5, np.inf, X))

@@ -35,7 +35,10 @@ from .errors import DivergenceError
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["NONFINITE_POLICIES", "DivergenceWarning", "check_step", "check_update", "gradient_sum", "step_guard"]
+__all__ = [
+    "NONFINITE_POLICIES", "DivergenceWarning", "check_step", "check_update", "gradient_sum", "refuse_step",
+    "report_update", "step_guard",
+]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
 
@@ -79,10 +82,11 @@ def check_step(model: Sequential, value: float, grad_sum: Callable[[], float]) -
         return
     if math.isfinite(value) and math.isfinite(grad_sum()):
         return
-    _raise_if_nonfinite(model, value)
+    refuse_step(model, value)
 
 
-def _raise_if_nonfinite(model: Sequential, value: float) -> None:
+def refuse_step(model: Sequential, value: float) -> None:
+    """The slow path of :func:`check_step`: raises unless every gradient is finite after all."""
     layer_name = _first_nonfinite(model, "grad")
     if layer_name is None and math.isfinite(value):
         return  # every gradient is finite; only their sum overflowed
@@ -101,6 +105,11 @@ def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
     """
     if model._on_nonfinite == "ignore" or math.isfinite(value_sum()):
         return
+    report_update(model)
+
+
+def report_update(model: Sequential) -> None:
+    """The slow path of :func:`check_update`: raises unless every weight is finite after all."""
     layer_name = _first_nonfinite(model, "value")
     if layer_name is None:
         return  # every weight is finite; only their sum overflowed

@@ -63,10 +63,12 @@ class FormatError(MinidlError, ValueError):
 
 
 class DivergenceError(MinidlError, ArithmeticError):
-    """Training produced a NaN or infinite loss or gradient; the update was not applied.
+    """Training produced a NaN or infinite value.
 
-    ``epoch``, ``batch`` (0-based, None outside ``fit``) and ``layer`` (the name of the first
-    layer whose gradient is not finite, None when only the loss is) say where it happened.
+    Either the loss or a gradient was not finite, and the update was not applied; or every
+    gradient was finite but the update overflowed a weight, and that update stays applied (the
+    message says which). ``epoch``, ``batch`` (0-based, None outside ``fit``) and ``layer`` (the
+    first layer whose gradient, or weight, is not finite; None when only the loss is) say where.
     """
 
     def __init__(

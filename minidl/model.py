@@ -9,6 +9,7 @@ parameter. Randomness comes only from generators seeded by the model's ``seed``.
 from __future__ import annotations
 
 import math
+from math import isfinite
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
-from ._guard import NONFINITE_POLICIES, check_step, check_update, gradient_sum, step_guard
+from ._guard import NONFINITE_POLICIES, gradient_sum, refuse_step, report_update, step_guard
 from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
 from .errors import (
@@ -368,9 +369,18 @@ class Sequential:
         value, grad = plan.loss.value_and_gradient(y, h)
         for backward in plan.backwards:
             grad = backward(grad)
-        check_step(self, value, plan.grad_sum)  # NaN/inf guard and deferred Ctrl-C, before anything is updated
+        # The guard's fast paths, written out here (check_step and check_update do the same):
+        # two Python calls less per step, 0.2 us of a 12 us lecture-1 step. A pending Ctrl-C and
+        # a non-finite loss or gradient stop the step before anything is updated; an update that
+        # overflowed the weights is reported at its own step.
+        if self._interrupted:
+            raise KeyboardInterrupt
+        guarded = self._on_nonfinite != "ignore"
+        if guarded and not (isfinite(value) and isfinite(plan.grad_sum())):
+            refuse_step(self, value)
         plan.optimizer.step(plan.params)
-        check_update(self, plan.value_sum)  # an update that overflowed the weights is reported at its own step
+        if guarded and not isfinite(plan.value_sum()):
+            report_update(self)
         return value
 
     def _set_training(self, training: bool) -> None:

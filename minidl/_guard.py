@@ -6,10 +6,12 @@ first step), made by :func:`gradient_sum`: the sum is finite whenever every grad
 overflow of the sum itself is told apart on the failure path), so the check costs one pass over
 memory the optimizer reads anyway.
 
-``check_update`` runs once per step, after the update, and sums the flat weight buffer the same
-way: finite gradients can still give an update that overflows (a huge learning rate), and that
-step must be the one reported. It cannot be undone (that would need a copy of every weight per
-step), so its error says that the weights are no longer those of the last good step.
+Finite gradients can still give an update that overflows a weight (a huge learning rate). That
+costs nothing per step to catch: the next step's loss or gradients turn non-finite, and the slow
+path, finding non-finite weights, names the update before it. ``check_update`` sums the flat
+weight buffer once per epoch for the rest (the epoch's last update, or one whose overflow a
+saturated unit hides). Such an update cannot be undone (that would need a copy of every weight
+per step), so its error says that the weights are no longer those of the last good step.
 
 ``step_guard`` wraps ``fit``: it sets the ``on_nonfinite`` policy, gives the training loop the
 handler that adds the epoch and batch to a DivergenceError, and defers Ctrl-C (SIGINT) to the
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NONFINITE_POLICIES", "DivergenceWarning", "check_step", "check_update", "gradient_sum", "refuse_step",
-    "report_update", "step_guard",
+    "step_guard",
 ]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
@@ -86,7 +88,17 @@ def check_step(model: Sequential, value: float, grad_sum: Callable[[], float]) -
 
 
 def refuse_step(model: Sequential, value: float) -> None:
-    """The slow path of :func:`check_step`: raises unless every gradient is finite after all."""
+    """The slow path of :func:`check_step`: raises unless every gradient is finite after all.
+
+    Weights that are already non-finite mean the previous update overflowed (its gradients were
+    finite, or that step would have been refused): the error then names that update.
+    """
+    weights = _first_nonfinite(model, "value")
+    if weights is not None:
+        raise _AppliedDivergence(
+            f"every gradient was finite, but the update made the weights of layer {weights!r} not finite",
+            layer=weights,
+        )
     layer_name = _first_nonfinite(model, "grad")
     if layer_name is None and math.isfinite(value):
         return  # every gradient is finite; only their sum overflowed
@@ -95,26 +107,26 @@ def refuse_step(model: Sequential, value: float) -> None:
 
 
 class _AppliedDivergence(DivergenceError):
-    """Raised by check_update: the step's update was applied and made a weight non-finite."""
+    """The last applied update made a weight non-finite (raised by refuse_step or check_update)."""
 
 
 def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
-    """Raises if the update just applied made a weight NaN or infinite (the update stays applied).
+    """Raises if a weight is NaN or infinite after the last update (which stays applied).
 
-    ``value_sum`` is the model's :func:`gradient_sum` of its flat weight buffer.
+    ``fit`` calls it at the end of every epoch: an overflowing update is normally caught by the
+    next step's check (its loss or gradients turn non-finite), but not when a saturated unit
+    hides it or when it was the epoch's last. ``value_sum`` is the model's
+    :func:`gradient_sum` of its flat weight buffer.
     """
     if model._on_nonfinite == "ignore" or math.isfinite(value_sum()):
         return
-    report_update(model)
-
-
-def report_update(model: Sequential) -> None:
-    """The slow path of :func:`check_update`: raises unless every weight is finite after all."""
     layer_name = _first_nonfinite(model, "value")
     if layer_name is None:
         return  # every weight is finite; only their sum overflowed
     raise _AppliedDivergence(
-        f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite",
+        f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite "
+        "(found at the end of the epoch: this update, or an earlier one of the epoch whose overflow a "
+        "saturated unit kept out of every later loss and gradient)",
         layer=layer_name,
     )
 

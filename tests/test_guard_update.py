@@ -156,3 +156,41 @@ def test_stop_policy_lets_early_stopping_restore_the_best_weights() -> None:
     reference = make_model()
     reference.fit(X, Y, epochs=best + 1, **FIT)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))
+
+
+class InfiniteWeightAfter(minidl.Callback):
+    """After batch ``batch`` of epoch 0, sets the first layer's weight to +inf: an overflowed update."""
+
+    def __init__(self, batch: int) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def on_batch_end(self, batch, logs=None):
+        if batch == self.batch and not self.model.history.epochs:
+            self.model.layers[0].W.value[...] = np.inf
+
+
+def test_an_overflow_a_saturated_unit_hides_is_caught_at_the_end_of_its_epoch() -> None:
+    # sigmoid(+inf * 1e3) = 1 with slope 0: every later loss and gradient stays finite, so only
+    # the end-of-epoch look at the weights can see it; it names the epoch's last batch
+    model = minidl.Sequential([minidl.Dense(1, 1, activation="sigmoid"), minidl.Dense(1, 1)], seed=0)
+    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=1e-3))
+    x, y = np.full((24, 1), 1e3), np.zeros((24, 1))
+    with pytest.raises(DivergenceError, match=r"epoch 0, batch 2 .*found at the end of the epoch") as info, \
+            np.errstate(invalid="ignore"):  # fmt: skip
+        model.fit(x, y, epochs=3, callbacks=[InfiniteWeightAfter(0)], **FIT)
+    assert (info.value.epoch, info.value.batch, info.value.layer) == (0, 2, "dense_0")
+    assert model.optimizer.iterations == 3 and model.history.epochs == []
+
+
+def test_an_overflow_the_next_step_sees_is_blamed_on_the_update_before_it() -> None:
+    # a linear unit passes the infinity on: the next step's loss is not finite, and the error
+    # names the update that made it (batch 0), not the step that saw it (batch 1)
+    model = minidl.Sequential([minidl.Dense(1, 1), minidl.Dense(1, 1)], seed=0)
+    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=1e-3))
+    x, y = np.full((24, 1), 1e3), np.zeros((24, 1))
+    with pytest.raises(DivergenceError, match=r"epoch 0, batch 0 .*That update was applied") as info, \
+            np.errstate(invalid="ignore"):  # fmt: skip
+        model.fit(x, y, epochs=3, callbacks=[InfiniteWeightAfter(0)], **FIT)
+    assert (info.value.epoch, info.value.batch, info.value.layer) == (0, 0, "dense_0")
+    assert model.optimizer.iterations == 1  # the step that saw it was refused

@@ -170,12 +170,16 @@ class InfiniteWeightAfter(minidl.Callback):
             self.model.layers[0].W.value[...] = np.inf
 
 
+def _two_units(activation: str | None) -> tuple[minidl.Sequential, np.ndarray, np.ndarray]:
+    model = minidl.Sequential([minidl.Dense(1, 1, activation=activation), minidl.Dense(1, 1)], seed=0)
+    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=1e-3))
+    return model, np.full((24, 1), 1e3), np.zeros((24, 1))
+
+
 def test_an_overflow_a_saturated_unit_hides_is_caught_at_the_end_of_its_epoch() -> None:
     # sigmoid(+inf * 1e3) = 1 with slope 0: every later loss and gradient stays finite, so only
     # the end-of-epoch look at the weights can see it; it names the epoch's last batch
-    model = minidl.Sequential([minidl.Dense(1, 1, activation="sigmoid"), minidl.Dense(1, 1)], seed=0)
-    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=1e-3))
-    x, y = np.full((24, 1), 1e3), np.zeros((24, 1))
+    model, x, y = _two_units("sigmoid")
     with pytest.raises(DivergenceError, match=r"epoch 0, batch 2 .*found at the end of the epoch") as info, \
             np.errstate(invalid="ignore"):  # fmt: skip
         model.fit(x, y, epochs=3, callbacks=[InfiniteWeightAfter(0)], **FIT)
@@ -186,9 +190,7 @@ def test_an_overflow_a_saturated_unit_hides_is_caught_at_the_end_of_its_epoch() 
 def test_an_overflow_the_next_step_sees_is_blamed_on_the_update_before_it() -> None:
     # a linear unit passes the infinity on: the next step's loss is not finite, and the error
     # names the update that made it (batch 0), not the step that saw it (batch 1)
-    model = minidl.Sequential([minidl.Dense(1, 1), minidl.Dense(1, 1)], seed=0)
-    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=1e-3))
-    x, y = np.full((24, 1), 1e3), np.zeros((24, 1))
+    model, x, y = _two_units(None)
     with pytest.raises(DivergenceError, match=r"epoch 0, batch 0 .*That update was applied") as info, \
             np.errstate(invalid="ignore"):  # fmt: skip
         model.fit(x, y, epochs=3, callbacks=[InfiniteWeightAfter(0)], **FIT)

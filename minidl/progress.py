@@ -37,6 +37,8 @@ def format_logs(logs: Logs) -> str:
 
 
 def _seconds(duration: float) -> str:
+    if duration < 1e-3:  # a lecture epoch takes tens of microseconds: "0ms" would say nothing
+        return f"{duration * 1e6:.0f}us"
     if duration < 1.0:
         return f"{duration * 1000:.0f}ms"
     minutes, seconds = divmod(int(round(duration)), 60)

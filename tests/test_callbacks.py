@@ -250,3 +250,11 @@ def test_redirected_progress_has_every_figure_and_no_control_characters() -> Non
     assert len(lines) == 2
     for epoch, line in enumerate(lines):
         assert re.fullmatch(rf"Epoch {epoch + 1}/2 - 4 steps - \S+ - " + re.escape(expected_figures(m, epoch)), line), line
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.8e-5, "48us"), (0.0123, "12ms"), (7.4, "7s"), (125.0, "2m05s")])
+def test_epoch_durations_are_readable_at_every_scale(seconds: float, text: str) -> None:
+    # a lecture-1 epoch takes tens of microseconds; "0ms" would say nothing
+    from minidl.progress import _seconds
+
+    assert _seconds(seconds) == text

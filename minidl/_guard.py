@@ -1,6 +1,7 @@
 """The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
 
-``check_step`` runs once per step, between backward and the optimizer update. Its fast path is
+The step's check runs once per step, between backward and the optimizer update, written into
+``Sequential.train_step`` (its slow path is :func:`refuse_step`). Its fast path is
 one sum over the model's single flat gradient buffer (``model._flat.grad``, packed before the
 first step), made by :func:`gradient_sum`: the sum is finite whenever every gradient is (an
 overflow of the sum itself is told apart on the failure path), so the check costs one pass over
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 __all__ = [
-    "NONFINITE_POLICIES", "DivergenceWarning", "check_step", "check_update", "gradient_sum", "refuse_step",
-    "step_guard",
+    "NONFINITE_POLICIES", "DivergenceWarning", "check_update", "check_weights_before_fit", "gradient_sum",
+    "refuse_step", "step_guard",
 ]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
@@ -73,25 +74,13 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     return lambda: reduce(dot(body, ones)) + reduce(tail)
 
 
-def check_step(model: Sequential, value: float, grad_sum: Callable[[], float]) -> None:
-    """Raises before an update that would be unsafe: a pending Ctrl-C, or a non-finite step.
-
-    ``grad_sum`` is the model's :func:`gradient_sum` of its flat gradient buffer.
-    """
-    if model._interrupted:
-        raise KeyboardInterrupt
-    if model._on_nonfinite == "ignore":
-        return
-    if math.isfinite(value) and math.isfinite(grad_sum()):
-        return
-    refuse_step(model, value)
-
-
 def refuse_step(model: Sequential, value: float) -> None:
-    """The slow path of :func:`check_step`: raises unless every gradient is finite after all.
+    """The slow path of the step's check (``Sequential.train_step``): raises unless every
+    gradient is finite after all.
 
     Weights that are already non-finite mean the previous update overflowed (its gradients were
-    finite, or that step would have been refused): the error then names that update.
+    finite, or that step would have been refused; ``fit`` refuses to start from non-finite
+    weights, see :func:`check_weights_before_fit`): the error then names that update.
     """
     weights = _first_nonfinite(model, "value")
     if weights is not None:
@@ -127,6 +116,25 @@ def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
         f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite "
         "(found at the end of the epoch: this update, or an earlier one of the epoch whose overflow a "
         "saturated unit kept out of every later loss and gradient)",
+        layer=layer_name,
+    )
+
+
+def check_weights_before_fit(model: Sequential, value_sum: Callable[[], float]) -> None:
+    """Raises if the weights hold NaN or infinity before ``fit`` starts: no update of this fit made them.
+
+    Without it, the first step's check would blame "the previous update" for weights that an
+    earlier ``fit(..., on_nonfinite="ignore")`` or ``set_weights`` left non-finite.
+    """
+    if math.isfinite(value_sum()):
+        return
+    layer_name = _first_nonfinite(model, "value")
+    if layer_name is None:
+        return  # every weight is finite; only their sum overflowed
+    raise DivergenceError(
+        f"The weights of layer {layer_name!r} hold NaN or infinity before training starts (left by an "
+        "earlier fit with on_nonfinite='ignore', an overflowing update, or set_weights); nothing was "
+        "trained. Reload a saved model or checkpoint, or give finite weights with set_weights.",
         layer=layer_name,
     )
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import DataError, ShapeError
 
-__all__ = ["all_finite", "as_inputs", "as_targets", "batch_slices"]
+__all__ = ["all_finite", "as_inputs", "as_targets", "batch_slices", "class_labels"]
 
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
@@ -147,14 +147,22 @@ def _as_labels(array: np.ndarray, classes: int | None, last_layer: str) -> np.nd
             f"This loss takes integer class labels, shape (samples,); received shape {array.shape}. "
             "For one-hot targets use 'categorical_crossentropy'."
         )
-    if array.dtype.kind == "f" and not np.array_equal(array, np.floor(array)):
-        raise DataError(f"Class labels must be whole numbers; received values such as {array[array != np.floor(array)][0]}.")
-    if array.min() < 0 or (classes is not None and array.max() >= classes):
+    return class_labels(array, classes, f"the last layer, {last_layer}, with {classes} outputs")
+
+
+def class_labels(labels: np.ndarray, classes: int | None, owner: str) -> np.ndarray:
+    """``labels`` as ``intp``, checked to be whole numbers in ``[0, classes)`` (``owner`` names the outputs).
+
+    Checked because numpy would index with them silently: a label of -1 picks the last class.
+    """
+    if labels.dtype.kind not in "biuf" or (labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))):
+        raise DataError(f"Class labels must be whole numbers; received {labels[:5].tolist()} (dtype {labels.dtype}).")
+    if labels.size and (labels.min() < 0 or (classes is not None and labels.max() >= classes)):
         raise DataError(
-            f"Class labels must lie in [0, {classes}) for the last layer, {last_layer}, with {classes} "
-            f"outputs; received labels from {array.min():g} to {array.max():g}."
+            f"Class labels must lie in [0, {classes}) for {owner}; "
+            f"received labels from {labels.min():g} to {labels.max():g}."
         )
-    return array.astype(np.intp, copy=False)
+    return labels.astype(np.intp, copy=False)
 
 
 def batch_slices(

@@ -16,10 +16,12 @@ from scipy.special import expit, log_softmax
 
 from ._component import Described, ValueEquality
 from ._checks import choice, number
+from .data import class_labels
 from .errors import ConfigError, DataError, ShapeError
 from .registry import Registry
 
 __all__ = [
+    "CheckedLoss",
     "Loss",
     "MSE",
     "SSE",
@@ -91,9 +93,12 @@ class Loss(Described, ValueEquality, ABC):
         """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
-    def _scale(self, y_pred: np.ndarray) -> float:
-        # the mean of no elements is taken as 0, as Keras does (it divides "no NaN"): an empty
-        # batch has loss 0 and an empty gradient, never a ZeroDivisionError
+    def reduction_scale(self, y_pred: np.ndarray) -> float:
+        """The factor of the reduction over elements: ``1 / y_pred.size`` for "mean", 1 for "sum".
+
+        The mean of no elements is taken as 0, as Keras does (it divides "no NaN"): an empty batch
+        has loss 0 and an empty gradient, never a ZeroDivisionError.
+        """
         return 1.0 / (y_pred.size or 1) if self.reduction == "mean" else 1.0
 
     def get_config(self) -> dict[str, Any]:
@@ -121,26 +126,33 @@ def _reshape_hint(y_true: np.ndarray, y_pred: np.ndarray) -> str:
     return "Give exactly one target per prediction."
 
 
-class _Checked(Loss):
-    """The built-ins: the public calls convert and check (:meth:`check_inputs`), then run the
-    unchecked ``_value`` and ``_gradient``, which ``value_and_gradient`` calls directly because the
-    training step hands it arrays the model validated once for the whole data set."""
+class CheckedLoss(Loss):
+    """A loss written as two unchecked computations, with the checks around them done for it.
+
+    Subclasses give :meth:`compute` and :meth:`compute_gradient` on arrays already in the loss's
+    shapes. Called by a user, the loss and :meth:`gradient` first convert and check their inputs
+    (:meth:`check_inputs`); ``value_and_gradient``, the training step's call, runs the two
+    computations directly, because the model validated the data once for the whole data set.
+    Every built-in loss is one; a plugin loss can be one too.
+    """
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
-        return self._value(*self.check_inputs(y_true, y_pred))
+        return self.compute(*self.check_inputs(y_true, y_pred))
 
     def gradient(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
-        return self._gradient(*self.check_inputs(y_true, y_pred))
+        return self.compute_gradient(*self.check_inputs(y_true, y_pred))
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         """Both at once, on arrays already in this loss's shapes (nothing converted or checked)."""
-        return self._value(y_true, y_pred), self._gradient(y_true, y_pred)
+        return self.compute(y_true, y_pred), self.compute_gradient(y_true, y_pred)
 
     @abstractmethod
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float: ...
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        """The loss of arrays in this loss's shapes, unchecked."""
 
     @abstractmethod
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray: ...
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """dL/dy_pred of arrays in this loss's shapes, unchecked."""
 
 
 def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
@@ -151,7 +163,7 @@ def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
 
 
 @register("mse")
-class MSE(_Checked):
+class MSE(CheckedLoss):
     """Squared error: ``L = s * sum((y_pred - y_true)**2)``, ``dL/dy_pred = 2 s (y_pred - y_true)``.
 
     ``s = 1 / y_pred.size`` for ``reduction="mean"`` (the default: the mean over every element,
@@ -162,17 +174,17 @@ class MSE(_Checked):
         0.5
     """
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         d = _difference(y_pred, y_true)
-        return float(np.vdot(d, d)) * self._scale(y_pred)
+        return float(np.vdot(d, d)) * self.reduction_scale(y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return _difference(y_pred, y_true) * (2.0 * self._scale(y_pred))
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _difference(y_pred, y_true) * (2.0 * self.reduction_scale(y_pred))
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         # the helpers inlined: on lecture 1 this runs every 15 us step, where each call counts
         d = y_pred - y_true if y_pred.dtype == y_true.dtype else _difference(y_pred, y_true)
-        scale = 1.0 / (d.size or 1) if self.reduction == "mean" else 1.0  # as _scale
+        scale = 1.0 / (d.size or 1) if self.reduction == "mean" else 1.0  # as reduction_scale
         flat = d.ravel()  # a view: d is a new contiguous array
         value = float(flat.dot(flat)) * scale  # the method skips np.vdot's dispatch: 0.3 us, not 0.44
         d *= 2.0 * scale  # reused as the gradient
@@ -198,35 +210,35 @@ class HalfMSE(MSE):
     loss: ``(y_pred - y)**2 / 2`` per sample, gradients averaged over the batch.
     """
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return 0.5 * super()._value(y_true, y_pred)
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return 0.5 * super().compute(y_true, y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return _difference(y_pred, y_true) * self._scale(y_pred)
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return _difference(y_pred, y_true) * self.reduction_scale(y_pred)
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         d = _difference(y_pred, y_true)
-        scale = self._scale(y_pred)
+        scale = self.reduction_scale(y_pred)
         value = 0.5 * float(np.vdot(d, d)) * scale
         d *= scale
         return value, d
 
 
 @register("mae")
-class MAE(_Checked):
+class MAE(CheckedLoss):
     """Absolute error: ``L = s * sum(|y_pred - y_true|)``, ``dL/dy_pred = s * sign(y_pred - y_true)``.
 
     ``s = 1 / y_pred.size`` for ``"mean"`` (the default), 1 for ``"sum"``; the gradient at 0 is 0.
     """
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return float(np.sum(np.abs(_difference(y_pred, y_true)))) * self._scale(y_pred)
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return float(np.sum(np.abs(_difference(y_pred, y_true)))) * self.reduction_scale(y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return np.sign(_difference(y_pred, y_true)) * self._scale(y_pred)
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return np.sign(_difference(y_pred, y_true)) * self.reduction_scale(y_pred)
 
 
-class _Crossentropy(_Checked):
+class _Crossentropy(CheckedLoss):
     """Shared by the cross-entropies: ``from_logits`` and the clipping of probabilities."""
 
     def __init__(self, from_logits: bool = False, reduction: str = "mean", epsilon: float = 1e-7) -> None:
@@ -253,34 +265,22 @@ class BinaryCrossentropy(_Crossentropy):
     ``dL/dz = s (sigmoid(z) - y)``.
     """
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if self.from_logits:
             z = y_pred
             terms = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
         else:
             p = self._clipped(y_pred)
             terms = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
-        return float(np.sum(terms)) * self._scale(y_pred)
+        return float(np.sum(terms)) * self.reduction_scale(y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        scale = self._scale(y_pred)
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        scale = self.reduction_scale(y_pred)
         if self.from_logits:
             return ((expit(y_pred) - y_true) * scale).astype(y_pred.dtype, copy=False)
         p = self._clipped(y_pred)
         inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)  # clip has zero slope outside
         return ((p - y_true) / (p * (1 - p)) * inside * scale).astype(y_pred.dtype, copy=False)
-
-
-def _class_labels(labels: np.ndarray, classes: int) -> np.ndarray:
-    # checked because numpy would index with them silently: -1 picks the last class
-    if labels.dtype.kind not in "biuf" or (labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))):
-        raise DataError(f"Class labels must be whole numbers; received {labels[:5].tolist()} (dtype {labels.dtype}).")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise DataError(
-            f"Class labels must lie in [0, {classes}) for predictions with {classes} classes; "
-            f"received labels from {labels.min():g} to {labels.max():g}."
-        )
-    return labels.astype(np.intp, copy=False)
 
 
 def _per_sample(loss: Loss, y_pred: np.ndarray) -> float:
@@ -309,11 +309,11 @@ class CategoricalCrossentropy(_Crossentropy):
             )
         return y_true, y_pred
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         logp = log_softmax(y_pred, axis=1) if self.from_logits else np.log(self._clipped(y_pred))
         return -float(np.vdot(y_true, logp)) * _per_sample(self, y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(y_true, y_pred)[1]
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
@@ -362,9 +362,10 @@ class SparseCategoricalCrossentropy(_Crossentropy):
                 f"predictions of shape (samples, classes); received y_true of shape {np.shape(y_true)} "
                 f"and y_pred of shape {y_pred.shape}.{onehot}"
             )
-        return _class_labels(labels, y_pred.shape[1]), y_pred
+        classes = y_pred.shape[1]
+        return class_labels(labels, classes, f"predictions with {classes} classes"), y_pred
 
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         rows = np.arange(len(y_pred))
         labels = y_true.astype(np.intp, copy=False).reshape(-1)
         if self.from_logits:
@@ -373,7 +374,7 @@ class SparseCategoricalCrossentropy(_Crossentropy):
             picked = np.log(self._clipped(y_pred[rows, labels]))
         return -float(np.sum(picked)) * _per_sample(self, y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(y_true, y_pred)[1]
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:

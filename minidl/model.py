@@ -20,7 +20,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
-from ._guard import NONFINITE_POLICIES, check_update, gradient_sum, refuse_step, step_guard
+from ._guard import NONFINITE_POLICIES, check_update, check_weights_before_fit, gradient_sum, refuse_step, step_guard
 from .callbacks import Callback, CallbackList, History
 from .data import as_inputs, as_targets, batch_slices
 from .errors import (
@@ -86,7 +86,7 @@ class Sequential:
         # The Generator each layer was built with, by layer position, so checkpoints can save and
         # restore their states (a dropout-like layer keeps drawing from it).
         self._layer_rngs: dict[int, np.random.Generator] = {}
-        self._on_nonfinite = "raise"  # set by fit; read by check_step
+        self._on_nonfinite = "raise"  # set by fit; read by train_step's guard
         self._interrupted = False  # a Ctrl-C deferred to the next step boundary (see _guard)
         for layer in layers or ():
             self.add(layer)
@@ -296,6 +296,8 @@ class Sequential:
         if start is None:  # continue the History's numbering
             start = len(self.history.epochs) and self.history.epochs[-1] + 1
         batch_size = batch_size or len(x)
+        if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
+            check_weights_before_fit(self, self._step_plan().value_sum)
         with step_guard(self, on_nonfinite, len(x), batch_size, start) as diverged:
             return self._train(
                 x, y, epochs, batch_size, shuffle, [self.history, *extra],

@@ -29,6 +29,7 @@ def test_ci_runs_the_readme_benchmark_command() -> None:
 
 def test_readme_installs_upgrade_pip_first() -> None:
     # the pip shipped with Python 3.11 fails to resolve the plugins' dependency on minidl
-    for command in _readme_commands():
-        if command.startswith("python3 -m venv"):
-            assert ".venv/bin/pip install --upgrade pip &&" in command
+    installs = [c for c in _readme_commands() if c.startswith("python3 -m venv")]
+    assert len(installs) == 2, installs  # the main job's and the tests'
+    for command in installs:
+        assert ".venv/bin/pip install --upgrade pip &&" in command

@@ -445,12 +445,32 @@ def test_out_of_range_optimizer_numbers(adam_file: Path, tmp_path: Path, slot: s
 
 
 def test_in_range_optimizer_numbers_load_and_train(adam_file: Path, tmp_path: Path) -> None:
-    # the largest count allowed is a working state: the loaded model trains to finite weights
-    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({"0/t": 2**63 - 1}))
+    # a count near the largest allowed is a working state: the loaded model trains to finite
+    # weights, and stays within the range a file may hold
+    path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({"0/t": 2**63 - 4}))
     model = minidl.load(path)
     model.fit(X, Y, epochs=1, batch_size=8)
     assert all(np.isfinite(w).all() for w in model.get_weights())
-    assert model.optimizer.get_state((model._packed(),))["0/t"] == 2**63 - 1 + 3
+    assert model.optimizer.get_state((model._packed(),))["0/t"] == 2**63 - 1
+    model.save(tmp_path / "again.minidl")
+    again = minidl.load(tmp_path / "again.minidl")
+    assert again.optimizer.get_state((again._packed(),))["0/t"] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("value", "fresh", "message"),
+    [
+        (10**400, 0.5, r"'s' must be a finite number; received an integer of 1329 bits"),  # no OverflowError
+        (float("nan"), 0.5, r"'s' must be a finite number; received nan"),
+        (np.array([0.0, np.nan]), np.zeros(2), r"'s' must hold finite numbers"),
+        (np.array([np.inf, 0.0], dtype=np.float32), np.zeros(2, dtype=np.float32), r"'s' must hold finite numbers"),
+    ],
+)
+def test_non_finite_optimizer_slots_are_refused(value: Any, fresh: Any, message: str) -> None:
+    from minidl.optimizers import _checked_slot
+
+    with pytest.raises(ConfigError, match=message):
+        _checked_slot("s", value, fresh)
 
 
 def test_the_canary_and_the_allocation_probe_can_fail(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from test_io_support import X, Y, make_model, weights_equal
 
 import minidl
 from minidl import DataError, DivergenceError, ShapeError
-from minidl._guard import DivergenceWarning, check_step, gradient_sum
+from minidl._guard import DivergenceWarning, gradient_sum, refuse_step
 from minidl.layers import Layer
 from minidl.losses import MSE
 from minidl.parameter import Parameter
@@ -150,15 +150,30 @@ def test_names_the_first_layer_with_a_bad_gradient() -> None:
     assert info.value.layer == "spoiler_0" and model.optimizer.iterations == 1
 
 
-def test_fast_check_tells_overflowing_sums_from_real_infinities() -> None:
+def test_slow_check_tells_overflowing_sums_from_real_infinities() -> None:
+    # the fast check's sum of [1e308, 1e308] is inf; the slow path must let the step through
     model = minidl.Sequential([minidl.Dense(1, 1, bias=False), minidl.Dense(1, 1, bias=False)], seed=0)
     flat = model._packed().grad
     flat[:] = [1e308, 1e308]  # finite, but their sum overflows
     with np.errstate(over="ignore"):
-        check_step(model, 1.0, gradient_sum(flat))
+        assert not math.isfinite(gradient_sum(flat)())
+    refuse_step(model, 1.0)
     flat[1] = np.inf
     with pytest.raises(DivergenceError, match="layer 'dense_1'"):
-        check_step(model, 1.0, gradient_sum(flat))
+        refuse_step(model, 1.0)
+
+
+def test_fit_refuses_weights_left_non_finite_before_it() -> None:
+    # an earlier fit with on_nonfinite="ignore" left NaN weights: the next guarded fit says so,
+    # trains nothing, and does not blame an update it never made
+    model = model_with(FailingLoss(1, "nan"))
+    model.fit(X, Y, epochs=1, on_nonfinite="ignore", **FIT)
+    model.layers[0].W.value[0, 0] = np.nan
+    before = model.optimizer.iterations, len(model.history.epochs)
+    with pytest.raises(DivergenceError, match="before training starts") as info:
+        model.fit(X, Y, epochs=1, **FIT)
+    assert info.value.epoch is None and info.value.layer == model.layers[0].name
+    assert (model.optimizer.iterations, len(model.history.epochs)) == before
 
 
 # sizes on both sides of the threshold where gradient_sum switches to a BLAS matrix-vector product

@@ -15,47 +15,34 @@ from typing import Any
 
 import numpy as np
 
-from minidl import Initializer, Layer, Loss, NotCompiledError, Optimizer, Parameter
+from minidl import Initializer, Layer, NotCompiledError, Optimizer, Parameter
+from minidl.losses import CheckedLoss
 from minidl.validation import number
 
 __all__ = ["Huber", "RMSprop", "Dropout", "Orthogonal"]
 
 
-def _scale(reduction: str, y_pred: np.ndarray) -> float:
-    # An empty batch has a zero sum; its "mean" is taken as 0 too (as Keras does), never 1/0.
-    return 1.0 / max(y_pred.size, 1) if reduction == "mean" else 1.0
-
-
-class Huber(Loss):
+class Huber(CheckedLoss):
     """``L = s * sum(h(d))``, ``d = y_pred - y_true``, ``h(d) = d**2 / 2`` if ``|d| <= delta``
     else ``delta * (|d| - delta / 2)``; ``dL/dy_pred = s * clip(d, -delta, delta)``.
 
     ``s = 1 / y_pred.size`` for ``reduction="mean"``, 1 for ``"sum"`` (as in Keras and PyTorch).
+    A ``CheckedLoss``: called directly it takes array-likes and checks their shapes.
     """
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.delta = number("delta", delta, low=0.0, low_open=True)
 
-    def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return self._value(*self.check_inputs(y_true, y_pred))  # array-likes in, shapes checked
-
-    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        return self._gradient(*self.check_inputs(y_true, y_pred))
-
-    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
-        # the training step's call: fit has validated the data already
-        return self._value(y_true, y_pred), self._gradient(y_true, y_pred)
-
-    def _value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         d = np.abs(np.subtract(y_pred, y_true, dtype=y_pred.dtype))
         small = np.minimum(d, self.delta)
         # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(d - small)
-        return float(np.sum(0.5 * small * small + self.delta * (d - small))) * _scale(self.reduction, y_pred)
+        return float(np.sum(0.5 * small * small + self.delta * (d - small))) * self.reduction_scale(y_pred)
 
-    def _gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         d = np.subtract(y_pred, y_true, dtype=y_pred.dtype)
-        return np.clip(d, -self.delta, self.delta) * _scale(self.reduction, y_pred)
+        return np.clip(d, -self.delta, self.delta) * self.reduction_scale(y_pred)
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta, **super().get_config()}

@@ -124,8 +124,6 @@ def test_huber_on_an_empty_batch_is_zero() -> None:
 
 
 def test_huber_called_directly_takes_lists_and_refuses_mismatched_shapes() -> None:
-    import pytest
-    from minidl import losses
     from minidl.errors import ShapeError
 
     huber = losses.get("huber", delta=1.0)

@@ -107,11 +107,9 @@ def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
     hides it or when it was the epoch's last. ``value_sum`` is the model's
     :func:`gradient_sum` of its flat weight buffer.
     """
-    if model._on_nonfinite == "ignore" or math.isfinite(value_sum()):
-        return
-    layer_name = _first_nonfinite(model, "value")
+    layer_name = None if model._on_nonfinite == "ignore" else _nonfinite_weights(model, value_sum)
     if layer_name is None:
-        return  # every weight is finite; only their sum overflowed
+        return
     raise _AppliedDivergence(
         f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite "
         "(found at the end of the epoch: this update, or an earlier one of the epoch whose overflow a "
@@ -126,17 +124,22 @@ def check_weights_before_fit(model: Sequential, value_sum: Callable[[], float]) 
     Without it, the first step's check would blame "the previous update" for weights that an
     earlier ``fit(..., on_nonfinite="ignore")`` or ``set_weights`` left non-finite.
     """
-    if math.isfinite(value_sum()):
-        return
-    layer_name = _first_nonfinite(model, "value")
+    layer_name = _nonfinite_weights(model, value_sum)
     if layer_name is None:
-        return  # every weight is finite; only their sum overflowed
+        return
     raise DivergenceError(
         f"The weights of layer {layer_name!r} hold NaN or infinity before training starts (left by an "
         "earlier fit with on_nonfinite='ignore', an overflowing update, or set_weights); nothing was "
         "trained. Reload a saved model or checkpoint, or give finite weights with set_weights.",
         layer=layer_name,
     )
+
+
+def _nonfinite_weights(model: Sequential, value_sum: Callable[[], float]) -> str | None:
+    """The first layer whose weights are not finite, or None: one sum, then the slow path if needed."""
+    if math.isfinite(value_sum()):
+        return None
+    return _first_nonfinite(model, "value")  # None when every weight is finite and only their sum overflowed
 
 
 def _first_nonfinite(model: Sequential, array: str) -> str | None:

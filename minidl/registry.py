@@ -239,10 +239,11 @@ class Registry(Generic[T]):
                     f"The {self.kind} name {name!r} is already registered to "
                     f"{_qualname(self._classes[name])}; pass replace=True to replace it."
                 )
-            if not replace and _source_of(cls) != "built-in":
-                self._refuse_plugin_name(name, cls)
-            if replace and _source_of(cls) != "built-in":
-                self._replaced.add(name)
+            if _source_of(cls) != "built-in":  # built-ins register at import: no metadata scan then
+                if replace:
+                    self._replaced.add(name)
+                else:
+                    self._refuse_plugin_name(name, cls)
             old = self._classes.get(name)
             if old is not None:
                 self._names.pop(old, None)
@@ -254,7 +255,7 @@ class Registry(Generic[T]):
 
     def _refuse_plugin_name(self, name: str, cls: type) -> None:
         """Raises DuplicateNameError when an installed entry point (other than ``cls`` itself) offers ``name``."""
-        target = f"{cls.__module__}:{cls.__qualname__}"
+        target = _class_target(cls)
         others = [p for p in self._discovered().get(name, []) if _value_target(p.value) != target]
         if others:
             offered = " and ".join(f"{p.dist_name} {p.dist_version} (entry point {p.value!r})" for p in others)
@@ -308,7 +309,7 @@ class Registry(Generic[T]):
     def _overridden(self, plugin: _Plugin) -> bool:
         """True when another class holds the plugin's name (a plugin registering itself does not count)."""
         cls = self._classes.get(plugin.name)
-        return cls is not None and f"{cls.__module__}:{cls.__qualname__}" != _value_target(plugin.value)
+        return cls is not None and _class_target(cls) != _value_target(plugin.value)
 
     def refresh(self) -> None:
         """Forgets discovered plugins, so the next lookup reads the entry points again.
@@ -472,7 +473,7 @@ class Registry(Generic[T]):
     def _plugin_name_of(self, cls: type) -> str | None:
         # A plugin class imported directly (not through get) is still known by its entry point;
         # matching the entry point's text imports nothing new.
-        target = f"{cls.__module__}:{cls.__qualname__}"
+        target = _class_target(cls)
         for name, plugins in self._discovered().items():
             for plugin in plugins:
                 if _value_target(plugin.value) == target and name not in self._classes and not plugin.problem:
@@ -535,6 +536,11 @@ def check_arguments(cls: type, arguments: Mapping[str, Any], what: str) -> None:
             f"Unknown argument(s) {', '.join(map(repr, unknown))} for {what}; "
             f"it accepts: {', '.join(accepted) or '(no arguments)'}."
         )
+
+
+def _class_target(cls: type) -> str:
+    """A class as an entry point names it, ``module:Class``."""
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _value_target(value: str) -> str:

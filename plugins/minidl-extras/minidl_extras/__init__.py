@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from minidl import Initializer, Layer, NotCompiledError, Optimizer, Parameter
 from minidl.losses import CheckedLoss
@@ -131,7 +132,7 @@ class Orthogonal(Initializer):
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = number("gain", gain, low=0.0, low_open=True)
 
-    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float64) -> np.ndarray:
+    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64) -> np.ndarray:
         shape = tuple(shape)
         rows, cols = _matrix_of(shape)
         if rows * cols == 0:

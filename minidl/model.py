@@ -261,7 +261,7 @@ class Sequential:
                 index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
                 epochs continue the numbering of the model's History.
             on_nonfinite: what a NaN or infinite loss or gradient (checked before each update)
-                or weight (checked after it) does: ``"raise"`` a DivergenceError naming epoch,
+                or weight (found by the next step's check or at the epoch's end) does: ``"raise"`` a DivergenceError naming epoch,
                 batch and layer, ``"stop"`` training with a warning (callbacks'
                 ``on_train_end`` runs), or ``"ignore"`` it (no check). With "raise" and "stop",
                 a bad loss or gradient is never applied; an update that itself overflowed the
@@ -374,8 +374,8 @@ class Sequential:
         value, grad = plan.loss.value_and_gradient(y, h)
         for backward in plan.backwards:
             grad = backward(grad)
-        # The guard's fast path, written out here (check_step does the same): one Python call
-        # less per step, 0.1 us of a 12 us lecture-1 step. A pending Ctrl-C and a non-finite loss
+        # The guard's fast path, written out here rather than called: one Python call less per
+        # step, 0.1 us of a 12 us lecture-1 step. A pending Ctrl-C and a non-finite loss
         # or gradient stop the step before anything is updated. An earlier update that overflowed
         # a weight shows here as a non-finite loss or gradient; refuse_step then blames that update.
         if self._interrupted:

@@ -11,8 +11,7 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, testing
 from .activations import Activation, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import (
@@ -24,7 +23,7 @@ from .callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
-from . import checkpoint, io
+from . import checkpoint, guard, io, training
 from . import validation
 from .checkpoint import ModelCheckpoint
 from .errors import (
@@ -41,12 +40,11 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import Dense, Layer
+from .layers import Dense, Input, Layer
 from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .metrics import Metric
-from .model import Sequential
+from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
-from .io import load
 from .parameter import Parameter
 from .registry import Registry
 
@@ -65,6 +63,8 @@ __all__ = [
     "io",
     "checkpoint",
     "validation",
+    "training",
+    "guard",
     # interfaces
     "Layer",
     "Activation",
@@ -77,6 +77,7 @@ __all__ = [
     "Metric",
     # components
     "Dense",
+    "Input",
     "Sigmoid",
     "Tanh",
     "ReLU",

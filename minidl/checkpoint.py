@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._checks import choice, positive_int
 from .callbacks import Callback, Logs
 from .errors import ConfigError, FormatError, MinidlError
-from .io import load
+from .model import load
 
 if TYPE_CHECKING:
     from .model import Sequential

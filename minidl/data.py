@@ -13,8 +13,10 @@ import numpy as np
 
 from .errors import DataError, ShapeError
 
-__all__ = ["all_finite", "as_inputs", "as_targets", "batch_slices", "class_labels"]
+__all__ = ["DTYPES", "all_finite", "as_inputs", "as_targets", "batch_slices", "class_labels"]
 
+#: The dtypes a model computes in.
+DTYPES = ("float32", "float64")
 _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
 
@@ -80,22 +82,33 @@ def all_finite(array: np.ndarray) -> bool:
     return all(bool(np.isfinite(flat[i : i + (1 << 20)]).all()) for i in range(0, flat.size, 1 << 20))
 
 
-def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = "") -> np.ndarray:
-    """``x`` as a finite 2-D array of ``dtype`` with ``features`` columns, else a clear error."""
+def as_inputs(x: Any, dtype: np.dtype, input_shape: tuple[int, ...] | None, first_layer: str = "") -> np.ndarray:
+    """``x`` as a finite array of ``dtype`` shaped ``(samples, *input_shape)``, else a clear error.
+
+    With ``input_shape`` None (a model that learns it from the data) any shape with a sample
+    axis and at least one more is taken.
+    """
     array = _as_numeric_array(x, "X", dtype)
-    if array.ndim != 2:
-        hint = (
-            " For one feature per sample use x.reshape(-1, 1); for a single sample, x.reshape(1, -1)."
-            if array.ndim == 1
-            else ""
-        )
+    if input_shape is None or len(input_shape) == 1:
+        if array.ndim != 2 and (input_shape is not None or array.ndim < 2):
+            hint = (
+                " For one feature per sample use x.reshape(-1, 1); for a single sample, x.reshape(1, -1)."
+                if array.ndim == 1
+                else ""
+            )
+            raise ShapeError(
+                f"X must be 2-D, shaped (samples, features); received {array.ndim}-D data of shape "
+                f"{array.shape}.{hint}"
+            )
+        if input_shape is not None and array.shape[1] != input_shape[0]:
+            raise ShapeError(
+                f"X has {array.shape[1]} features, but the first layer, {first_layer}, expects {input_shape[0]}."
+            )
+        return array
+    if array.shape[1:] != tuple(input_shape):
         raise ShapeError(
-            f"X must be 2-D, shaped (samples, features); received {array.ndim}-D data of shape "
-            f"{array.shape}.{hint}"
-        )
-    if features is not None and array.shape[1] != features:
-        raise ShapeError(
-            f"X has {array.shape[1]} features, but the first layer, {first_layer}, expects {features}."
+            f"X must be shaped (samples, {', '.join(map(str, input_shape))}) for the first layer, {first_layer}; "
+            f"received data of shape {array.shape}."
         )
     return array
 
@@ -103,14 +116,15 @@ def as_inputs(x: Any, dtype: np.dtype, features: int | None, first_layer: str = 
 def as_targets(
     y: Any,
     dtype: np.dtype,
-    outputs: int | None,
+    output_shape: tuple[int, ...] | None,
     samples: int,
     last_layer: str = "",
     *,
     labels: bool = False,
 ) -> np.ndarray:
-    """``y`` checked against the model: ``samples`` rows, and either ``outputs`` columns of
-    ``dtype`` (``labels=False``), or one integer class index in ``[0, outputs)`` per sample.
+    """``y`` checked against the model: ``samples`` rows, and either of ``dtype`` shaped like the
+    outputs (``labels=False``), or one integer class index in ``[0, classes)`` per sample, where
+    ``classes`` is the last axis of ``output_shape``.
 
     A 1-D ``y`` is accepted for a one-output model and becomes one column.
     """
@@ -123,7 +137,15 @@ def as_targets(
     if len(array) != samples:
         raise DataError(f"X and y must have the same number of samples; received {samples} and {len(array)}.")
     if labels:
-        return _as_labels(array, outputs, last_layer)
+        return _as_labels(array, None if output_shape is None else output_shape[-1], last_layer)
+    if output_shape is not None and len(output_shape) > 1:
+        if array.shape[1:] != tuple(output_shape):
+            raise ShapeError(
+                f"y must be shaped (samples, {', '.join(map(str, output_shape))}) like the outputs of the last "
+                f"layer, {last_layer}; received shape {array.shape}."
+            )
+        return array
+    outputs = None if output_shape is None else output_shape[0]
     if array.ndim == 1 and outputs in (1, None):
         array = array.reshape(-1, 1)
     if array.ndim != 2:

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, losses, optimizers
-from . import metrics as metrics_module
+from . import losses, optimizers
 from . import layers as layers_module
+from . import metrics as metrics_module
+from ._version import __version__
 from ._archive import (
     DOCUMENT,
     Archive,
@@ -39,9 +40,10 @@ from ._archive import (
     read_arrays,
     write_archive,
 )  # fmt: skip
-from .activations import Activation
-from .errors import ConfigError, DivergenceError, FormatError, MinidlError
-from .layers import Dense, Layer
+from .data import DTYPES
+from .errors import ConfigError, DivergenceError, FormatError, MinidlError, ShapeError
+from .layers import Layer, Shape
+from .layers.activations import Activation
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -50,7 +52,8 @@ __all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "plan
            "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
 
 #: The version of the file format this minidl writes; files of a newer version are refused.
-FORMAT_VERSION = 1
+#: Version 2 records the model's input shape (version 1 files, without it, are still read).
+FORMAT_VERSION = 2
 #: Upper bound on the JSON document's size in bytes.
 MAX_DOCUMENT_BYTES = 16 * 2**20
 #: Upper bound on the number of layers of a model file (building a model checks each new layer
@@ -101,15 +104,12 @@ def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.nda
             "loss": _json_ready(losses.registry.serialize(model.loss), "the loss"),
             "optimizer": _json_ready(optimizers.registry.serialize(model.optimizer), "the optimizer"),
         }
-        if model._metrics:  # written only when there are metrics: files without stay as they were
+        if model.metrics:  # written only when there are metrics: files without stay as they were
             compiled["metrics"] = [
                 _json_ready(metrics_module.registry.serialize(metric), f"the metric {name!r}")
-                for name, metric in model._metrics
+                for name, metric in model.metrics.items()
             ]
-        # An unpacked model has never been stepped: no state, and saving must not pack it.
-        unpacked = model._flat is None and model.optimizer.elementwise
-        targets = () if unpacked else _update_targets(model)
-        for name, value in model.optimizer.get_state(targets).items():
+        for name, value in model.trainer.optimizer_state().items():
             if isinstance(value, np.ndarray):
                 arrays[f"optimizer/{name}"] = value
             else:
@@ -127,23 +127,10 @@ def _model_document(model: Sequential) -> tuple[dict[str, Any], dict[str, np.nda
             "epochs": [int(e) for e in history.epochs],
             "history": list(history.history),
             "optimizer": numbers,
-            "random": _random_states(model),
+            "random": model.get_random_state(),
         },
     }
     return document, arrays
-
-
-def _update_targets(model: Sequential) -> tuple[Any, ...]:
-    # The Parameters the model hands its optimizer (see Sequential.train_step).
-    elementwise = model.optimizer.elementwise  # type: ignore[union-attr]
-    return (model._packed(),) if elementwise else tuple(model.parameters())
-
-
-def _random_states(model: Sequential) -> dict[str, Any]:
-    return {
-        "shuffle": model._shuffle_rng.bit_generator.state,
-        "layers": {str(i): rng.bit_generator.state for i, rng in model._layer_rngs.items()},
-    }
 
 
 def _json_ready(value: Any, what: str) -> Any:
@@ -156,8 +143,9 @@ def _json_ready(value: Any, what: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------- loading
-def load(path: PathLike) -> Sequential:
-    """Reads a :func:`save` file: a new model, compiled and with its training state if saved so.
+def load(path: PathLike, model_class: type[Sequential]) -> Sequential:
+    """Reads a :func:`save` file: a new ``model_class`` model, compiled and with its training
+    state if saved so. ``minidl.load(path)`` calls it with :class:`~minidl.Sequential`.
 
     Raises FormatError (naming the problem) for a file that is not a valid minidl model file,
     UnknownComponentError for a component that is not installed, FileNotFoundError or
@@ -166,7 +154,7 @@ def load(path: PathLike) -> Sequential:
     with open_archive(path) as archive:
         document = _read_document(archive, "model")
         index = check_index(archive, document)
-        return _build_model(archive, document, index)
+        return _build_model(archive, document, index, model_class)
 
 
 def load_weights(model: Sequential, path: PathLike) -> None:
@@ -233,11 +221,12 @@ def _check_version(document: dict[str, Any], where: str) -> None:
 
 
 # -------------------------------------------------------------------------------- model building
-def _build_model(archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]]) -> Sequential:
-    from .model import DTYPES, Sequential
-
+def _build_model(
+    archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model_class: type[Sequential]
+) -> Sequential:
     config = document["model"]
-    known_keys(config, {"name", "seed", "dtype", "layers"}, "the model configuration")
+    required = {"name", "seed", "dtype", "layers"}
+    known_keys(config, required | {"input_shape"}, "the model configuration", required=required)
     if (
         config["dtype"] not in DTYPES
         or not isinstance(config["layers"], list)
@@ -253,10 +242,13 @@ def _build_model(archive: Archive, document: dict[str, Any], index: dict[str, di
             f"minidl.io.MAX_LAYERS = {MAX_LAYERS}."
         )
     layers = [_make_layer(i, layer_config) for i, layer_config in enumerate(config["layers"])]
-    _check_planned_shapes(layers, index, np.dtype(config["dtype"]))
+    input_shape = _input_shape(config.get("input_shape"), layers)
+    _check_planned_shapes(layers, input_shape, index, np.dtype(config["dtype"]))
     check_member_sizes(archive, index)
     model = _component(
-        lambda: Sequential(layers, seed=config["seed"], dtype=config["dtype"], name=config["name"]),
+        lambda: model_class(
+            layers, input_shape=input_shape, seed=config["seed"], dtype=config["dtype"], name=config["name"]
+        ),
         "the model",
     )
     weights = read_arrays(archive, index, "weights/")
@@ -307,38 +299,59 @@ def _component(make: Callable[[], Any], what: str) -> Any:
         ) from exc
 
 
-def planned_shapes(layer: Layer) -> list[tuple[int, ...]] | None:
-    """The parameter shapes ``layer`` will create when built, known before building.
+def _input_shape(value: Any, layers: list[Layer]) -> Shape | None:
+    """The file's input shape (a list of positive integers), or the first layer's own (version 1 files)."""
+    if value is None:
+        return layers[0].input_shape if layers else None
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= 8
+        or not all(type(n) is int and 1 <= n < 2**31 for n in value)
+    ):
+        raise FormatError(f"The model's input_shape must be a list of 1 to 8 positive integers; received {value!r}.")
+    return tuple(value)
 
-    A layer tells by a ``parameter_shapes()`` method; built-in Dense and activations are known;
-    None means unknown (such a layer is built and checked afterwards).
+
+def planned_shapes(layer: Layer, input_shape: Shape) -> list[Shape] | None:
+    """The parameter shapes ``layer`` will create when built for ``input_shape``, known before building.
+
+    A layer tells by a ``parameter_shapes(input_shape)`` method (Dense has one); an activation
+    has none; None means unknown (such a layer is built and checked afterwards).
     """
     hook = getattr(layer, "parameter_shapes", None)
     if callable(hook):
-        return [tuple(int(n) for n in shape) for shape in hook()]
-    if type(layer) is Dense:
-        return [(layer.in_features, layer.out_features)] + ([(layer.out_features,)] if layer.bias else [])
+        return [tuple(int(n) for n in shape) for shape in hook(input_shape)]
     if isinstance(layer, Activation):
         return []
     return None
 
 
-def _check_planned_shapes(layers: list[Layer], index: dict[str, dict[str, Any]], dtype: np.dtype) -> None:
+def _check_planned_shapes(
+    layers: list[Layer], input_shape: Shape | None, index: dict[str, dict[str, Any]], dtype: np.dtype
+) -> None:
     stored = sum(math.prod(entry["shape"]) for entry in index.values())
     expected = set()
+    shape = input_shape
     for i, layer in enumerate(layers):
-        shapes = planned_shapes(layer)
+        shapes = None
+        if shape is not None:
+            try:
+                output_shape: Shape | None = layer.compute_output_shape(shape)
+            except ShapeError as exc:
+                raise FormatError(f"Layer {i} ({layer.describe()}) of the file cannot take its input: {exc}") from None
+            shapes = planned_shapes(layer, shape)
+            shape = output_shape
         if shapes is None:
             _check_unknown_layer(i, layer, stored)
             shapes = [entry["shape"] for name, entry in index.items() if name.startswith(f"weights/{i}/")]
-        for j, shape in enumerate(shapes):
+        for j, param_shape in enumerate(shapes):
             name = f"weights/{i}/{j}"
             if name not in index:
                 raise FormatError(
-                    f"Layer {i} ({layer.describe()}) needs a parameter of shape {shape}; the file lacks it."
+                    f"Layer {i} ({layer.describe()}) needs a parameter of shape {param_shape}; the file lacks it."
                 )
             expect_entry(
-                index[name], shape, dtype, f"Parameter {j} of layer {layer.name!r} ({layer.describe()})"
+                index[name], param_shape, dtype, f"Parameter {j} of layer {layer.name!r} ({layer.describe()})"
             )
             expected.add(name)
     expect_names(index, expected, "weights/")
@@ -398,8 +411,8 @@ def _restore_training(
                 f"file holds a {entry['dtype']} array of shape {entry['shape']}."
             )
     expect_names(index, {f"history/{k}" for k in keys}, "history/")
-    optimizer, targets = model.optimizer, _update_targets(model)
-    template = optimizer.state_template(targets)  # type: ignore[union-attr]
+    optimizer = model.optimizer
+    template = model.trainer.optimizer_state_template()
     for name, entry in index.items():
         if name.startswith("optimizer/"):
             slot = template.get(name.removeprefix("optimizer/"))
@@ -418,9 +431,8 @@ def _restore_training(
     }
     history = read_arrays(archive, index, "history/", finite=False)  # a NaN loss is a fact
     generators = _checked_random_states(training["random"], model)
-    _component(lambda: optimizer.set_state(targets, state), "the optimizer state")  # type: ignore[union-attr]
-    for rng, value in generators:
-        rng.bit_generator.state = value
+    _component(lambda: model.trainer.set_optimizer_state(state), "the optimizer state")
+    model.set_random_state(generators)
     model.history.epochs = list(epochs)
     model.history.history = {key: [float(v) for v in history[f"history/{key}"]] for key in keys}
 
@@ -429,16 +441,14 @@ def _missing(what: str) -> Any:
     raise FormatError(f"The file lacks {what}.")
 
 
-def _checked_random_states(saved: Any, model: Sequential) -> list[tuple[np.random.Generator, Any]]:
+def _checked_random_states(saved: Any, model: Sequential) -> dict[str, Any]:
     known_keys(saved, {"shuffle", "layers"}, "the random states")
-    layer_states = saved["layers"]
-    live = {str(i): rng for i, rng in model._layer_rngs.items()}
-    known_keys(layer_states, set(live), "the layers' random states", required=set())
-    pairs = [(model._shuffle_rng, saved["shuffle"])]
-    pairs += [(live[key], state) for key, state in layer_states.items()]
-    for rng, state in pairs:
-        _same_structure(state, rng.bit_generator.state, "a random generator state")
-    return pairs
+    live = model.get_random_state()
+    known_keys(saved["layers"], set(live["layers"]), "the layers' random states", required=set())
+    _same_structure(saved["shuffle"], live["shuffle"], "a random generator state")
+    for key, state in saved["layers"].items():
+        _same_structure(state, live["layers"][key], "a random generator state")
+    return {"shuffle": saved["shuffle"], "layers": dict(saved["layers"])}
 
 
 def _same_structure(value: Any, reference: Any, where: str) -> None:

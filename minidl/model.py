@@ -1,42 +1,38 @@
-"""``Sequential``: a stack of layers that owns the training step.
+"""``Sequential``: a stack of layers with its compile settings, weights, inference and files.
 
-``fit`` validates its arguments once, then loops over epochs and mini-batches; each step runs
-forward through the layers, asks the loss for its value and dL/dy_pred, runs backward through
-the layers in reverse (each fills its parameters' gradients) and lets the optimizer update every
-parameter. Randomness comes only from generators seeded by the model's ``seed``.
+The model holds the architecture (layers built from the shape of one input sample), the loss,
+the optimizer and the metrics, the weights, ``predict``/``evaluate``, configurations and files.
+``fit`` checks its arguments and data, then hands over to the model's
+:class:`~minidl.training.Trainer`, which owns the training step and the epoch loop. Randomness
+comes only from generators seeded by the model's ``seed``.
 """
 
 from __future__ import annotations
 
 import math
-from math import isfinite
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from . import io, losses, optimizers
 from . import layers as layers_module
-from . import losses, optimizers
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
-from ._guard import NONFINITE_POLICIES, check_update, check_weights_before_fit, gradient_sum, refuse_step, step_guard
-from .callbacks import Callback, CallbackList, History
-from .data import as_inputs, as_targets, batch_slices
-from .errors import (
-    ComponentTypeError, ConfigError, DataError, DivergenceError, MinidlError, NotCompiledError, ShapeError,
-)
-from .layers import Layer
+from .callbacks import Callback, History
+from .data import DTYPES, as_inputs, as_targets
+from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
+from .guard import NONFINITE_POLICIES
+from .layers import Input, Layer, Shape, activations, as_shape
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
-from .parameter import Parameter, pack
+from .parameter import Parameter
 from .progress import progress_callback
+from .training import Trainer, forward_in_chunks, set_training
 
-__all__ = ["Sequential"]
-
-DTYPES = ("float32", "float64")
-EVAL_ROWS = 4096  # figures between epochs are computed in chunks of this many rows
+__all__ = ["Sequential", "load", "as_weight"]
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -45,16 +41,21 @@ class Sequential:
     """A linear stack of layers, trained by :meth:`fit`.
 
     Args:
-        layers: layers (instances, names or config dicts) in order; more can be added with
-            :meth:`add`.
+        layers: layers (instances, names or config dicts) in order; the first may be an
+            :class:`~minidl.layers.Input` giving the shape of one sample. More can be added
+            with :meth:`add`.
+        input_shape: the shape of one input sample, e.g. ``(2,)`` or ``(28, 28, 1)``. Without
+            it (and without an Input or a first layer that fixes it, such as ``Dense(2, 4)``),
+            the model learns it from the first data it sees, as Keras does.
         seed: seeds every random choice of the model (initial weights, shuffling, layers such
             as dropout). The same seed and data give bit-identical weights and history.
             ``None`` draws fresh entropy.
         dtype: ``"float64"`` (default) or ``"float32"``, for parameters and computations.
+        name: the model's name, shown by :meth:`summary`.
 
     Example:
         >>> from minidl import Sequential, Dense
-        >>> model = Sequential([Dense(2, 2, activation="sigmoid"), Dense(2, 1)], seed=0)
+        >>> model = Sequential([Dense(2, activation="sigmoid"), Dense(1)], input_shape=(2,), seed=0)
         >>> model.compile(loss="mse", optimizer="sgd")
         >>> model.predict([[1.0, 2.0]]).shape
         (1, 1)
@@ -64,6 +65,7 @@ class Sequential:
         self,
         layers: Iterable[Any] | None = None,
         *,
+        input_shape: Any = None,
         seed: int | None = None,
         dtype: str = "float64",
         name: str | None = None,
@@ -73,114 +75,163 @@ class Sequential:
         self.seed = None if seed is None else int(seed)
         self.dtype = np.dtype(choice("dtype", str(np.dtype(dtype)) if _is_dtype(dtype) else dtype, DTYPES))
         self.name = name or "sequential"
+        self._input_shape: Shape | None = None if input_shape is None else as_shape(input_shape, "input_shape")
         root = np.random.SeedSequence(self.seed)
         self._layer_seeds, shuffle_seed = root.spawn(2)
-        self._shuffle_rng = np.random.default_rng(shuffle_seed)
-        self.layers: list[Layer] = []
+        self._layers: list[Layer] = []
+        # The Generator each layer was built with, by position, so checkpoints can save and
+        # restore their states (a dropout layer keeps drawing from its own).
+        self._layer_rngs: dict[int, np.random.Generator] = {}
         self._loss: Loss | None = None
         self._optimizer: Optimizer | None = None
+        self._metrics: dict[str, Metric] = {}
         self.history = History()
         self.stop_training = False
-        self._flat: Parameter | None = None
-        self._plan: _StepPlan | None = None
-        # The Generator each layer was built with, by layer position, so checkpoints can save and
-        # restore their states (a dropout-like layer keeps drawing from it).
-        self._layer_rngs: dict[int, np.random.Generator] = {}
-        self._on_nonfinite = "raise"  # set by fit; read by train_step's guard
-        self._interrupted = False  # a Ctrl-C deferred to the next step boundary (see _guard)
+        self._trainer = Trainer(self, np.random.default_rng(shuffle_seed))
         for layer in layers or ():
             self.add(layer)
 
-    # ------------------------------------------------------------------ building
-    def add(self, layer: Any) -> None:
-        """Appends a layer (an instance, a registered name or a config dict) and builds it.
+    # ------------------------------------------------------------------ architecture
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers, in order (a tuple: change them with :meth:`add` and :meth:`pop`)."""
+        return tuple(self._layers)
 
-        Raises ShapeError, naming both layers, when the layer cannot take the previous output.
+    @property
+    def trainer(self) -> Trainer:
+        """The model's :class:`~minidl.training.Trainer` (step, epoch loop, optimizer state)."""
+        return self._trainer
+
+    def add(self, layer: Any) -> None:
+        """Appends a layer (an instance, a registered name or a config dict), built at once when
+        the input shape is known.
+
+        An :class:`~minidl.layers.Input` entry first sets the input shape. Raises ShapeError,
+        naming both layers, when the layer cannot take the previous layer's output; the model is
+        unchanged then.
         """
         layer = layers_module.get(layer)
-        if any(layer is other for other in self.layers):
+        if isinstance(layer, Input):
+            if self._layers or self._input_shape not in (None, layer.shape):
+                raise ConfigError(f"{layer.describe()} can only come first, before any layer, once.")
+            self._input_shape = layer.shape
+            return
+        if any(layer is other for other in self._layers):
             raise ConfigError(f"This {layer.describe()} layer is already in the model; create a new one.")
-        if layer.name is not None and layer.name in {other.name for other in self.layers}:
+        if layer.name is not None and layer.name in {other.name for other in self._layers}:
             raise ConfigError(f"A layer named {layer.name!r} is already in the model; names must be unique.")
-        self._check_fits(layer)
+        if not self._layers and self._input_shape is None and layer.input_shape is not None:
+            self._input_shape = layer.input_shape  # the first layer fixes it (Dense(2, 4) takes 2 features)
+        shapes = self._shapes()
+        if shapes is not None:
+            self._check_fits(layer, shapes[-1])
         if layer.name is None:
             layer.name = self._default_name(layer)
-        if not layer.built:
-            rng = self._layer_rngs[len(self.layers)] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
-            layer.build(rng, self.dtype)
-        self.layers.append(layer)
-        self._flat = self._plan = None
+        self._layers.append(layer)
+        self._trainer.reset_layers()
+        if shapes is not None:
+            self._build_layer(len(self._layers) - 1, shapes[-1])
 
-    def _check_fits(self, layer: Layer) -> None:
-        width, source = None, None
-        for previous in self.layers:
-            out = previous.output_features(width)
-            if out != width:
-                source = previous
-            width = out
+    def pop(self) -> Layer:
+        """Removes the last layer and returns it (as Keras's ``Sequential.pop``)."""
+        if not self._layers:
+            raise ConfigError("Cannot pop: the model has no layers.")
+        self._layer_rngs.pop(len(self._layers) - 1, None)
+        self._trainer.reset_layers()
+        return self._layers.pop()
+
+    def build(self, input_shape: Any = None) -> None:
+        """Builds every layer for samples of ``input_shape`` (the model's own when None).
+
+        Every layer's shape is checked before any is built, so a shape that does not fit
+        changes nothing. ``fit`` and ``predict`` call it with the data's shape when needed.
+        """
+        shape = self._input_shape if input_shape is None else as_shape(input_shape, "input_shape")
+        if shape is None:
+            raise ConfigError("Cannot build: give the shape of one sample, e.g. model.build((2,)).")
+        if self._input_shape is not None and shape != self._input_shape:
+            raise ShapeError(f"The model takes samples of shape {self._input_shape}; received {shape}.")
+        shapes = [shape]
+        for layer in self._layers:
+            shapes.append(self._check_fits(layer, shapes[-1]))
+        self._input_shape = shape
+        for i in range(len(self._layers)):
+            self._build_layer(i, shapes[i])
+
+    @property
+    def built(self) -> bool:
+        """True when every layer is built (the input shape is known)."""
+        return self._input_shape is not None and all(layer.built for layer in self._layers)
+
+    def _build_layer(self, i: int, input_shape: Shape) -> None:
+        layer = self._layers[i]
+        # A generator for each layer that still needs building (Dense, dropout), spawned in layer
+        # order; a layer that comes built (an activation) takes none, so Dense(2, 2) then
+        # Sigmoid() draws the same weights as Dense(2, 2, activation="sigmoid").
+        rng = self._layer_rngs.get(i)
+        if rng is None and not layer.built:
+            rng = self._layer_rngs[i] = np.random.default_rng(self._layer_seeds.spawn(1)[0])
+        layer.build_for(input_shape, rng, self.dtype)
+
+    def _check_fits(self, layer: Layer, input_shape: Shape) -> Shape:
         try:
-            layer.output_features(width)
+            return layer.compute_output_shape(input_shape)
         except ShapeError as exc:
+            index = next((i for i, other in enumerate(self._layers) if other is layer), len(self._layers))
+            source = (
+                f"follow {self._layers[index - 1].name} ({self._layers[index - 1].describe()}), which outputs"
+                if index
+                else "take the model's input,"
+            )
+            what = f"{input_shape[0]} features" if len(input_shape) == 1 else f"samples of shape {input_shape}"
             raise ShapeError(
-                f"Layer {layer.name or self._default_name(layer)} ({layer.describe()}) cannot "
-                f"follow {source.name} ({source.describe()}), which outputs {width} features: {exc}"
+                f"Layer {layer.name or self._default_name(layer)} ({layer.describe()}) cannot {source} "
+                f"{what}: {exc}"
             ) from None
 
+    def _shapes(self) -> list[Shape] | None:
+        """The shape of a sample before each layer and after the last, or None if the input is unknown."""
+        if self._input_shape is None:
+            return None
+        shapes = [self._input_shape]
+        for layer in self._layers:
+            shapes.append(layer.compute_output_shape(shapes[-1]))
+        return shapes
+
     def _default_name(self, layer: Layer) -> str:
-        registry = _registry_of(layer)
-        base = registry.name_of(type(layer), default=type(layer).__name__.lower())
-        taken = {other.name for other in self.layers}
-        index = sum(1 for other in self.layers if type(other) is type(layer))
+        base = _registry_of(layer).name_of(type(layer), default=type(layer).__name__.lower())
+        taken = {other.name for other in self._layers}
+        index = sum(1 for other in self._layers if type(other) is type(layer))
         while f"{base}_{index}" in taken:
             index += 1
         return f"{base}_{index}"
 
-    def parameters(self) -> list[Parameter]:
-        """Every trainable parameter, in layer order."""
-        return [p for layer in self.layers for p in layer.parameters()]
+    @property
+    def input_shape(self) -> Shape | None:
+        """The shape of one input sample, e.g. ``(2,)`` (None until given or learnt from data)."""
+        return self._input_shape
 
-    def _packed(self) -> Parameter:
-        # All parameters become views of one flat buffer, so elementwise optimizers update
-        # everything in one call; redone only when layers were added.
-        if self._flat is None:
-            self._flat = pack(self.parameters(), self.dtype)
-        return self._flat
-
-    def _step_plan(self) -> _StepPlan:
-        # What every step needs, looked up once: at these sizes each attribute lookup and method
-        # resolution is a measurable share of a step. Rebuilt when layers or optimizer change.
-        plan = self._plan
-        if plan is None:
-            flat = self._packed()  # before any step: packing repoints every gradient array
-            optimizer = self.optimizer
-            params = (flat,) if optimizer.elementwise else tuple(self.parameters())  # type: ignore[union-attr]
-            plan = self._plan = _StepPlan(
-                optimizer,  # type: ignore[arg-type]
-                self.loss,  # type: ignore[arg-type]
-                params,
-                tuple(layer.forward for layer in self.layers),
-                tuple(layer.backward for layer in reversed(self.layers)),
-                gradient_sum(flat.grad),
-                gradient_sum(flat.value),
-            )
-        return plan
+    @property
+    def output_shape(self) -> Shape | None:
+        """The shape of one output sample (None while the input shape is unknown)."""
+        shapes = self._shapes()
+        return None if shapes is None else shapes[-1]
 
     @property
     def input_features(self) -> int | None:
-        """The number of input columns the model takes (None if no layer fixes it)."""
-        first = self._first_sized_layer()
-        return None if first is None else first.in_features  # type: ignore[attr-defined]
-
-    def _first_sized_layer(self) -> Layer | None:
-        return next((layer for layer in self.layers if getattr(layer, "in_features", None) is not None), None)
+        """The number of input columns for samples of shape ``(features,)`` (None if unknown)."""
+        shape = self._input_shape
+        return shape[0] if shape is not None and len(shape) == 1 else None
 
     @property
     def output_features(self) -> int | None:
-        """The number of output columns (None if no layer fixes it)."""
-        width = None
-        for layer in self.layers:
-            width = layer.output_features(width)
-        return width
+        """The number of output columns for outputs of shape ``(features,)`` (None if unknown)."""
+        shape = self.output_shape
+        return shape[0] if shape is not None and len(shape) == 1 else None
+
+    def parameters(self) -> list[Parameter]:
+        """Every trainable parameter, in layer order (what an optimizer steps)."""
+        return [p for layer in self._layers for p in layer.parameters()]
 
     # ------------------------------------------------------------------ compile
     @property
@@ -191,7 +242,7 @@ class Sequential:
     @loss.setter
     def loss(self, value: Any) -> None:
         self._loss = None if value is None else losses.get(value)
-        self._plan = None
+        self._trainer.reset()
 
     @property
     def optimizer(self) -> Optimizer | None:
@@ -201,9 +252,7 @@ class Sequential:
     @optimizer.setter
     def optimizer(self, value: Any) -> None:
         self._optimizer = None if value is None else optimizers.get(value)
-        self._plan = None
-
-    _metrics: tuple[tuple[str, Metric], ...] = ()  # set by compile (replaced, never mutated)
+        self._trainer.reset()
 
     def compile(self, loss: Any = "mse", optimizer: Any = "sgd", metrics: Sequence[Any] | None = None) -> None:
         """Sets the loss, the optimizer and the metrics (names, classes, instances or config dicts).
@@ -219,7 +268,7 @@ class Sequential:
 
     @property
     def metrics(self) -> dict[str, Metric]:
-        """The compiled metrics by the name they are reported under."""
+        """The compiled metrics by the name they are reported under (a copy)."""
         return dict(self._metrics)
 
     # ------------------------------------------------------------------ training
@@ -241,8 +290,8 @@ class Sequential:
         """Trains the model for ``epochs`` passes over ``(x, y)`` and returns its History.
 
         Args:
-            x: inputs, shape ``(samples, features)``; any real dtype, cast to the model's.
-            y: targets, shape ``(samples, outputs)``, or ``(samples,)`` for one output.
+            x: inputs, shape ``(samples, *input_shape)``; any real dtype, cast to the model's.
+            y: targets, shape ``(samples, *output_shape)``, or ``(samples,)`` for one output.
             epochs: number of passes over the data (>= 1).
             batch_size: samples per update (>= 1); ``None`` for the whole data set. The last,
                 smaller batch of an epoch is trained too.
@@ -261,12 +310,12 @@ class Sequential:
                 index to stop before, so ``epochs - initial_epoch`` epochs run. Without it, the
                 epochs continue the numbering of the model's History.
             on_nonfinite: what a NaN or infinite loss or gradient (checked before each update)
-                or weight (found by the next step's check or at the epoch's end) does: ``"raise"`` a DivergenceError naming epoch,
-                batch and layer, ``"stop"`` training with a warning (callbacks'
-                ``on_train_end`` runs), or ``"ignore"`` it (no check). With "raise" and "stop",
-                a bad loss or gradient is never applied; an update that itself overflowed the
-                weights has been applied and is not undone (see docs/reliability.md). History
-                keeps only completed epochs.
+                or weight (found by the next step's check or at the epoch's end) does:
+                ``"raise"`` a DivergenceError naming epoch, batch and layer, ``"stop"`` training
+                with a warning (callbacks' ``on_train_end`` runs), or ``"ignore"`` it (no check).
+                With "raise" and "stop", a bad loss or gradient is never applied; an update that
+                itself overflowed the weights has been applied and is not undone (see
+                docs/reliability.md). History keeps only completed epochs.
 
         Calling ``fit`` again continues from the current weights, optimizer state, shuffling
         generator and History, so ``fit(epochs=n)`` equals ``fit(epochs=k)`` then
@@ -282,129 +331,42 @@ class Sequential:
             raise ConfigError(f"verbose must be 0, 1 or 2; received verbose={verbose!r}.")
         start, epochs = _epoch_range(epochs, initial_epoch)
         on_nonfinite = choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
-        x, y = self._validate(x, y)
-        x, y, validation = self._held_out(x, y, validation_data, validation_split)
         extra = list(callbacks or ())
         for callback in extra:
             if not isinstance(callback, Callback):
                 raise ComponentTypeError(
                     f"callbacks must be minidl.Callback instances; received {type(callback).__name__}."
                 )
+        x, y = self._validate(x, y)
+        x, y, validation = self._held_out(x, y, validation_data, validation_split)
         progress = progress_callback(verbose)
         if progress is not None:
             extra.append(progress)
         if start is None:  # continue the History's numbering
             start = len(self.history.epochs) and self.history.epochs[-1] + 1
-        batch_size = batch_size or len(x)
-        if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
-            check_weights_before_fit(self, self._step_plan().value_sum)
-        with step_guard(self, on_nonfinite, len(x), batch_size, start) as diverged:
-            return self._train(
-                x, y, epochs, batch_size, shuffle, [self.history, *extra],
-                start=start, validation=validation, verbose=verbose, diverged=diverged,
-            )
-
-    def _train(
-        self, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, shuffle: bool, callbacks: list[Callback],
-        *, start: int, validation: Arrays | None, verbose: int, diverged: Callable[[DivergenceError], None],
-    ) -> History:
-        cbs = CallbackList(callbacks, self)
-        self.stop_training = False
-        cbs.set_params({
-            "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
-            "verbose": verbose, "metrics": self._log_keys(validation is not None),
-        })
-        # In data-set order the batches are the same views every epoch: slice them once.
-        fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
-        self._step_plan()
-        self._set_training(True)
-        try:
-            cbs.on_train_begin({})
-            try:
-                for epoch in range(start, start + epochs):
-                    cbs.on_epoch_begin(epoch, {})
-                    loss = self._run_epoch(x, y, fixed, batch_size, cbs)
-                    # an update that overflowed a weight without making any later loss or gradient
-                    # non-finite (a saturated unit hides it) is caught here, once an epoch
-                    check_update(self, self._step_plan().value_sum)
-                    cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
-                    if self.stop_training:
-                        break
-            except DivergenceError as exc:
-                diverged(exc)  # raises under on_nonfinite="raise"; "stop" ends the run cleanly, below
-            # Reached after a normal end or a stop; any other exception propagates without it (as in Keras).
-            cbs.on_train_end({})
-        finally:
-            self._set_training(False)
-        return self.history
-
-    def _run_epoch(
-        self, x: np.ndarray, y: np.ndarray, batches: list[tuple[np.ndarray, np.ndarray]] | None,
-        batch_size: int, cbs: CallbackList,
-    ) -> float:
-        step = self.train_step
-        if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
-            batches = ((x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, self._shuffle_rng))
-        hooks = cbs.batch_callbacks
-        total, count = 0.0, 0
-        for xb, yb in batches:
-            if hooks:
-                cbs.on_batch_begin(count, {})
-            value = step(xb, yb)
-            total += value
-            count += 1
-            if hooks:
-                cbs.on_batch_end(count - 1, {"loss": value})
-                # As Keras 3: a batch hook's stop ends the epoch right after that batch. Only a
-                # batch hook can set it mid-epoch, so the check costs nothing without one.
-                if self.stop_training:
-                    break
-        return total / count
+        return self._trainer.fit(
+            x, y, epochs=epochs, batch_size=batch_size or len(x), shuffle=shuffle, callbacks=extra,
+            start=start, validation=validation, verbose=verbose, on_nonfinite=on_nonfinite,
+        )  # fmt: skip
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One update on the batch ``(x, y)`` (already validated arrays); returns its loss.
-
-        Every gradient is computed from the weights as they were before the step; the update
-        comes last. The returned loss is measured before the update.
-        """
-        plan = self._plan or self._step_plan()
-        h = x
-        for forward in plan.forwards:
-            h = forward(h)
-        value, grad = plan.loss.value_and_gradient(y, h)
-        for backward in plan.backwards:
-            grad = backward(grad)
-        # The guard's fast path, written out here rather than called: one Python call less per
-        # step, 0.1 us of a 12 us lecture-1 step. A pending Ctrl-C and a non-finite loss
-        # or gradient stop the step before anything is updated. An earlier update that overflowed
-        # a weight shows here as a non-finite loss or gradient; refuse_step then blames that update.
-        if self._interrupted:
-            raise KeyboardInterrupt
-        if self._on_nonfinite != "ignore" and not (isfinite(value) and isfinite(plan.grad_sum())):
-            refuse_step(self, value)
-        plan.optimizer.step(plan.params)
-        return value
-
-    def _set_training(self, training: bool) -> None:
-        for layer in self.layers:
-            layer.training = training
-        if self.layers:
-            self.layers[0].input_grad = not training  # the data needs no gradient
+        """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see :class:`Trainer`)."""
+        self._require_compiled("train")
+        return self._trainer.train_step(x, y)
 
     # ------------------------------------------------------------------ inference
     def predict(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
-        """The model's outputs for ``x``, shape ``(samples, outputs)``, computed in batches."""
-        self._require_layers("predict")
-        x = self._inputs(x)
-        if batch_size is None:
-            return self._forward(x)
-        batch_size = positive_int("batch_size", batch_size)
-        return np.concatenate([self._forward(x[rows]) for rows in batch_slices(len(x), batch_size, None)])
+        """The model's outputs for ``x``, shape ``(samples, *output_shape)``.
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x
+        Computed ``batch_size`` samples at a time (all at once when None), with layers in
+        inference mode.
+        """
+        self._require_layers("predict")
+        if batch_size is not None:
+            batch_size = positive_int("batch_size", batch_size)
+        x = self._inputs(x)
+        set_training(self._layers, False)
+        return forward_in_chunks(self._layers, x, batch_size or len(x))
 
     def evaluate(
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
@@ -416,12 +378,11 @@ class Sequential:
         """
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
-        figures = self._figures(y, self.predict(x, batch_size=batch_size), with_loss=True)
+        figures = self._trainer.figures(y, self.predict(x, batch_size=batch_size), with_loss=True)
         if return_dict:
             return figures
         return figures["loss"] if len(figures) == 1 else list(figures.values())
 
-    # ------------------------------------------------------------------ figures of a fit
     def _held_out(self, x: np.ndarray, y: np.ndarray, data: Any, split: Any) -> tuple[np.ndarray, np.ndarray, Arrays | None]:
         """The training arrays and the validation pair (from ``validation_data`` or the split)."""
         split = number("validation_split", split, low=0.0, high=1.0, high_open=True)
@@ -446,40 +407,9 @@ class Sequential:
             )
         return x[:cut], y[:cut], (x[cut:], y[cut:])
 
-    def _log_keys(self, validation: bool) -> list[str]:
-        keys = ["loss", *(name for name, _ in self._metrics)]
-        return keys + [f"val_{key}" for key in keys] if validation else keys
-
-    def _epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
-        """``loss`` (the mean batch loss), the metrics on the training data at the epoch's end, and
-        ``val_*`` figures on the validation data."""
-        logs = {"loss": loss}
-        if self._metrics:
-            logs.update(self._figures(y, self._inference(x), with_loss=False))
-        if validation is not None:
-            x_val, y_val = validation
-            figures = self._figures(y_val, self._inference(x_val), with_loss=True)
-            logs.update((f"val_{key}", value) for key, value in figures.items())
-        return logs
-
-    def _figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
-        figures = {"loss": self.loss(y, y_pred)} if with_loss else {}  # type: ignore[misc]
-        figures.update((name, metric(y, y_pred)) for name, metric in self._metrics)
-        return figures
-
-    def _inference(self, x: np.ndarray) -> np.ndarray:
-        # Measured as predict would (layers such as dropout off), then back to training mode.
-        self._set_training(False)
-        try:
-            if len(x) <= EVAL_ROWS:
-                return self._forward(x)
-            return np.concatenate([self._forward(x[rows]).copy() for rows in batch_slices(len(x), EVAL_ROWS, None)])
-        finally:
-            self._set_training(True)
-
     # ------------------------------------------------------------------ validation
     def _require_layers(self, action: str) -> None:
-        if not self.layers:
+        if not self._layers:
             raise ConfigError(f"Cannot {action}: the model has no layers; add some with model.add(...).")
 
     def _require_compiled(self, action: str) -> None:
@@ -491,16 +421,18 @@ class Sequential:
             )
 
     def _inputs(self, x: Any) -> np.ndarray:
-        first = self._first_sized_layer()
-        where = f"{first.name} ({first.describe()})" if first else ""
-        return as_inputs(x, self.dtype, self.input_features, where)
+        first = self._layers[0]
+        array = as_inputs(x, self.dtype, self._input_shape, f"{first.name} ({first.describe()})")
+        if not self.built:  # learnt from the first data, as Keras does; refused whole if a layer cannot take it
+            self.build(array.shape[1:])
+        return array
 
     def _validate(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         xs = self._inputs(x)
-        last = self.layers[-1]
+        last = self._layers[-1]
         labels = bool(self.loss is not None and self.loss.sparse_targets)
         ys = as_targets(
-            y, self.dtype, self.output_features, len(xs), f"{last.name} ({last.describe()})", labels=labels
+            y, self.dtype, self.output_shape, len(xs), f"{last.name} ({last.describe()})", labels=labels
         )
         return xs, ys
 
@@ -515,7 +447,7 @@ class Sequential:
         All arrays are checked before any is written, so a bad list changes nothing.
         """
         params = self.parameters()
-        owners = [layer for layer in self.layers for _ in layer.parameters()]
+        owners = [layer for layer in self._layers for _ in layer.parameters()]
         if isinstance(weights, np.ndarray) or len(weights) != len(params):
             got = "an array" if isinstance(weights, np.ndarray) else f"{len(weights)} arrays"
             raise ShapeError(f"set_weights needs a list of {len(params)} arrays (one per parameter); received {got}.")
@@ -531,37 +463,46 @@ class Sequential:
         for p, a in zip(params, arrays):
             p.value[...] = a
 
+    # ------------------------------------------------------------------ random state
+    def get_random_state(self) -> dict[str, Any]:
+        """The state of every generator of the model: ``shuffle`` and ``layers`` (by position)."""
+        return {
+            "shuffle": self._trainer.shuffle_rng.bit_generator.state,
+            "layers": {str(i): rng.bit_generator.state for i, rng in self._layer_rngs.items()},
+        }
+
+    def set_random_state(self, state: Mapping[str, Any]) -> None:
+        """Restores :meth:`get_random_state`'s output (layers given by position may be a subset)."""
+        generators = [(self._trainer.shuffle_rng, state["shuffle"])]
+        generators += [(self._layer_rngs[int(i)], value) for i, value in state.get("layers", {}).items()]
+        for rng, value in generators:
+            rng.bit_generator.state = value
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes architecture, weights, compile settings and training state to one file, atomically.
 
         See :func:`minidl.io.save` and docs/reliability.md for the format and its guarantees.
         """
-        from . import io
-
         io.save(self, path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
         """Writes only the parameter arrays (as :meth:`get_weights`) to one file, atomically."""
-        from . import io
-
         io.save_weights(self, path)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Sets every parameter from a :meth:`save_weights` file; a bad file changes nothing."""
-        from . import io
-
         io.load_weights(self, path)
 
     # ------------------------------------------------------------------ description
     def summary(self, print_fn: Any = print) -> None:
-        """Prints a table of layers, output shapes and parameter counts, and the total."""
+        """Prints a table of layers, output shapes and parameter counts, and the totals."""
         rows = [("Layer (type)", "Output shape", "Params")]
-        width = None
-        for layer in self.layers:
-            width = layer.output_features(width)
+        shapes = self._shapes()
+        for i, layer in enumerate(self._layers):
+            shape = "?" if shapes is None else _batch_shape(shapes[i + 1])
             count = sum(p.size for p in layer.parameters())
-            rows.append((f"{layer.name} ({type(layer).__name__})", f"(None, {width})", f"{count:,}"))
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, f"{count:,}" if layer.built else "?"))
         total = sum(p.size for p in self.parameters())
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         line = "-" * (sum(widths) + 4)
@@ -570,7 +511,9 @@ class Sequential:
             text.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
             if i == 0:
                 text.append(line)
-        text += [line, f"Total params: {total:,}  (dtype {self.dtype})"]
+        text += [line, f"Total params: {total:,}  (dtype {self.dtype})", f"Trainable params: {total:,}"]
+        if not self.built:
+            text.append("(not built yet: the input shape is learnt from the first data)")
         print_fn("\n".join(text))
 
     def get_config(self) -> dict[str, Any]:
@@ -579,7 +522,8 @@ class Sequential:
             "name": self.name,
             "seed": self.seed,
             "dtype": str(self.dtype),
-            "layers": [_layer_config(layer) for layer in self.layers],
+            "input_shape": None if self._input_shape is None else list(self._input_shape),
+            "layers": [_layer_config(layer) for layer in self._layers],
         }
 
     @classmethod
@@ -587,7 +531,7 @@ class Sequential:
         """Builds a model from :meth:`get_config`'s output (weights freshly initialised)."""
         if not isinstance(config, dict):
             raise ConfigError(f"A model configuration must be a dict; received {type(config).__name__}.")
-        known = {"name", "seed", "dtype", "layers"}
+        known = {"name", "seed", "dtype", "input_shape", "layers"}
         unknown = sorted(set(config) - known)
         if unknown:
             raise ConfigError(f"Unknown model configuration key(s) {unknown}; known keys: {sorted(known)}.")
@@ -595,22 +539,22 @@ class Sequential:
         if not isinstance(layer_configs, list):
             raise ConfigError(f"'layers' must be a list of layer configurations; received {layer_configs!r}.")
         return cls(
-            layer_configs, seed=config.get("seed"), dtype=config.get("dtype", "float64"), name=config.get("name")
-        )
+            layer_configs, input_shape=config.get("input_shape"), seed=config.get("seed"),
+            dtype=config.get("dtype", "float64"), name=config.get("name"),
+        )  # fmt: skip
 
     def __repr__(self) -> str:
-        inner = ", ".join(layer.describe() for layer in self.layers)
+        inner = ", ".join(layer.describe() for layer in self._layers)
         return f"Sequential([{inner}], dtype={self.dtype})"
 
 
-class _StepPlan(NamedTuple):
-    optimizer: Optimizer
-    loss: Loss
-    params: tuple[Parameter, ...]
-    forwards: tuple[Any, ...]
-    backwards: tuple[Any, ...]
-    grad_sum: Callable[[], float]  # the sum of every gradient, for the non-finite guard
-    value_sum: Callable[[], float]  # the sum of every weight, for the after-update guard
+def load(path: str | os.PathLike[str]) -> Sequential:
+    """Reads a model file written by :meth:`Sequential.save` (see :func:`minidl.io.load`)."""
+    return io.load(path, Sequential)
+
+
+def _batch_shape(shape: Shape) -> str:
+    return "(" + ", ".join(["None", *map(str, shape)]) + ")"
 
 
 def _epoch_range(epochs: int, initial_epoch: Any) -> tuple[int | None, int]:
@@ -626,10 +570,10 @@ def _epoch_range(epochs: int, initial_epoch: Any) -> tuple[int | None, int]:
     return initial_epoch, epochs - initial_epoch
 
 
-def _resolve_metrics(metrics: Any, loss: Loss) -> tuple[tuple[str, Metric], ...]:
-    """``(name, metric)`` pairs, checked for duplicates and against the loss's form of targets."""
+def _resolve_metrics(metrics: Any, loss: Loss) -> dict[str, Metric]:
+    """Metrics by name, checked for duplicates and against the loss's form of targets."""
     if metrics is None:
-        return ()
+        return {}
     if isinstance(metrics, (str, Mapping, Metric)) or not isinstance(metrics, Iterable):
         raise ConfigError(f"metrics must be a list, e.g. metrics=['accuracy']; received {metrics!r}.")
     resolved: dict[str, Metric] = {}
@@ -644,12 +588,10 @@ def _resolve_metrics(metrics: Any, loss: Loss) -> tuple[tuple[str, Metric], ...]
                 f"{type(loss).__name__} takes integer class labels; use 'accuracy' with it."
             )
         resolved[name] = metric
-    return tuple(resolved.items())
+    return resolved
 
 
-def _registry_of(layer: Layer):
-    from . import activations
-
+def _registry_of(layer: Layer) -> Any:
     return activations.registry if isinstance(layer, activations.Activation) else layers_module.registry
 
 

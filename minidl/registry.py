@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ._version import __version__
 from .errors import ComponentTypeError, ConfigError, DuplicateNameError, PluginError, UnknownComponentError
 
 __all__ = [
@@ -558,8 +559,6 @@ def _source_of(cls: type) -> str:
 
 
 def _version_of(cls: type) -> str:
-    from . import __version__
-
     return __version__ if _source_of(cls) == "built-in" else ""
 
 
@@ -569,15 +568,20 @@ def refresh() -> None:
         registry.refresh()
 
 
-def iter_registries() -> Iterable[Registry[Any]]:
-    """Every registry minidl defines, in a stable order (used by the CLI and the test kit)."""
-    from . import activations, initializers, layers, losses, metrics, optimizers
+#: The order in which the registries of minidl's own kinds are listed.
+_KIND_ORDER = ("layer", "activation", "loss", "optimizer", "initializer", "metric")
 
-    return (
-        layers.registry,
-        activations.registry,
-        losses.registry,
-        optimizers.registry,
-        initializers.registry,
-        metrics.registry,
-    )
+
+def iter_registries() -> Iterable[Registry[Any]]:
+    """Every registry in the process, minidl's own kinds first in a stable order (used by the
+    CLI and the test kit).
+
+    Each component module makes its registry when imported, and ``import minidl`` imports them
+    all, so this module needs to import none of them.
+    """
+
+    def order(registry: Registry[Any]) -> tuple[int, str]:
+        kind = registry.kind
+        return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER), kind)
+
+    return tuple(sorted(_REGISTRIES, key=order))

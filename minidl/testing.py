@@ -166,23 +166,22 @@ def _check_config(cls: type) -> None:
 # --------------------------------------------------------------------------- layers
 def _built(cls: type, dtype: Any = np.float64, seed: int = 0) -> Layer:
     layer = cls.example()
-    layer.build(np.random.default_rng(seed), np.dtype(dtype))
+    layer.build_for(layer.example_input_shape(), np.random.default_rng(seed), np.dtype(dtype))
     return layer
 
 
-def _width(layer: Layer) -> int:
-    return layer.in_features if layer.in_features is not None else 5
+def _input(layer: Layer, batch: int) -> tuple[int, ...]:
+    """The shape of a batch of ``batch`` samples the layer takes."""
+    return (batch, *layer.example_input_shape())
 
 
 def _check_layer_shapes(cls: type) -> None:
     layer = _built(cls)
-    width = _width(layer)
-    out = layer.output_features(width)
+    out = layer.compute_output_shape(layer.example_input_shape())
     for batch in BATCHES:
-        x = _points(np.random.default_rng(batch), (batch, width))
+        x = _points(np.random.default_rng(batch), _input(layer, batch))
         y = layer.forward(x)
-        assert y.ndim == 2 and y.shape[0] == batch, f"forward of {x.shape} gave {y.shape}"
-        assert out is None or y.shape[1] == out, f"output_features says {out}, forward gave {y.shape}"
+        assert y.shape == (batch, *out), f"compute_output_shape says {out} per sample, forward of {x.shape} gave {y.shape}"
         g = layer.backward(np.ones_like(y))
         assert g.shape == x.shape, f"backward gave dL/dinput of shape {g.shape} for an input {x.shape}"
         for p in layer.parameters():
@@ -194,7 +193,7 @@ def _check_layer_shapes(cls: type) -> None:
 def _check_layer_dtypes(cls: type) -> None:
     for dtype in DTYPES:
         layer = _built(cls, dtype)
-        x = _points(np.random.default_rng(1), (3, _width(layer)), dtype)
+        x = _points(np.random.default_rng(1), _input(layer, 3), dtype)
         y = layer.forward(x)
         g = layer.backward(np.ones_like(y))
         assert y.dtype == dtype and g.dtype == dtype, f"{np.dtype(dtype)} in, forward {y.dtype}, backward {g.dtype}"
@@ -204,7 +203,7 @@ def _check_layer_dtypes(cls: type) -> None:
 
 def _check_layer_inputs_untouched(cls: type) -> None:
     layer = _built(cls)
-    x = _read_only(_points(np.random.default_rng(2), (4, _width(layer))))
+    x = _read_only(_points(np.random.default_rng(2), _input(layer, 4)))
     keep = x.copy()
     y = layer.forward(x)  # a write to x would raise: it is read-only
     g = _read_only(np.random.default_rng(3).standard_normal(y.shape))
@@ -215,7 +214,7 @@ def _check_layer_inputs_untouched(cls: type) -> None:
 def _check_layer_gradients(cls: type) -> None:
     layer = _built(cls)
     rng = np.random.default_rng(42)
-    x = _points(rng, (4, _width(layer)))
+    x = _points(rng, _input(layer, 4))
     weights = rng.standard_normal(layer.forward(x).shape)
 
     def objective() -> float:
@@ -232,7 +231,7 @@ def _check_layer_gradients(cls: type) -> None:
 def _check_layer_large_inputs(cls: type) -> None:
     for dtype, scale in ((np.float64, 500.0), (np.float32, 50.0)):
         layer = _built(cls, dtype)
-        x = (_points(np.random.default_rng(4), (6, _width(layer))) * scale).astype(dtype)
+        x = (_points(np.random.default_rng(4), _input(layer, 6)) * scale).astype(dtype)
         with np.errstate(**STRICT):
             y = layer.forward(x)
             layer.backward(np.ones_like(y))
@@ -240,7 +239,7 @@ def _check_layer_large_inputs(cls: type) -> None:
 
 
 def _check_layer_determinism(cls: type) -> None:
-    x = _points(np.random.default_rng(5), (3, _width(_built(cls))))
+    x = _points(np.random.default_rng(5), _input(_built(cls), 3))
     a, b = _built(cls, seed=7), _built(cls, seed=7)
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.value, q.value, err_msg="same seed, different initial parameters")
@@ -253,7 +252,7 @@ def _check_layer_training_mode(cls: type) -> None:
     Each evaluation rebuilds the layer from the same seed, so a stochastic layer (dropout) draws
     the same random numbers every time and its gradient is well defined.
     """
-    x = _points(np.random.default_rng(10), (4, _width(_built(cls))))
+    x = _points(np.random.default_rng(10), _input(_built(cls), 4))
 
     def fresh() -> Layer:
         layer = _built(cls, seed=11)

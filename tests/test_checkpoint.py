@@ -23,12 +23,8 @@ class Noise(Layer):
         self.scale = scale
         self._rng: np.random.Generator | None = None
 
-    def build(self, rng, dtype):
+    def build(self, input_shape, rng, dtype):
         self._rng = rng
-
-    @property
-    def built(self) -> bool:
-        return self._rng is not None
 
     def forward(self, x):
         return x + self.scale * self._rng.standard_normal(x.shape) if self.training else x
@@ -75,9 +71,9 @@ def reference(epochs: int = 6) -> minidl.Sequential:
 def assert_same_run(a: minidl.Sequential, b: minidl.Sequential) -> None:
     assert weights_equal(a.get_weights(), b.get_weights())
     assert a.history.epochs == b.history.epochs and a.history.history == b.history.history
-    sa, sb = (m.optimizer.get_state((m._packed(),)) for m in (a, b))
+    sa, sb = (m.trainer.optimizer_state() for m in (a, b))
     assert sa.keys() == sb.keys() and all(np.array_equal(sa[k], sb[k]) for k in sa)
-    assert a._shuffle_rng.bit_generator.state == b._shuffle_rng.bit_generator.state
+    assert a.get_random_state()["shuffle"] == b.get_random_state()["shuffle"]
 
 
 def test_crashed_run_resumes_bit_identical(tmp_path: Path) -> None:

@@ -30,46 +30,45 @@ def test_every_kind_is_checked() -> None:
 class WrongSquare(Activation):
     """x**2 with a derivative off by 10%."""
 
-    def function(self, x):
+    def forward(self, x):
+        self.x = x
         return x * x
 
-    def derivative(self, x, y):
-        return 2.2 * x
+    def backward(self, grad_output):
+        return grad_output * 2.2 * self.x
 
 
 class OverflowingExp(Activation):
-    def function(self, x):
-        return np.exp(x)
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
 
-    def derivative(self, x, y):
-        return y
+    def backward(self, grad_output):
+        return grad_output * self.y
 
 
 class ChangesItsInput(Activation):
-    def function(self, x):
+    def forward(self, x):
         np.abs(x, out=x)
         return x
 
-    def derivative(self, x, y):
-        return np.ones_like(x)
+    def backward(self, grad_output):
+        return grad_output * 1.0
 
 
 class Float64Only(Activation):
-    def function(self, x):
+    def forward(self, x):
         return np.asarray(x, dtype=np.float64) * 1.0
 
-    def derivative(self, x, y):
-        return np.ones_like(y)
+    def backward(self, grad_output):
+        return np.asarray(grad_output, dtype=np.float64) * 1.0
 
 
 class HalfLoss(Loss):
     """sum of squares with a gradient missing its factor 2."""
 
-    def __call__(self, y_true, y_pred):
-        return float(np.sum((y_pred - y_true) ** 2))
-
-    def gradient(self, y_true, y_pred):
-        return y_pred - y_true
+    def value_and_gradient(self, y_true, y_pred):
+        return float(np.sum((y_pred - y_true) ** 2)), y_pred - y_true
 
 
 class Ascent(SGD):
@@ -89,7 +88,7 @@ class NotReallyElementwise(Optimizer):
 class MaskIgnoringDropout(Layer):
     """Drops half its inputs in training but forgets the mask (and the scaling) in backward."""
 
-    def build(self, rng, dtype):
+    def build(self, input_shape, rng, dtype):
         self._rng = rng
 
     def forward(self, x):
@@ -112,8 +111,8 @@ class GlobalRandomNoise(Layer):
 class ArrayConfigLoss(HalfLoss):
     """Its configuration holds a numpy array, which is not plain JSON."""
 
-    def gradient(self, y_true, y_pred):
-        return 2 * (y_pred - y_true)
+    def value_and_gradient(self, y_true, y_pred):
+        return float(np.sum((y_pred - y_true) ** 2)), 2 * (y_pred - y_true)
 
     def get_config(self):
         return {"weights": np.ones(2)}

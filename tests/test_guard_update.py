@@ -18,7 +18,7 @@ from test_robustness import FIT, FailingLoss, assert_state_of, model_with
 
 import minidl
 from minidl import DivergenceError
-from minidl._guard import DivergenceWarning, check_update, gradient_sum
+from minidl.guard import DivergenceWarning, check_update, gradient_sum
 
 HUGE = 1e307  # with inputs near 1e3, one SGD step from finite gradients overflows float64
 
@@ -100,13 +100,14 @@ def test_ignore_policy_does_not_check_the_update() -> None:
 
 def test_finite_weights_whose_sum_overflows_pass_the_update_check() -> None:
     model = minidl.Sequential([minidl.Dense(1, 1, bias=False), minidl.Dense(1, 1, bias=False)], seed=0)
-    flat = model._packed().value
+    model.compile(loss="mse", optimizer="sgd")
+    flat = model.trainer.plan().params[0].value
     flat[:] = [1e308, 1e308]
     with np.errstate(over="ignore"):
-        check_update(model, gradient_sum(flat))
+        check_update(model.trainer.guard, gradient_sum(flat))
         flat[1] = np.inf
         with pytest.raises(DivergenceError, match="weights of layer 'dense_1' not finite"):
-            check_update(model, gradient_sum(flat))
+            check_update(model.trainer.guard, gradient_sum(flat))
 
 
 # ------------------------------------------------------------------------- position of the step

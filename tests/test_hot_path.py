@@ -50,13 +50,13 @@ def test_non_finite_inputs_are_found(bad: float) -> None:
 def test_finite_inputs_whose_sum_overflows_are_accepted() -> None:
     # the quick check sums the data; a sum that overflows must fall back to the exact check
     x = np.full((4, 2), 3e38, dtype=np.float32)
-    assert as_inputs(x, np.dtype("float32"), 2) is x
+    assert as_inputs(x, np.dtype("float32"), (2,)) is x
 
 
 def test_per_sample_and_batched_bias_gradients_agree() -> None:
     # a batch of one copies its row into the bias gradient instead of reducing over the batch
     layer = minidl.Dense(3, 2)
-    layer.build(np.random.default_rng(0), np.dtype("float64"))
+    layer.build_for((3,), np.random.default_rng(0), np.dtype("float64"))
     x, g = np.random.default_rng(1).standard_normal((2, 3, 3)), np.random.default_rng(2).standard_normal((2, 3, 2))
     for xb, gb in zip(x, g):
         for row in range(3):

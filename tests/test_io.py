@@ -30,9 +30,9 @@ def test_round_trip_restores_everything(tmp_path: Path) -> None:
     assert loaded.loss == model.loss and repr(loaded.optimizer) == repr(model.optimizer)
     assert loaded.optimizer.iterations == model.optimizer.iterations == 6  # 2 epochs x 3 batches
     assert loaded.history.epochs == [0, 1] and loaded.history.history == model.history.history
-    velocity = loaded.optimizer.get_state((loaded._packed(),))["0/velocity"]
-    assert np.array_equal(velocity, model.optimizer.get_state((model._packed(),))["0/velocity"])
-    assert loaded._shuffle_rng.bit_generator.state == model._shuffle_rng.bit_generator.state
+    velocity = loaded.trainer.optimizer_state()["0/velocity"]
+    assert np.array_equal(velocity, model.trainer.optimizer_state()["0/velocity"])
+    assert loaded.get_random_state()["shuffle"] == model.get_random_state()["shuffle"]
 
 
 def test_uncompiled_and_float32_models_round_trip(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_diverged_model_is_not_saved(tmp_path: Path) -> None:
 
 def test_optimizer_state_export_import_checks_before_changing() -> None:
     model = trained_model()
-    optimizer, targets = model.optimizer, (model._packed(),)
+    optimizer, targets = model.optimizer, (model.trainer.update_targets()[0],)
     state = optimizer.get_state(targets)
     assert list(state) == ["iterations", "0/velocity"]
     bad_shape = state | {"0/velocity": np.zeros(3)}
@@ -331,7 +331,7 @@ def test_partial_history_and_renamed_layers_round_trip(tmp_path: Path) -> None:
     model.save(tmp_path / "m.minidl")
     loaded = minidl.load(tmp_path / "m.minidl")
     assert loaded.history.history == model.history.history and loaded.layers[0].name == "encoder"
-    assert loaded._layer_rngs[0].bit_generator.state == model._layer_rngs[0].bit_generator.state
+    assert loaded.get_random_state()["layers"]["0"] == model.get_random_state()["layers"]["0"]
 
 
 def test_saving_an_untrained_model_does_not_move_its_arrays(tmp_path: Path) -> None:

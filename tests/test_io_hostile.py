@@ -22,6 +22,7 @@ from test_io_support import X, Y, canary, make_model, npy, read_archive, saved_f
 
 import minidl
 from minidl import ConfigError, FormatError, UnknownComponentError
+from minidl.io import FORMAT_VERSION
 from minidl.registry import iter_registries
 
 HOSTILE_NAMES = ["os.system", "builtins.eval", "subprocess:Popen", "nosuchthing"]
@@ -236,7 +237,7 @@ def test_the_layer_limit_is_inclusive(valid: Path, tmp_path: Path, monkeypatch: 
 def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: Path) -> None:
     # The file claims a consistent architecture and index; only its members are small.
     def edit(document: dict[str, Any], members: dict[str, bytes]) -> None:
-        _layer(document, 0)["out_features"] = 10**12
+        _layer(document, 0)["units"] = 10**12
         _layer(document, 1)["in_features"] = 10**12
         entry(document, "weights/0/0")[1]["shape"] = [3, 10**12]
         entry(document, "weights/0/1")[1]["shape"] = [10**12]
@@ -247,7 +248,7 @@ def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: P
 
 
 def test_absurd_size_in_config_only(valid: Path, tmp_path: Path) -> None:
-    path = rewritten(valid, tmp_path, lambda d, m: _layer(d, 0).update(out_features=10**12))
+    path = rewritten(valid, tmp_path, lambda d, m: _layer(d, 0).update(units=10**12))
     refused(
         path,
         FormatError,
@@ -334,12 +335,13 @@ def test_loading_from_a_read_only_folder_writes_nothing(tmp_path: Path) -> None:
 
 def test_newer_format_version_names_both(valid: Path, tmp_path: Path) -> None:
     path = rewritten(
-        valid, tmp_path, lambda d, m: d.update(format_version=2, minidl_version="9.0", future={})
+        valid, tmp_path, lambda d, m: d.update(format_version=FORMAT_VERSION + 1, minidl_version="9.0", future={})
     )
     refused(
         path,
         FormatError,
-        r"file format version 2 \(written by minidl '9.0'\); this minidl .* reads format version 1",
+        rf"file format version {FORMAT_VERSION + 1} \(written by minidl '9.0'\); this minidl .* reads format "
+        rf"version {FORMAT_VERSION}",
     )
 
 
@@ -451,10 +453,10 @@ def test_in_range_optimizer_numbers_load_and_train(adam_file: Path, tmp_path: Pa
     model = minidl.load(path)
     model.fit(X, Y, epochs=1, batch_size=8)
     assert all(np.isfinite(w).all() for w in model.get_weights())
-    assert model.optimizer.get_state((model._packed(),))["0/t"] == 2**63 - 1
+    assert model.trainer.optimizer_state()["0/t"] == 2**63 - 1
     model.save(tmp_path / "again.minidl")
     again = minidl.load(tmp_path / "again.minidl")
-    assert again.optimizer.get_state((again._packed(),))["0/t"] == 2**63 - 1
+    assert again.trainer.optimizer_state()["0/t"] == 2**63 - 1
 
 
 @pytest.mark.parametrize(

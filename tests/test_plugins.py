@@ -25,11 +25,12 @@ import numpy as np
 from minidl import Activation
 
 class Cube(Activation):
-    def function(self, x):
+    def forward(self, x):
+        self.x = x
         return x ** 3
 
-    def derivative(self, x, y):
-        return 3 * x ** 2
+    def backward(self, grad_output):
+        return grad_output * 3 * self.x ** 2
 '''
 
 
@@ -231,11 +232,11 @@ def test_in_process_registration_rules() -> None:
 
 
 class OtherCube(minidl.Activation):
-    def function(self, x):
+    def forward(self, x):
         return x
 
-    def derivative(self, x, y):
-        return np.ones_like(x)
+    def backward(self, grad_output):
+        return grad_output
 
 
 def test_register_refuses_a_name_an_installed_plugin_offers(site: Site) -> None:

@@ -16,7 +16,7 @@ from test_io_support import X, Y, make_model, weights_equal
 
 import minidl
 from minidl import DataError, DivergenceError, ShapeError
-from minidl._guard import DivergenceWarning, gradient_sum, refuse_step
+from minidl.guard import DivergenceWarning, gradient_sum, refuse_step
 from minidl.layers import Layer
 from minidl.losses import MSE
 from minidl.parameter import Parameter
@@ -72,8 +72,8 @@ def assert_state_of(model: minidl.Sequential, steps: int) -> None:
     ref = reference_after(steps)
     assert weights_equal(model.get_weights(), ref.get_weights())
     assert model.optimizer.iterations == ref.optimizer.iterations == steps
-    velocity = model.optimizer.get_state((model._packed(),))["0/velocity"]
-    assert np.array_equal(velocity, ref.optimizer.get_state((ref._packed(),))["0/velocity"])
+    velocity = model.trainer.optimizer_state()["0/velocity"]
+    assert np.array_equal(velocity, ref.trainer.optimizer_state()["0/velocity"])
     assert model.history.epochs == ref.history.epochs and model.history.history == ref.history.history
     assert not any(layer.training for layer in model.layers)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -153,14 +153,15 @@ def test_names_the_first_layer_with_a_bad_gradient() -> None:
 def test_slow_check_tells_overflowing_sums_from_real_infinities() -> None:
     # the fast check's sum of [1e308, 1e308] is inf; the slow path must let the step through
     model = minidl.Sequential([minidl.Dense(1, 1, bias=False), minidl.Dense(1, 1, bias=False)], seed=0)
-    flat = model._packed().grad
+    model.compile(loss="mse", optimizer="sgd")
+    flat = model.trainer.plan().params[0].grad
     flat[:] = [1e308, 1e308]  # finite, but their sum overflows
     with np.errstate(over="ignore"):
         assert not math.isfinite(gradient_sum(flat)())
-    refuse_step(model, 1.0)
+    refuse_step(model.trainer.guard, 1.0)
     flat[1] = np.inf
     with pytest.raises(DivergenceError, match="layer 'dense_1'"):
-        refuse_step(model, 1.0)
+        refuse_step(model.trainer.guard, 1.0)
 
 
 def test_fit_refuses_weights_left_non_finite_before_it() -> None:

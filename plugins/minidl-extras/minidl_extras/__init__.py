@@ -16,34 +16,31 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from minidl import Initializer, Layer, NotCompiledError, Optimizer, Parameter
-from minidl.losses import CheckedLoss
+from minidl import Initializer, Layer, Loss, NotCompiledError, Optimizer, Parameter
 from minidl.validation import number
 
 __all__ = ["Huber", "RMSprop", "Dropout", "Orthogonal"]
 
 
-class Huber(CheckedLoss):
+class Huber(Loss):
     """``L = s * sum(h(d))``, ``d = y_pred - y_true``, ``h(d) = d**2 / 2`` if ``|d| <= delta``
     else ``delta * (|d| - delta / 2)``; ``dL/dy_pred = s * clip(d, -delta, delta)``.
 
     ``s = 1 / y_pred.size`` for ``reduction="mean"``, 1 for ``"sum"`` (as in Keras and PyTorch).
-    A ``CheckedLoss``: called directly it takes array-likes and checks their shapes.
+    Called directly it takes array-likes and checks their shapes (``Loss`` does that for it).
     """
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.delta = number("delta", delta, low=0.0, low_open=True)
 
-    def compute(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        d = np.abs(np.subtract(y_pred, y_true, dtype=y_pred.dtype))
-        small = np.minimum(d, self.delta)
-        # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(d - small)
-        return float(np.sum(0.5 * small * small + self.delta * (d - small))) * self.reduction_scale(y_pred)
-
-    def compute_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         d = np.subtract(y_pred, y_true, dtype=y_pred.dtype)
-        return np.clip(d, -self.delta, self.delta) * self.reduction_scale(y_pred)
+        small = np.clip(d, -self.delta, self.delta)  # d inside the band, +-delta outside: the gradient's shape
+        # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(|d| - |small|)
+        value = float(np.sum(0.5 * small * small + self.delta * (np.abs(d) - np.abs(small))))
+        scale = self.reduction_scale(y_pred)
+        return value * scale, small * scale
 
     def get_config(self) -> dict[str, Any]:
         return {"delta": self.delta, **super().get_config()}
@@ -91,12 +88,8 @@ class Dropout(Layer):
         self._rng: np.random.Generator | None = None
         self._mask: np.ndarray | None = None
 
-    def build(self, rng: np.random.Generator, dtype: np.dtype) -> None:
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: np.dtype) -> None:
         self._rng = rng
-
-    @property
-    def built(self) -> bool:
-        return self._rng is not None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.rate == 0.0:

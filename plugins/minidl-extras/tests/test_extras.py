@@ -43,7 +43,7 @@ def test_rmsprop_first_steps_by_hand() -> None:
 
 def test_dropout_in_training_only() -> None:
     layer = Dropout(0.25)
-    layer.build(np.random.default_rng(0), np.dtype("float64"))
+    layer.build_for((5,), np.random.default_rng(0), np.dtype("float64"))
     x = np.ones((200, 50))
     np.testing.assert_array_equal(layer.forward(x), x)  # not training: identity
     layer.training = True

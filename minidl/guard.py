@@ -1,8 +1,8 @@
 """The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
 
 The step's check runs once per step, between backward and the optimizer update, written into
-``Sequential.train_step`` (its slow path is :func:`refuse_step`). Its fast path is
-one sum over the model's single flat gradient buffer (``model._flat.grad``, packed before the
+``Trainer.train_step`` (its slow path is :func:`refuse_step`). Its fast path is
+one sum over the model's single flat gradient buffer (packed by the trainer before the
 first step), made by :func:`gradient_sum`: the sum is finite whenever every gradient is (an
 overflow of the sum itself is told apart on the failure path), so the check costs one pass over
 memory the optimizer reads anyway.
@@ -14,7 +14,8 @@ weight buffer once per epoch for the rest (the epoch's last update, or one whose
 saturated unit hides). Such an update cannot be undone (that would need a copy of every weight
 per step), so its error says that the weights are no longer those of the last good step.
 
-``step_guard`` wraps ``fit``: it sets the ``on_nonfinite`` policy, gives the training loop the
+The guard's per-fit state (the policy, a pending Ctrl-C) is a :class:`GuardState`, owned by the
+trainer. ``step_guard`` wraps ``fit``: it sets the ``on_nonfinite`` policy, gives the training loop the
 handler that adds the epoch and batch to a DivergenceError, and defers Ctrl-C (SIGINT) to the
 next step boundary, so an interrupt never lands between the updates of one step's parameters
 and optimizer state.
@@ -36,11 +37,13 @@ import numpy as np
 from .errors import DivergenceError
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from .layers import Layer
+    from .optimizers import Optimizer
+    from .callbacks import History
 
 __all__ = [
-    "NONFINITE_POLICIES", "DivergenceWarning", "check_update", "check_weights_before_fit", "gradient_sum",
-    "refuse_step", "step_guard",
+    "NONFINITE_POLICIES", "DivergenceWarning", "GuardState", "check_update", "check_weights_before_fit",
+    "gradient_sum", "refuse_step", "step_guard",
 ]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
@@ -48,6 +51,20 @@ NONFINITE_POLICIES = ("raise", "stop", "ignore")
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped on a NaN or infinite value (``on_nonfinite="stop"``)."""
+
+
+class GuardState:
+    """What the guard keeps during one ``fit``: the ``on_nonfinite`` policy and a pending Ctrl-C.
+
+    ``layers`` is read on the slow paths only, to name the layer whose values are not finite.
+    """
+
+    __slots__ = ("policy", "interrupted", "layers")
+
+    def __init__(self) -> None:
+        self.policy = "raise"
+        self.interrupted = False  # a Ctrl-C deferred to the next step boundary
+        self.layers: tuple[Layer, ...] = ()
 
 
 _GEMV_WIDTH = 1 << 14  # row length of the matrix view that gradient_sum multiplies by ones
@@ -74,21 +91,21 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     return lambda: reduce(dot(body, ones)) + reduce(tail)
 
 
-def refuse_step(model: Sequential, value: float) -> None:
-    """The slow path of the step's check (``Sequential.train_step``): raises unless every
+def refuse_step(guard: GuardState, value: float) -> None:
+    """The slow path of the step's check (``Trainer.train_step``): raises unless every
     gradient is finite after all.
 
     Weights that are already non-finite mean the previous update overflowed (its gradients were
     finite, or that step would have been refused; ``fit`` refuses to start from non-finite
     weights, see :func:`check_weights_before_fit`): the error then names that update.
     """
-    weights = _first_nonfinite(model, "value")
+    weights = _first_nonfinite(guard.layers, "value")
     if weights is not None:
         raise _AppliedDivergence(
             f"every gradient was finite, but the update made the weights of layer {weights!r} not finite",
             layer=weights,
         )
-    layer_name = _first_nonfinite(model, "grad")
+    layer_name = _first_nonfinite(guard.layers, "grad")
     if layer_name is None and math.isfinite(value):
         return  # every gradient is finite; only their sum overflowed
     where = f"the gradient of layer {layer_name!r} is not finite" if layer_name else "the gradient is finite"
@@ -99,15 +116,15 @@ class _AppliedDivergence(DivergenceError):
     """The last applied update made a weight non-finite (raised by refuse_step or check_update)."""
 
 
-def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
+def check_update(guard: GuardState, value_sum: Callable[[], float]) -> None:
     """Raises if a weight is NaN or infinite after the last update (which stays applied).
 
     ``fit`` calls it at the end of every epoch: an overflowing update is normally caught by the
     next step's check (its loss or gradients turn non-finite), but not when a saturated unit
-    hides it or when it was the epoch's last. ``value_sum`` is the model's
+    hides it or when it was the epoch's last. ``value_sum`` is the trainer's
     :func:`gradient_sum` of its flat weight buffer.
     """
-    layer_name = None if model._on_nonfinite == "ignore" else _nonfinite_weights(model, value_sum)
+    layer_name = None if guard.policy == "ignore" else _nonfinite_weights(guard.layers, value_sum)
     if layer_name is None:
         return
     raise _AppliedDivergence(
@@ -118,13 +135,13 @@ def check_update(model: Sequential, value_sum: Callable[[], float]) -> None:
     )
 
 
-def check_weights_before_fit(model: Sequential, value_sum: Callable[[], float]) -> None:
+def check_weights_before_fit(layers: tuple[Layer, ...], value_sum: Callable[[], float]) -> None:
     """Raises if the weights hold NaN or infinity before ``fit`` starts: no update of this fit made them.
 
     Without it, the first step's check would blame "the previous update" for weights that an
     earlier ``fit(..., on_nonfinite="ignore")`` or ``set_weights`` left non-finite.
     """
-    layer_name = _nonfinite_weights(model, value_sum)
+    layer_name = _nonfinite_weights(layers, value_sum)
     if layer_name is None:
         return
     raise DivergenceError(
@@ -135,19 +152,19 @@ def check_weights_before_fit(model: Sequential, value_sum: Callable[[], float]) 
     )
 
 
-def _nonfinite_weights(model: Sequential, value_sum: Callable[[], float]) -> str | None:
+def _nonfinite_weights(layers: tuple[Layer, ...], value_sum: Callable[[], float]) -> str | None:
     """The first layer whose weights are not finite, or None: one sum, then the slow path if needed."""
     if math.isfinite(value_sum()):
         return None
-    return _first_nonfinite(model, "value")  # None when every weight is finite and only their sum overflowed
+    return _first_nonfinite(layers, "value")  # None when every weight is finite and only their sum overflowed
 
 
-def _first_nonfinite(model: Sequential, array: str) -> str | None:
+def _first_nonfinite(layers: tuple[Layer, ...], array: str) -> str | None:
     # The slow path: the name of the first layer whose gradients (or values) hold a NaN or an infinity.
     return next(
         (
             layer.name
-            for layer in model.layers
+            for layer in layers
             for p in layer.parameters()
             if not np.isfinite(getattr(p, array)).all()
         ),
@@ -157,36 +174,39 @@ def _first_nonfinite(model: Sequential, array: str) -> str | None:
 
 @contextmanager
 def step_guard(
-    model: Sequential, policy: str, samples: int, batch_size: int, first_epoch: int
+    guard: GuardState, stopper: Any, optimizer: Optimizer, history: History, *,
+    samples: int, batch_size: int, first_epoch: int,
 ) -> Iterator[Callable[[DivergenceError], None]]:
-    """Sets the ``on_nonfinite`` policy for one ``fit`` and defers Ctrl-C to step boundaries.
+    """Sets the ``on_nonfinite`` policy (already in ``guard.policy``) for one ``fit`` and defers
+    Ctrl-C to step boundaries.
 
     Yields the handler the training loop calls with a DivergenceError from a step: it adds the
-    epoch and batch and raises it (``"raise"``), or warns and sets ``model.stop_training``
+    epoch and batch and raises it (``"raise"``), or warns and sets ``stopper.stop_training``
     (``"stop"``), so the loop can end the run cleanly (callbacks' ``on_train_end`` included).
     ``first_epoch`` is the index of the fit's first epoch (``initial_epoch`` or the History's next).
     """
-    history = model.history
+    policy = guard.policy
     epochs_before = len(history.epochs)
-    first_step = model.optimizer.iterations  # type: ignore[union-attr]
+    first_step = optimizer.iterations
 
     def diverged(exc: DivergenceError) -> None:
         if exc.epoch is not None:
             raise exc
         done = len(history.epochs) - epochs_before
-        error = _located(exc, model, first_epoch, done, first_step, samples, batch_size)
+        steps = optimizer.iterations - first_step
+        error = _located(exc, first_epoch, done, steps, samples, batch_size)
         if policy == "raise":
             raise error from None
-        model.stop_training = True
-        warnings.warn(str(error), DivergenceWarning, stacklevel=4)
+        stopper.stop_training = True
+        warnings.warn(str(error), DivergenceWarning, stacklevel=5)
 
-    model._on_nonfinite, model._interrupted = policy, False
-    previous = _defer_sigint(model)
+    guard.interrupted = False
+    previous = _defer_sigint(guard)
     try:
         yield diverged
     finally:
-        interrupted = model._interrupted
-        model._on_nonfinite, model._interrupted = "raise", False
+        interrupted = guard.interrupted
+        guard.policy, guard.interrupted = "raise", False
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     if interrupted:  # a Ctrl-C that came after the last step is not lost
@@ -194,15 +214,15 @@ def step_guard(
 
 
 def _located(
-    exc: DivergenceError, model: Sequential, first_epoch: int, done: int, first_step: int, samples: int, batch_size: int
+    exc: DivergenceError, first_epoch: int, done: int, steps: int, samples: int, batch_size: int
 ) -> DivergenceError:
     """``exc`` with the epoch and batch of the failing step, and what state the model is left in.
 
-    ``done`` epochs of this fit had completed; ``first_step`` is the optimizer's iteration count
-    when the fit began (a refused update does not count, an applied one does).
+    ``done`` epochs of this fit had completed; ``steps`` is the number of updates the optimizer
+    made in this fit (a refused update does not count, an applied one does).
     """
     applied = isinstance(exc, _AppliedDivergence)
-    steps = model.optimizer.iterations - first_step - applied  # type: ignore[union-attr]
+    steps -= applied
     epoch, batch = first_epoch + done, steps - done * math.ceil(samples / batch_size)
     if applied:
         state = (
@@ -221,7 +241,7 @@ def _located(
     )
 
 
-def _defer_sigint(model: Sequential) -> Any:
+def _defer_sigint(guard: GuardState) -> Any:
     # Only Python's own Ctrl-C handler is replaced, and only in the main thread (where signal
     # handlers live); a handler the user installed is left alone. A second Ctrl-C while one is
     # pending raises at once: the user insists.
@@ -232,9 +252,9 @@ def _defer_sigint(model: Sequential) -> Any:
         return None
 
     def handler(signum: int, frame: Any) -> None:
-        if model._interrupted:
+        if guard.interrupted:
             raise KeyboardInterrupt
-        model._interrupted = True
+        guard.interrupted = True
 
     signal.signal(signal.SIGINT, handler)
     return previous

@@ -1,0 +1,28 @@
+"""Layers: the ``Layer`` interface, its registry and the built-in layers.
+
+``base`` holds the interface and the registry, ``activations`` the parameter-free activation
+layers (with their own registry), ``dense`` the fully connected layer and ``Input``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import activations
+from .base import Layer, Shape, as_shape, expect_rank, register, registry
+from .dense import Dense, Input
+
+__all__ = ["Layer", "Shape", "Dense", "Input", "as_shape", "expect_rank", "registry", "register", "get"]
+
+
+def get(identifier: Any, **kwargs: Any) -> Layer:
+    """Resolves a layer name, class, instance or config dict; activation names work too.
+
+    An activation may stand as a layer in a model, so a name that is not a layer is looked up
+    among the activations before the error is raised.
+    """
+    name = identifier.get("type") if isinstance(identifier, Mapping) else identifier
+    if isinstance(name, str) and name not in registry and name in activations.registry:
+        return activations.get(identifier, **kwargs)
+    return registry.get(identifier, **kwargs)

@@ -1,0 +1,295 @@
+"""The trainer: one training step, the epoch loop, the epoch figures and the guard's state.
+
+``Sequential.fit`` checks its arguments and data, then hands over to the model's
+:class:`Trainer`. Each step runs forward through the layers, asks the loss for its value and
+dL/dy_pred, runs backward through the layers in reverse (each fills its parameters' gradients),
+checks the step (:mod:`minidl.guard`) and lets the optimizer update every parameter.
+
+The trainer knows the model only through its public API (``layers``, ``loss``, ``optimizer``,
+``metrics``, ``history``, ``stop_training``, ``dtype``, ``parameters()``), as a Keras trainer
+does; the model owns the trainer and tells it when layers or compile settings change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from math import isfinite
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from .callbacks import Callback, CallbackList, History
+from .data import batch_slices
+from .errors import DivergenceError, NotCompiledError
+from .guard import GuardState, check_update, check_weights_before_fit, gradient_sum, refuse_step, step_guard
+from .layers import Layer
+from .losses import Loss
+from .metrics import Metric
+from .optimizers import Optimizer
+from .parameter import Parameter, pack
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+__all__ = ["Trainer", "EVAL_ROWS", "set_training"]
+
+EVAL_ROWS = 4096  # figures between epochs are computed in chunks of this many rows
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+class _StepPlan(NamedTuple):
+    # What every step needs, looked up once: at lecture sizes each attribute lookup and method
+    # resolution is a measurable share of a step.
+    optimizer: Optimizer
+    loss: Loss
+    params: tuple[Parameter, ...]
+    forwards: tuple[Callable[[np.ndarray], np.ndarray], ...]
+    backwards: tuple[Callable[[np.ndarray], np.ndarray], ...]  # every layer but the first, reversed
+    first_backward: Callable[[np.ndarray], None]  # the first layer's: parameter gradients only
+    grad_sum: Callable[[], float]  # the sum of every gradient, for the non-finite guard
+    value_sum: Callable[[], float]  # the sum of every weight, for the after-update guard
+
+
+class Trainer:
+    """Trains one model. Made by the model; ``model.trainer`` is it.
+
+    Args:
+        model: the model it trains (read through its public API only).
+        shuffle_rng: the generator that orders the samples of each shuffled epoch.
+    """
+
+    def __init__(self, model: Sequential, shuffle_rng: np.random.Generator) -> None:
+        self.model = model
+        self.shuffle_rng = shuffle_rng
+        self.guard = GuardState()
+        self._flat: Parameter | None = None
+        self._plan: _StepPlan | None = None
+
+    def reset(self) -> None:
+        """Forgets the step plan: the loss or the optimizer changed."""
+        self._plan = None
+
+    def reset_layers(self) -> None:
+        """Forgets the packing of the parameters and the step plan: a layer was added or removed."""
+        self._flat = self._plan = None
+
+    # ------------------------------------------------------------------ what the optimizer sees
+    @property
+    def packed(self) -> bool:
+        """True once the parameters live in one flat buffer (after the first step)."""
+        return self._flat is not None
+
+    def _packed(self) -> Parameter:
+        # All parameters become views of one flat buffer, so an elementwise optimizer updates
+        # everything with one numpy call instead of one per array; redone when layers change.
+        if self._flat is None:
+            self._flat = pack(self.model.parameters(), self.model.dtype)
+        return self._flat
+
+    def update_targets(self) -> tuple[Parameter, ...]:
+        """The Parameters the optimizer is stepped with: one flat buffer for an elementwise
+        optimizer, else every parameter. Packs the parameters if they are not yet."""
+        optimizer = _required(self.model.optimizer, "optimizer")
+        flat = self._packed()
+        return (flat,) if optimizer.elementwise else tuple(self.model.parameters())
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state by name (see :meth:`Optimizer.get_state`); empty before any step."""
+        optimizer = _required(self.model.optimizer, "optimizer")
+        if self._flat is None and optimizer.elementwise:  # never stepped: packing now would change nothing
+            return {"iterations": optimizer.iterations}
+        return optimizer.get_state(self.update_targets())
+
+    def optimizer_state_template(self) -> dict[str, Any]:
+        """What :meth:`optimizer_state` holds after a step: fresh slot values by name."""
+        return _required(self.model.optimizer, "optimizer").state_template(self.update_targets())
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`optimizer_state`'s output; checked whole before anything changes."""
+        _required(self.model.optimizer, "optimizer").set_state(self.update_targets(), state)
+
+    # ------------------------------------------------------------------ one step
+    def plan(self) -> _StepPlan:
+        """The step plan, made on first use after any change of layers, loss or optimizer."""
+        plan = self._plan
+        if plan is None:
+            model = self.model
+            flat = self._packed()  # before the plan: packing repoints every gradient array
+            layers = model.layers
+            plan = self._plan = _StepPlan(
+                _required(model.optimizer, "optimizer"),
+                _required(model.loss, "loss"),
+                self.update_targets(),
+                tuple(layer.forward for layer in layers),
+                tuple(layer.backward for layer in reversed(layers[1:])),
+                layers[0].backward_parameters,  # nothing needs the gradient of the data
+                gradient_sum(flat.grad),
+                gradient_sum(flat.value),
+            )
+            self.guard.layers = tuple(layers)
+        return plan
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        """One update on the batch ``(x, y)`` (already validated arrays); returns its loss.
+
+        Every gradient is computed from the weights as they were before the step; the update
+        comes last. The returned loss is measured before the update.
+        """
+        plan = self._plan or self.plan()
+        h = x
+        for forward in plan.forwards:
+            h = forward(h)
+        value, grad = plan.loss.value_and_gradient(y, h)
+        for backward in plan.backwards:
+            grad = backward(grad)
+        plan.first_backward(grad)
+        # The guard's fast path, written out here rather than called (one Python call less per
+        # step). A pending Ctrl-C and a non-finite loss or gradient stop the step before anything
+        # is updated; an earlier update that overflowed a weight shows here as a non-finite loss
+        # or gradient, and refuse_step then blames that update.
+        guard = self.guard
+        if guard.interrupted:
+            raise KeyboardInterrupt
+        if guard.policy != "ignore" and not (isfinite(value) and isfinite(plan.grad_sum())):
+            refuse_step(guard, value)
+        plan.optimizer.step(plan.params)
+        return value
+
+    # ------------------------------------------------------------------ the epoch loop
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, shuffle: bool,
+        callbacks: Sequence[Callback], start: int, validation: Arrays | None, verbose: int, on_nonfinite: str,
+    ) -> History:
+        """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History."""
+        model = self.model
+        plan = self.plan()
+        self.guard.policy = on_nonfinite
+        if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
+            check_weights_before_fit(self.guard.layers, plan.value_sum)
+        with step_guard(
+            self.guard, model, plan.optimizer, model.history,
+            samples=len(x), batch_size=batch_size, first_epoch=start,
+        ) as diverged:
+            cbs = CallbackList([model.history, *callbacks], model)
+            cbs.set_params({
+                "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
+                "verbose": verbose, "metrics": self._log_keys(validation is not None),
+            })  # fmt: skip
+            self._epochs(x, y, range(start, start + epochs), batch_size, shuffle, cbs, validation, diverged)
+        return model.history
+
+    def _epochs(
+        self, x: np.ndarray, y: np.ndarray, epochs: range, batch_size: int, shuffle: bool,
+        cbs: CallbackList, validation: Arrays | None, diverged: Callable[[DivergenceError], None],
+    ) -> None:
+        model = self.model
+        model.stop_training = False
+        # In data-set order the batches are the same views every epoch: slice them once.
+        fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
+        set_training(model.layers, True)
+        try:
+            cbs.on_train_begin({})
+            try:
+                for epoch in epochs:
+                    cbs.on_epoch_begin(epoch, {})
+                    loss = self._run_epoch(x, y, fixed, batch_size, cbs)
+                    # an update that overflowed a weight without making any later loss or gradient
+                    # non-finite (a saturated unit hides it) is caught here, once an epoch
+                    check_update(self.guard, self.plan().value_sum)
+                    cbs.on_epoch_end(epoch, self.epoch_logs(loss, x, y, validation))
+                    if model.stop_training:
+                        break
+            except DivergenceError as exc:
+                diverged(exc)  # raises under on_nonfinite="raise"; "stop" ends the run cleanly, below
+            # Reached after a normal end or a stop; any other exception propagates without it (as in Keras).
+            cbs.on_train_end({})
+        finally:
+            set_training(model.layers, False)
+
+    def _run_epoch(
+        self, x: np.ndarray, y: np.ndarray, batches: list[Arrays] | None, batch_size: int, cbs: CallbackList
+    ) -> float:
+        step = self.train_step
+        if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
+            batches = _shuffled(x, y, batch_size, self.shuffle_rng)
+        hooks = cbs.batch_callbacks
+        model = self.model
+        total, count = 0.0, 0
+        for xb, yb in batches:
+            if hooks:
+                cbs.on_batch_begin(count, {})
+            value = step(xb, yb)
+            total += value
+            count += 1
+            if hooks:
+                cbs.on_batch_end(count - 1, {"loss": value})
+                # As Keras 3: a batch hook's stop ends the epoch right after that batch. Only a
+                # batch hook can set it mid-epoch, so the check costs nothing without one.
+                if model.stop_training:
+                    break
+        return total / count
+
+    # ------------------------------------------------------------------ figures
+    def _log_keys(self, validation: bool) -> list[str]:
+        keys = ["loss", *self.model.metrics]
+        return keys + [f"val_{key}" for key in keys] if validation else keys
+
+    def epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
+        """``loss`` (the mean batch loss), the metrics on the training data at the epoch's end, and
+        ``val_*`` figures on the validation data."""
+        logs = {"loss": loss}
+        if self.model.metrics:
+            logs.update(self.figures(y, self.inference(x), with_loss=False))
+        if validation is not None:
+            x_val, y_val = validation
+            figures = self.figures(y_val, self.inference(x_val), with_loss=True)
+            logs.update((f"val_{key}", value) for key, value in figures.items())
+        return logs
+
+    def figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
+        """The loss (when ``with_loss``) and every compiled metric of ``y_pred`` against ``y``."""
+        figures = {"loss": _required(self.model.loss, "loss")(y, y_pred)} if with_loss else {}
+        metrics: dict[str, Metric] = self.model.metrics
+        figures.update((name, metric(y, y_pred)) for name, metric in metrics.items())
+        return figures
+
+    def inference(self, x: np.ndarray) -> np.ndarray:
+        """The model's outputs with layers in inference mode (dropout off), then back to training."""
+        layers = self.model.layers
+        set_training(layers, False)
+        try:
+            return forward_in_chunks(layers, x, EVAL_ROWS)
+        finally:
+            set_training(layers, True)
+
+
+def forward_in_chunks(layers: Sequence[Layer], x: np.ndarray, rows: int) -> np.ndarray:
+    """The layers' output for ``x``, computed ``rows`` samples at a time (bounded memory)."""
+    if len(x) <= rows:
+        return _forward(layers, x)
+    return np.concatenate([_forward(layers, x[part]).copy() for part in batch_slices(len(x), rows, None)])
+
+
+def _forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
+    for layer in layers:
+        x = layer.forward(x)
+    return x
+
+
+def set_training(layers: Sequence[Layer], training: bool) -> None:
+    """Puts every layer in training mode (True) or inference mode (False)."""
+    for layer in layers:
+        layer.training = training
+
+
+def _shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[Arrays]:
+    for rows in batch_slices(len(x), batch_size, rng):
+        yield x[rows], y[rows]
+
+
+def _required(value: Any, what: str) -> Any:
+    # The model checks compile before handing over; this keeps the types honest for mypy.
+    if value is None:
+        raise NotCompiledError(f"The model has no {what}: call model.compile(loss=..., optimizer=...) first.")
+    return value

@@ -65,6 +65,7 @@ class Trainer:
         self.guard = GuardState()
         self._flat: Parameter | None = None
         self._plan: _StepPlan | None = None
+        self._metrics: dict[str, Metric] = {}  # the model's, read once per fit (a copy each time)
 
     def reset(self) -> None:
         """Forgets the step plan: the loss or the optimizer changed."""
@@ -164,6 +165,7 @@ class Trainer:
         """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History."""
         model = self.model
         plan = self.plan()
+        self._metrics = model.metrics
         self.guard.policy = on_nonfinite
         if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
             check_weights_before_fit(self.guard.layers, plan.value_sum)
@@ -185,6 +187,7 @@ class Trainer:
     ) -> None:
         model = self.model
         model.stop_training = False
+        value_sum = self.plan().value_sum
         # In data-set order the batches are the same views every epoch: slice them once.
         fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
         set_training(model.layers, True)
@@ -196,8 +199,8 @@ class Trainer:
                     loss = self._run_epoch(x, y, fixed, batch_size, cbs)
                     # an update that overflowed a weight without making any later loss or gradient
                     # non-finite (a saturated unit hides it) is caught here, once an epoch
-                    check_update(self.guard, self.plan().value_sum)
-                    cbs.on_epoch_end(epoch, self.epoch_logs(loss, x, y, validation))
+                    check_update(self.guard, value_sum)
+                    cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
                     if model.stop_training:
                         break
             except DivergenceError as exc:
@@ -232,14 +235,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ figures
     def _log_keys(self, validation: bool) -> list[str]:
-        keys = ["loss", *self.model.metrics]
+        keys = ["loss", *self._metrics]
         return keys + [f"val_{key}" for key in keys] if validation else keys
 
-    def epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
+    def _epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
         """``loss`` (the mean batch loss), the metrics on the training data at the epoch's end, and
         ``val_*`` figures on the validation data."""
         logs = {"loss": loss}
-        if self.model.metrics:
+        if self._metrics:
             logs.update(self.figures(y, self.inference(x), with_loss=False))
         if validation is not None:
             x_val, y_val = validation
@@ -250,8 +253,7 @@ class Trainer:
     def figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
         """The loss (when ``with_loss``) and every compiled metric of ``y_pred`` against ``y``."""
         figures = {"loss": _required(self.model.loss, "loss")(y, y_pred)} if with_loss else {}
-        metrics: dict[str, Metric] = self.model.metrics
-        figures.update((name, metric(y, y_pred)) for name, metric in metrics.items())
+        figures.update((name, metric(y, y_pred)) for name, metric in self.model.metrics.items())
         return figures
 
     def inference(self, x: np.ndarray) -> np.ndarray:

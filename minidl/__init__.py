@@ -40,12 +40,12 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import Dense, Input, Layer
+from .layers import BatchNormalization, Dense, Input, Layer, LayerNormalization
 from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .metrics import Metric
 from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 from .registry import Registry
 
 __all__ = [
@@ -72,12 +72,15 @@ __all__ = [
     "Optimizer",
     "Initializer",
     "Parameter",
+    "Buffer",
     "Registry",
     "Callback",
     "Metric",
     # components
     "Dense",
     "Input",
+    "BatchNormalization",
+    "LayerNormalization",
     "Sigmoid",
     "Tanh",
     "ReLU",

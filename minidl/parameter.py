@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Parameter", "pack"]
+__all__ = ["Parameter", "Buffer", "pack"]
 
 
 class Parameter:
@@ -43,6 +43,40 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Buffer:
+    """A named array of a layer's non-trainable state, such as a batch norm's moving mean.
+
+    A layer returns its buffers from ``buffers()``. They are saved in model files and
+    checkpoints and restored bit for bit, checked for NaN and infinity by the guard, listed
+    by ``get_weights``, counted as non-trainable in ``summary()``, and never seen by an
+    optimizer: the layer itself updates ``value`` in place (during training).
+
+    Example:
+        >>> b = Buffer(np.ones(3), name="moving_variance")
+        >>> b.shape
+        (3,)
+    """
+
+    __slots__ = ("value", "name")
+    value: np.ndarray
+    name: str
+
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
+        self.value = value
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def __repr__(self) -> str:
+        return f"Buffer({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
 
 
 def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:

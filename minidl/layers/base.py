@@ -21,7 +21,7 @@ import numpy as np
 
 from .._component import Described
 from ..errors import ConfigError, NotCompiledError, ShapeError
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 from ..registry import Registry
 
 __all__ = ["Layer", "Shape", "as_shape", "expect_rank", "registry", "register"]
@@ -141,6 +141,14 @@ class Layer(Described, ABC):
 
     def parameters(self) -> list[Parameter]:
         """The layer's trainable parameters, in a fixed order (none by default)."""
+        return []
+
+    def buffers(self) -> list[Buffer]:
+        """The layer's non-trainable state (a batch norm's moving statistics), in a fixed order.
+
+        None by default. Buffers are saved and restored with the parameters and checked by the
+        guard, but no optimizer touches them: the layer updates them itself, in training.
+        """
         return []
 
     # ------------------------------------------------------------------ description

@@ -1,4 +1,4 @@
-"""Parameters: a value array and the gradient array of the same shape and dtype."""
+"""Parameters (a value array and its gradient) and buffers (non-trainable state, no gradient)."""
 
 from __future__ import annotations
 
@@ -10,54 +10,8 @@ import numpy as np
 __all__ = ["Parameter", "Buffer", "pack"]
 
 
-class Parameter:
-    """A trainable array and its gradient.
-
-    Layers write ``grad`` in place during ``backward``; optimizers update ``value`` in place.
-    Identity matters (optimizer state is keyed by the Parameter object), so Parameters compare
-    and hash by identity.
-
-    Example:
-        >>> p = Parameter(np.zeros((2, 3)), name="weight")
-        >>> p.grad.shape
-        (2, 3)
-    """
-
-    __slots__ = ("value", "grad", "name", "__weakref__")
-    value: np.ndarray
-    grad: np.ndarray
-    name: str
-
-    def __init__(self, value: np.ndarray, name: str = "") -> None:
-        self.value = value
-        self.grad = np.zeros_like(value)
-        self.name = name
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.value.shape
-
-    @property
-    def size(self) -> int:
-        return int(self.value.size)
-
-    def __repr__(self) -> str:
-        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
-
-
-class Buffer:
-    """A named array of a layer's non-trainable state, such as a batch norm's moving mean.
-
-    A layer returns its buffers from ``buffers()``. They are saved in model files and
-    checkpoints and restored bit for bit, checked for NaN and infinity by the guard, listed
-    by ``get_weights``, counted as non-trainable in ``summary()``, and never seen by an
-    optimizer: the layer itself updates ``value`` in place (during training).
-
-    Example:
-        >>> b = Buffer(np.ones(3), name="moving_variance")
-        >>> b.shape
-        (3,)
-    """
+class _NamedArray:
+    """A named array: what parameters and buffers share (shape, size, a readable repr)."""
 
     __slots__ = ("value", "name")
     value: np.ndarray
@@ -76,7 +30,45 @@ class Buffer:
         return int(self.value.size)
 
     def __repr__(self) -> str:
-        return f"Buffer({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+        return f"{type(self).__name__}({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Parameter(_NamedArray):
+    """A trainable array and its gradient.
+
+    Layers write ``grad`` in place during ``backward``; optimizers update ``value`` in place.
+    Identity matters (optimizer state is keyed by the Parameter object), so Parameters compare
+    and hash by identity.
+
+    Example:
+        >>> p = Parameter(np.zeros((2, 3)), name="weight")
+        >>> p.grad.shape
+        (2, 3)
+    """
+
+    __slots__ = ("grad", "__weakref__")
+    grad: np.ndarray
+
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
+        super().__init__(value, name)
+        self.grad = np.zeros_like(value)
+
+
+class Buffer(_NamedArray):
+    """A named array of a layer's non-trainable state, such as a batch norm's moving mean.
+
+    A layer returns its buffers from ``buffers()``. They are saved in model files and
+    checkpoints and restored bit for bit, checked for NaN and infinity by the guard, listed
+    by ``get_weights``, counted as non-trainable in ``summary()``, and never seen by an
+    optimizer: the layer itself updates ``value`` in place (during training).
+
+    Example:
+        >>> b = Buffer(np.ones(3), name="moving_variance")
+        >>> b.shape
+        (3,)
+    """
+
+    __slots__ = ()
 
 
 def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:

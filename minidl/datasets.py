@@ -130,11 +130,15 @@ def spiral(
     return _finish(x, np.arange(len(x)) < positives, labels, rng)
 
 
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits (1797 images): ``x`` of shape (1797, 64) scaled to [0, 1], ``y`` labels 0-9.
+def digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (1797 images), scaled to [0, 1], and their labels 0-9.
 
-    Needs scikit-learn (``pip install minidl[datasets]``); raises ConfigError saying so otherwise.
+    ``x`` has shape (1797, 64), or (1797, 8, 8, 1) with ``images=True`` (height, width,
+    channels, as a Conv2D layer takes them). Needs scikit-learn (``pip install
+    minidl[datasets]``); raises ConfigError saying so otherwise.
     """
+    if not isinstance(images, bool):
+        raise ConfigError(f"images must be True or False; received images={images!r}.")
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -143,7 +147,8 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
             "install it with: pip install 'minidl[datasets]' (or pip install scikit-learn)."
         ) from None
     bunch = load_digits()
-    return bunch.data / 16.0, bunch.target.astype(np.int64)
+    x = bunch.data / 16.0
+    return (x.reshape(-1, 8, 8, 1) if images else x), bunch.target.astype(np.int64)
 
 
 #: The data sets a configuration's ``[data] dataset`` may name.

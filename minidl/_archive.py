@@ -16,13 +16,13 @@ import json
 import math
 import os
 import re
-import struct
 import secrets
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,10 +102,10 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
             os.fsync(stream.fileno())
         os.replace(temp, target)
     except BaseException:
-        with _suppress_os_errors():
+        with suppress(OSError):
             os.unlink(temp)
         raise
-    with _suppress_os_errors():  # make the rename itself durable, where the OS allows it
+    with suppress(OSError):  # make the rename itself durable, where the OS allows it
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -136,14 +136,6 @@ def _temporary_file(target: Path) -> tuple[int, str]:
                 raise
         return fd, temp
     raise FileExistsError(f"Could not create a temporary file next to {str(target)!r}.")
-
-
-@contextmanager
-def _suppress_os_errors() -> Iterator[None]:
-    try:
-        yield
-    except OSError:
-        pass
 
 
 class Archive:

@@ -56,7 +56,7 @@ class Callback:
     """
 
     model: Sequential | None = None
-    params: dict[str, Any] = {}  # replaced (never mutated) by set_params
+    params: dict[str, Any] = {}  # noqa: RUF012 - replaced (never mutated) by set_params
     log_keys: ClassVar[tuple[str, ...]] = ()
 
     def set_model(self, model: Sequential) -> None:

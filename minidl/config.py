@@ -215,8 +215,9 @@ def format_predictions(model: Sequential, config: TrainingConfig) -> str:
     y2 = y.reshape(len(y), -1)
     pred = model.predict(x)
     header = ["sample", *columns, "target", "prediction"]
+    # not strict: [data] names is not checked against x, and a shorter list has always shown fewer rows
     rows = [
-        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)] for n, xi, t, p in zip(names, x, y2, pred)
+        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)] for n, xi, t, p in zip(names, x, y2, pred, strict=False)
     ]
     for entry in config.predict:
         p = model.predict(np.asarray(entry["x"]).reshape(1, -1))[0]
@@ -230,6 +231,6 @@ def _cells(values: np.ndarray) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in [header, *rows]]  # cells past the header's are dropped
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

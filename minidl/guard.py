@@ -37,9 +37,9 @@ import numpy as np
 from .errors import DivergenceError
 
 if TYPE_CHECKING:
+    from .callbacks import History
     from .layers import Layer
     from .optimizers import Optimizer
-    from .callbacks import History
 
 __all__ = [
     "NONFINITE_POLICIES", "DivergenceWarning", "GuardState", "check_update", "check_weights_before_fit",

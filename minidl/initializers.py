@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._component import Described, ValueEquality
 from ._checks import number
+from ._component import Described, ValueEquality
 from .errors import ConfigError
 from .registry import Registry
 

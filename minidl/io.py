@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import losses, optimizers
 from . import layers as layers_module
+from . import losses, optimizers
 from . import metrics as metrics_module
-from ._version import __version__
 from ._archive import (
     DOCUMENT,
     Archive,
@@ -40,6 +39,7 @@ from ._archive import (
     read_arrays,
     write_archive,
 )  # fmt: skip
+from ._version import __version__
 from .data import DTYPES
 from .errors import ConfigError, DivergenceError, FormatError, MinidlError, ShapeError
 from .layers import Layer, Shape

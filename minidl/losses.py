@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_softmax
 
-from ._component import Described, ValueEquality
 from ._checks import choice, number
+from ._component import Described, ValueEquality
 from .data import class_labels
 from .errors import ConfigError, DataError, ShapeError
 from .registry import Registry

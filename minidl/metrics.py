@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._component import Described, ValueEquality
 from ._checks import number
+from ._component import Described, ValueEquality
 from .registry import Registry
 
 __all__ = ["Metric", "Accuracy", "BinaryAccuracy", "MeanAbsoluteError", "MeanSquaredError", "registry", "register", "get"]

@@ -462,7 +462,7 @@ class Sequential:
                 f"set_weights needs a list of {len(slots)} arrays (one per parameter and buffer); received {got}."
             )
         arrays = []
-        for (layer, p), w in zip(slots, weights):
+        for (layer, p), w in zip(slots, weights, strict=True):
             a = as_weight(w, f"the {p.name} of {layer.name}")
             if a.shape != p.shape:
                 raise ShapeError(
@@ -470,7 +470,7 @@ class Sequential:
                     f"received an array of shape {a.shape}."
                 )
             arrays.append(a)
-        for (_, p), a in zip(slots, arrays):
+        for (_, p), a in zip(slots, arrays, strict=True):
             p.value[...] = a
 
     # ------------------------------------------------------------------ random state

@@ -7,16 +7,16 @@ keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import math
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ._component import Described
 from ._checks import number
+from ._component import Described
 from .errors import ConfigError
 from .parameter import Parameter
 from .registry import Registry

@@ -49,7 +49,7 @@ def _groups(history: History) -> list[str]:
 
 def plot_history(history: History, axes: Any) -> None:
     """Draws ``history`` onto a sequence of matplotlib axes, one per figure (loss, then metrics)."""
-    for ax, name in zip(axes, _groups(history)):
+    for ax, name in zip(axes, _groups(history), strict=False):  # a grid may hold more axes than figures
         ax.plot(history.epochs[: len(history.history[name])], history.history[name], label=f"training {name}")
         if f"val_{name}" in history.history:
             values = history.history[f"val_{name}"]

@@ -352,7 +352,7 @@ class Registry(Generic[T]):
 
     def _refuse_shadowed(self, name: str) -> None:
         # "evil-dist:relu" must not smuggle in a plugin the rules ignore.
-        dist, sep, bare = name.rpartition(":")
+        _dist, sep, bare = name.rpartition(":")
         if sep and bare in self._classes:
             raise UnknownComponentError(
                 f"The {self.kind} {name!r} is ignored: {bare!r} is a {_source_of(self._classes[bare])} "
@@ -371,7 +371,7 @@ class Registry(Generic[T]):
                 if plugin.problem:
                     raise ValueError(f"malformed entry point: {plugin.problem}")
                 obj = metadata.EntryPoint(name=plugin.name, value=plugin.value, group=plugin.group).load()
-            except (Exception, SystemExit) as exc:  # a broken plugin must not break minidl (nor exit)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not break minidl (nor exit)
                 plugin.error = exc
             else:
                 self._check_class(obj, f"The {plugin.where()}")
@@ -477,9 +477,13 @@ class Registry(Generic[T]):
         target = _class_target(cls)
         for name, plugins in self._discovered().items():
             for plugin in plugins:
-                if _value_target(plugin.value) == target and name not in self._classes and not plugin.problem:
-                    if self._load(plugin) is cls:
-                        return self._public_name(plugin)
+                if (
+                    _value_target(plugin.value) == target
+                    and name not in self._classes
+                    and not plugin.problem
+                    and self._load(plugin) is cls
+                ):
+                    return self._public_name(plugin)
         return None
 
     def serialize(self, component: T) -> str | dict[str, Any]:
@@ -495,7 +499,7 @@ class Registry(Generic[T]):
             ComponentInfo(self.kind, name, _source_of(cls), _version_of(cls), "ok", lookup=name)
             for name, cls in sorted(self._classes.items())
         ]
-        for name, plugins in sorted(self._discovered().items()):
+        for _name, plugins in sorted(self._discovered().items()):
             for plugin in sorted(plugins, key=lambda p: _normalize_dist(p.dist_name)):
                 infos.append(self._describe_plugin(plugin, len(plugins), load))
         return infos

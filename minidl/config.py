@@ -196,7 +196,7 @@ def train(
     test = None
     if x_test is not None:
         test = model.evaluate(x_test, y_test, return_dict=True)
-        print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)  # type: ignore[arg-type]
+        print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)
     if "x" in config.data:
         print(format_predictions(model, config), file=stream)
     if plot is not None:
@@ -204,7 +204,7 @@ def train(
 
         save_run_figure(plot, history, model, x, y, x_test, y_test)
         print(f"saved {plot}", file=stream)
-    return RunResult(model, history, test)  # type: ignore[arg-type]
+    return RunResult(model, history, test)
 
 
 def format_predictions(model: Sequential, config: TrainingConfig) -> str:

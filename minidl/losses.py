@@ -107,7 +107,8 @@ class Loss(Described, ValueEquality, ABC):
         return {"reduction": self.reduction}
 
 
-registry: Registry[Loss] = Registry("loss", Loss, plural="losses")
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Loss] = Registry("loss", Loss, plural="losses")  # type: ignore[type-abstract]
 register = registry.register
 get = registry.get
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -376,6 +376,16 @@ class Sequential:
         set_training(self._layers, False)
         return forward_in_chunks(self._layers, x, batch_size or len(x))
 
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[False] = False
+    ) -> float | list[float]: ...
+    @overload
+    def evaluate(self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]) -> dict[str, float]: ...
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]: ...
     def evaluate(
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
     ) -> float | list[float] | dict[str, float]:

@@ -25,6 +25,7 @@ from . import metrics
 from ._checks import choice, number, positive_int
 from .errors import ComponentTypeError, ConfigError, NotCompiledError
 from .optimizers import Optimizer
+from .plot import history_figure
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -107,8 +108,6 @@ class History(Callback):
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the loss and metric curves (training and validation), saved to
         ``path`` if given. Needs matplotlib (``pip install 'minidl[plot]'``)."""
-        from .plot import history_figure
-
         return history_figure(self, path)
 
     def __repr__(self) -> str:

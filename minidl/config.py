@@ -30,6 +30,7 @@ from . import datasets
 from .callbacks import History
 from .errors import ConfigError
 from .model import Sequential
+from .plot import require_matplotlib, save_run_figure
 from .progress import format_logs, progress_callback
 
 __all__ = ["TrainingConfig", "RunResult", "bundled", "load", "train", "format_predictions"]
@@ -180,8 +181,6 @@ def train(
     """
     stream = stream or sys.stdout
     if plot is not None:
-        from .plot import require_matplotlib
-
         require_matplotlib()  # before training: a missing extra must not waste a whole run
     model = config.build(seed=seed)
     x, y, x_test, y_test = config.split()
@@ -200,8 +199,6 @@ def train(
     if "x" in config.data:
         print(format_predictions(model, config), file=stream)
     if plot is not None:
-        from .plot import save_run_figure
-
         save_run_figure(plot, history, model, x, y, x_test, y_test)
         print(f"saved {plot}", file=stream)
     return RunResult(model, history, test)

@@ -31,7 +31,7 @@ def require_matplotlib() -> None:
 
 
 def _figure_class() -> Any:
-    try:
+    try:  # imported here: matplotlib is an optional extra, and import minidl must stay fast
         from matplotlib.figure import Figure
     except ImportError:
         raise ConfigError(

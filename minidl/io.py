@@ -44,8 +44,8 @@ from ._version import __version__
 from .data import DTYPES
 from .errors import ConfigError, DivergenceError, FormatError, MinidlError, ShapeError
 from .layers import Layer, Shape
-from .parameter import Buffer, Parameter
 from .layers.activations import Activation
+from .parameter import Buffer, Parameter
 
 if TYPE_CHECKING:
     from .model import Sequential

@@ -239,7 +239,11 @@ class Sequential:
 
     def _weights(self) -> list[tuple[Layer, Parameter | Buffer]]:
         # what get_weights lists, as Keras does: per layer, its parameters, then its buffers
-        return [(layer, w) for layer in self._layers for w in (*layer.parameters(), *layer.buffers())]
+        slots: list[tuple[Layer, Parameter | Buffer]] = []
+        for layer in self._layers:
+            slots.extend((layer, p) for p in layer.parameters())
+            slots.extend((layer, b) for b in layer.buffers())
+        return slots
 
     # ------------------------------------------------------------------ compile
     @property

@@ -38,6 +38,15 @@ checked in training mode, rebuilt from one seed for every evaluation so that a s
 (dropout) is deterministic. Losses are checked on their example batch and, when predictions are
 unbounded (regression, logits), on one spread up to 12 times wider.
 
+Layers are checked standalone and inside a ``Sequential`` model, as users use them: built by
+the model from ``example_input_shape()`` (seed 0), followed by a ``Dense`` head when the layer
+gives flat samples, compiled with ``mse`` and ``sgd``, trained by ``fit`` for 2 epochs (which
+must change the layer's parameters), then ``predict``, ``save`` and ``minidl.load``; the loaded
+model must predict bit for bit the same and hold equal weights. ``parameters()`` must return
+every :class:`~minidl.Parameter` the layer holds, the same objects from the end of ``build`` on
+(a parameter made later, in ``forward``, is never trained). An unregistered class is registered
+under a temporary name for the save.
+
 Floating-point checks run under ``np.errstate(all="raise", under="ignore")``: overflow, invalid
 operations (NaN) and division by zero raise ``FloatingPointError``. Underflow alone is ignored
 on purpose: a result too small for the dtype rounding to 0 (or to a subnormal) is the correctly
@@ -55,17 +64,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .activations import Activation
+from .errors import DuplicateNameError
 from .initializers import Initializer
-from .layers import Layer
+from .layers import Dense, Input, Layer
 from .losses import Loss
 from .metrics import Metric
+from .model import Sequential, load
 from .optimizers import Optimizer
 from .parameter import Parameter
 from .registry import Registry
@@ -412,6 +426,47 @@ def _check_layer_inputs_untouched(cls: type) -> None:
     _same(x, keep, "the input after forward and backward")
 
 
+def _held_parameters(layer: Layer) -> Iterator[tuple[str, Parameter]]:
+    """Every Parameter among the layer's attributes (and inside its lists, tuples and dicts)."""
+    for attribute, value in vars(layer).items():
+        if isinstance(value, Parameter):
+            yield attribute, value
+        elif isinstance(value, (list, tuple)):
+            yield from ((f"{attribute}[{i}]", v) for i, v in enumerate(value) if isinstance(v, Parameter))
+        elif isinstance(value, dict):
+            yield from ((f"{attribute}[{k!r}]", v) for k, v in value.items() if isinstance(v, Parameter))
+
+
+def _check_layer_parameters(cls: type) -> None:
+    """``parameters()`` returns every Parameter the layer holds, the same objects from ``build`` on."""
+    layer = _built(cls)
+    params = list(layer.parameters())
+    for i, p in enumerate(params):
+        _expect(
+            isinstance(p, Parameter),
+            f"parameters() must return minidl.Parameter objects; item {i} is {type(p).__name__}",
+        )
+    _expect(len({id(p) for p in params}) == len(params), "parameters() returns one Parameter twice")
+    x = _points(np.random.default_rng(16), _input(layer, 4))
+    for when in ("once built", "after forward and backward"):
+        listed = {id(p) for p in params}
+        for attribute, p in _held_parameters(layer):
+            _expect(
+                id(p) in listed,
+                f"{cls.__qualname__}.{attribute} is a Parameter but parameters() does not return it "
+                f"({when}): a model would neither train nor save it",
+            )
+        if when == "once built":
+            layer.backward(np.ones_like(layer.forward(x)))
+            again = list(layer.parameters())
+            _expect(
+                [id(p) for p in again] == [id(p) for p in params],
+                f"parameters() gave {len(params)} parameters once built and {len(again)} (or other "
+                "objects) after forward and backward: create every parameter in build(input_shape, rng, "
+                "dtype), which the model calls before the first forward, and return the same objects",
+            )
+
+
 def _check_layer_gradients(cls: type) -> None:
     """dL/dinput and dL/dparameter of ``L = sum(w * forward(x))`` against central differences;
     ``backward`` overwrites the gradients and ``backward_parameters`` fills the same ones."""
@@ -488,16 +543,98 @@ def _check_layer_training_mode(cls: type) -> None:
     _gradient_check(lambda: weights * fresh().forward(x), x, grad_x, what, "x")
 
 
+@contextmanager
+def _saved_by_name(cls: type) -> Iterator[None]:
+    """A registered name for ``cls`` while the block runs (a temporary one if it has none)."""
+    registry = _registry_for(cls)
+    if registry.name_of(cls, default=""):
+        yield
+        return
+    name = _temporary_name(registry, cls)
+    try:
+        yield
+    finally:
+        registry.unregister(name)
+
+
+def _temporary_name(registry: Registry[Any], cls: type) -> str:
+    for n in range(100):
+        name = f"minidl_testing_unregistered_{n}"
+        try:
+            registry.register(name)(cls)
+        except DuplicateNameError:
+            continue
+        return name
+    raise CheckFailure(f"could not register {cls.__qualname__} under a temporary name to save a model of it")
+
+
+def _check_layer_in_sequential(cls: type) -> None:
+    """Inside a ``Sequential``, as users use a layer: built by the model, ``fit`` for 2 epochs,
+    ``predict``, ``save`` and ``load``: the loaded model predicts bit for bit the same."""
+    layer = cls.example()
+    input_shape = layer.example_input_shape()
+    entries: list[Layer] = [layer]
+    if len(layer.compute_output_shape(input_shape)) == 1:
+        entries.append(Dense(2))  # a trainable output, fed by the layer
+    with _saved_by_name(cls):
+        model = Sequential(entries, input_shape=input_shape, seed=0)
+        first = model.layers[0] if model.layers else None
+        _expect(
+            layer.built and (first is layer or isinstance(layer, Input)),  # an Input is not one of the layers
+            f"Sequential([{cls.__qualname__}.example(), ...], input_shape={input_shape}) did not build "
+            "the layer",
+        )
+        model.compile(loss="mse", optimizer="sgd")
+        rng = np.random.default_rng(15)
+        x = _points(rng, (8, *input_shape))
+        y = rng.standard_normal((8, *(model.output_shape or ())))
+        params = list(layer.parameters())
+        before = [p.value.copy() for p in params]
+        model.fit(x, y, epochs=2, batch_size=4)
+        after = list(layer.parameters())
+        _expect(
+            [id(p) for p in after] == [id(p) for p in params],
+            f"parameters() gave {len(params)} parameters when the model was built and {len(after)} (or other "
+            "objects) after fit: create every parameter in build(input_shape, rng, dtype)",
+        )
+        _expect(
+            not before or any(not np.array_equal(b, p.value) for b, p in zip(before, params)),
+            "2 epochs of fit left every parameter of the layer unchanged: the model steps the arrays "
+            "p.value and p.grad of the Parameters (which it may move), so backward must write each "
+            "gradient into p.grad in place (p.grad[...] = g), never rebind p.grad",
+        )
+        predicted = model.predict(x)
+        _expect(np.all(np.isfinite(predicted)), "the trained model predicts non-finite values")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.minidl")
+            model.save(path)
+            loaded = load(path)
+        _same(
+            loaded.predict(x), predicted,
+            "predictions of the model saved and loaded back (a layer must read its parameters' current "
+            "values, p.value, at each forward, and keep nothing else that save does not store)",
+        )
+        weights, loaded_weights = model.get_weights(), loaded.get_weights()
+        _expect(
+            len(weights) == len(loaded_weights),
+            f"the model had {len(weights)} weight arrays; loaded back, {len(loaded_weights)}",
+        )
+        for i, (w, v) in enumerate(zip(weights, loaded_weights)):
+            _same(v, w, f"weight array {i} of the model saved and loaded back")
+
+
 LAYER_CHECKS = {
     "registered": _check_registered,
     "config": _check_config,
     "shapes": _check_layer_shapes,
     "dtypes": _check_layer_dtypes,
     "inputs_untouched": _check_layer_inputs_untouched,
+    "parameters": _check_layer_parameters,
     "gradients": _check_layer_gradients,
     "large_inputs": _check_layer_large_inputs,
     "determinism": _check_layer_determinism,
     "training_mode": _check_layer_training_mode,
+    "in_sequential": _check_layer_in_sequential,
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import SGD, Activation, Layer, Loss, Optimizer, testing
+from minidl import SGD, Activation, Layer, Loss, Optimizer, Parameter, testing
 from minidl.registry import iter_registries
 
 CASES = [(r, name) for r in iter_registries() for name in r.names()]
@@ -375,6 +375,123 @@ def test_a_right_derivative_of_large_values_passes() -> None:
     for check in testing.checks(CubeWrittenDifferently):
         if check.name != "registered":
             check()
+
+
+# --------------------------------------------------------------------------- layers with weights
+class Scale(Layer):
+    """A plugin layer with weights in the build protocol: y = x * w, w of the sample's shape."""
+
+    def build(self, input_shape, rng, dtype):
+        self.w = Parameter(rng.uniform(0.5, 1.5, input_shape).astype(dtype), name="scale")
+
+    def parameters(self):
+        return [self.w]
+
+    def forward(self, x):
+        self.x = x
+        return x * self.w.value
+
+    def backward(self, grad_output):
+        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
+        return grad_output * self.w.value
+
+
+class ForgetsItsParameters(Scale):
+    def parameters(self):
+        return []
+
+
+class MakesWeightsInForward(Scale):
+    """Creates its weight on the first forward, from the first input's shape (not in build)."""
+
+    def build(self, input_shape, rng, dtype):
+        self.w = None
+
+    def parameters(self):
+        return [] if self.w is None else [self.w]
+
+    def forward(self, x):
+        if self.w is None:
+            self.w = Parameter(np.ones(x.shape[1:], dtype=x.dtype), name="scale")
+        return super().forward(x)
+
+
+class RebindsItsGradient(Scale):
+    """Assigns a new array to w.grad instead of writing into it: right standalone, untrained in a model."""
+
+    def backward(self, grad_output):
+        self.w.grad = np.sum(grad_output * self.x, axis=0)
+        return grad_output * self.w.value
+
+
+class KeepsACopyOfItsWeights(Scale):
+    """Reads a reference to w's array taken in build: a model that moves w's values is not seen."""
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        self.values = self.w.value
+
+    def forward(self, x):
+        self.x = x
+        return x * self.values
+
+    def backward(self, grad_output):
+        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
+        return grad_output * self.values
+
+
+class AddsToItsGradient(Scale):
+    def backward(self, grad_output):
+        self.w.grad += np.sum(grad_output * self.x, axis=0)
+        return grad_output * self.w.value
+
+
+class HalvesBackwardParameters(Scale):
+    """Its shortcut for the first layer of a model fills half the gradient."""
+
+    def backward_parameters(self, grad_output):
+        self.backward(grad_output)
+        self.w.grad *= 0.5
+
+
+def _run(cls: type, name: str) -> None:
+    (check,) = [c for c in testing.checks(cls) if c.name == name]
+    check()
+
+
+def test_a_plugin_layer_with_weights_passes_standalone_and_in_a_model() -> None:
+    with registered(minidl.layers.registry, "kit_scale", Scale):
+        testing.check_layer(Scale)
+        testing.check_layer("kit_scale")
+    for check in testing.checks(Scale):  # unregistered: saved under a temporary name, then forgotten
+        if check.name != "registered":
+            check()
+    assert "kit_scale" not in minidl.layers.registry.names()
+    assert not [n for n in minidl.layers.registry.names() if n.startswith("minidl_testing")]
+
+
+@pytest.mark.parametrize(
+    "cls,check,message",
+    [
+        (ForgetsItsParameters, "parameters", r"ForgetsItsParameters\.w is a Parameter but parameters\(\)"),
+        (MakesWeightsInForward, "parameters", r"0 parameters once built and 1 .* create every parameter in"),
+        (MakesWeightsInForward, "in_sequential", r"0 parameters when the model was built and 1 .* after fit"),
+        (RebindsItsGradient, "in_sequential", r"left every parameter of the layer unchanged.*never rebind"),
+        (KeepsACopyOfItsWeights, "in_sequential", r"predictions of the model saved and loaded back"),
+        (AddsToItsGradient, "gradients", r"must overwrite p\.grad, not add to it"),
+        (HalvesBackwardParameters, "gradients", r"backward_parameters against backward's"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_a_layer_broken_for_models_fails_its_check(cls: type, check: str, message: str) -> None:
+    with pytest.raises(testing.CheckFailure, match=message):
+        _run(cls, check)
+
+
+@pytest.mark.parametrize("cls", [RebindsItsGradient, KeepsACopyOfItsWeights], ids=lambda c: c.__name__)
+def test_only_the_model_shows_some_bugs(cls: type) -> None:
+    for name in ("gradients", "training_mode", "parameters", "determinism"):
+        _run(cls, name)  # standalone they look right
 
 
 # --------------------------------------------------------------------------- the kit under python -O

@@ -83,7 +83,7 @@ def _kit_status(registry: Any, name: str, status: str, detail: str) -> tuple[str
     """Runs every check of the kit on one plugin component: its status, detail and failures."""
     from .testing import CheckFailure, checks
 
-    failures = []
+    failures: list[str] = []
     try:
         component_checks = checks(registry.get_class(name))
         for check in component_checks:

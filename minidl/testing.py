@@ -664,15 +664,19 @@ def _check_loss_gradients(cls: type) -> None:
         if _unbounded(loss):  # wide predictions too: saturated logits, the far branch of a Huber loss
             spread = np.random.default_rng(17).uniform(1.0, 12.0, y_pred.shape)
             batches.append((" on wide predictions", y_pred * spread))
-        for where, y_pred in batches:
-            _gradient_check(
-                lambda: np.array([loss(y_true, y_pred)]), y_pred, loss.gradient(y_true, y_pred),
-                f"{loss!r}.gradient{where}", "y_pred",
-            )
-            value, grad = loss.value_and_gradient(y_true, y_pred)
+        for where, pred in batches:
+            analytic = loss.gradient(y_true, pred)
+            what = f"{loss!r}.gradient{where}"
+            _gradient_check(_loss_value(loss, y_true, pred), pred, analytic, what, "y_pred")
+            value, grad = loss.value_and_gradient(y_true, pred)
             what = f"{loss!r}.value_and_gradient"
-            _close(value, loss(y_true, y_pred), f"{what} value{where}", rtol=1e-5, atol=1e-7)
-            _close(grad, loss.gradient(y_true, y_pred), f"{what} gradient{where}", rtol=1e-5, atol=1e-7)
+            _close(value, loss(y_true, pred), f"{what} value{where}", rtol=1e-5, atol=1e-7)
+            _close(grad, analytic, f"{what} gradient{where}", rtol=1e-5, atol=1e-7)
+
+
+def _loss_value(loss: Loss, y_true: np.ndarray, y_pred: np.ndarray) -> Callable[[], np.ndarray]:
+    """The loss of ``(y_true, y_pred)`` as a one-element array, read afresh at each call."""
+    return lambda: np.array([loss(y_true, y_pred)])
 
 
 def _loss_variants(cls: type) -> list[Loss]:

@@ -40,7 +40,7 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import Dense, Input, Layer
+from .layers import Conv1D, Conv2D, Dense, Input, Layer
 from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .metrics import Metric
 from .model import Sequential, load
@@ -77,6 +77,8 @@ __all__ = [
     "Metric",
     # components
     "Dense",
+    "Conv2D",
+    "Conv1D",
     "Input",
     "Sigmoid",
     "Tanh",

@@ -1,7 +1,8 @@
 """Layers: the ``Layer`` interface, its registry and the built-in layers.
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
-layers (with their own registry), ``dense`` the fully connected layer and ``Input``.
+layers (with their own registry), ``dense`` the fully connected layer and ``Input``, ``conv``
+the convolutions.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from typing import Any
 
 from . import activations
 from .base import Layer, Shape, as_shape, expect_rank, register, registry
+from .conv import Conv1D, Conv2D
 from .dense import Dense, Input
 
-__all__ = ["Layer", "Shape", "Dense", "Input", "as_shape", "expect_rank", "registry", "register", "get"]
+__all__ = [
+    "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D",
+    "as_shape", "expect_rank", "registry", "register", "get",
+]
 
 
 def get(identifier: Any, **kwargs: Any) -> Layer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -312,9 +313,12 @@ def test_a_smaller_batch_after_a_larger_one_and_a_new_image_size() -> None:
         np.testing.assert_allclose(layer.forward(x), ref, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls,case", [(Conv2D, CONV2D_CASES[4]), (Conv1D, CONV1D_CASES[2])], ids=str)
+@pytest.mark.parametrize("keep", [True, False], ids=["window-matrix-kept", "made-again-in-backward"])
+@pytest.mark.parametrize(
+    "cls,case", [(Conv2D, CONV2D_CASES[4]), (Conv2D, CONV2D_CASES[3]), (Conv1D, CONV1D_CASES[2])], ids=str
+)
 def test_chunked_batches_give_the_same_results(
-    cls: type, case: tuple, monkeypatch: pytest.MonkeyPatch
+    cls: type, case: tuple, keep: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     x = np.random.default_rng(12).standard_normal((7, *case[-1]))
     whole = _layer(cls, case, activation="tanh")
@@ -322,14 +326,34 @@ def test_chunked_batches_give_the_same_results(
     g = np.random.default_rng(13).standard_normal(y.shape)
     dx = whole.backward(g)
     chunked = _layer(cls, case, activation="tanh")
-    plan_size = chunked._plan_for(chunked._images(x)).sample_size
-    monkeypatch.setattr(conv_module, "MAX_WINDOW_BYTES", 2 * plan_size * 8)  # two samples per chunk
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)  # one sample at a time
+    monkeypatch.setattr(conv_module, "_PRODUCT_BYTES", 1)  # the kernel's gradient summed row by row
+    if not keep:
+        monkeypatch.setattr(conv_module, "MAX_WINDOW_BYTES", 0)
     np.testing.assert_allclose(chunked.forward(x), y, rtol=0, atol=1e-13)
-    assert len(chunked._cols) == 2  # the window matrix never held more than two samples
     np.testing.assert_allclose(chunked.backward(g), dx, rtol=0, atol=1e-13)
     for p, q in zip(chunked.parameters(), whole.parameters()):
         np.testing.assert_allclose(p.grad, q.grad, rtol=0, atol=1e-12)
-    assert len(chunked._cols) == 2
+
+
+def test_the_window_matrix_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = np.random.default_rng(14).standard_normal((64, 16, 16, 4)).astype(np.float32)
+    windows = 64 * 16 * 16 * (3 * 3 * 4 + 1) * 4  # bytes of the whole batch's window matrix: 2.4 MB
+    output = 64 * 16 * 16 * 8 * 4  # 0.5 MB
+
+    def peak() -> int:
+        fresh = _layer(Conv2D, (8, 3, 1, "same", 1, True, (16, 16, 4)), dtype="float32")
+        tracemalloc.start()
+        try:
+            fresh.backward(np.ones_like(fresh.forward(x)))
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert peak() > windows  # kept between forward and backward
+    monkeypatch.setattr(conv_module, "MAX_WINDOW_BYTES", windows // 2)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 2**16)
+    assert peak() < 3 * output  # chunks of about 64 KB, made again in backward
 
 
 def test_an_empty_batch_gives_zero_gradients() -> None:

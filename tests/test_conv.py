@@ -133,7 +133,7 @@ def test_conv1d_matches_a_naive_loop(case: tuple) -> None:
     x = rng.standard_normal((3, *case[-1]))
     y = layer.forward(x)
     g = rng.standard_normal(y.shape)
-    kernel_size, strides, dilation = _as_2d_case(case)
+    _, strides, dilation = _as_2d_case(case)
     bias = None if layer.bias is None else layer.bias.value
     # a sequence is an image of height 1
     ref, dx, dk, db = naive_conv(x[:, None], layer.kernel.value[None], bias, strides, dilation, case[3],
@@ -520,7 +520,7 @@ def test_shapes_it_cannot_take() -> None:
         Conv2D(2, 3).compute_output_shape((28, 28))
     with pytest.raises(ShapeError, match=r"\(steps, channels\); received samples of shape \(8, 8, 1\)"):
         Conv1D(2, 3).compute_output_shape((8, 8, 1))
-    with pytest.raises(ShapeError, match="cannot take|valid"):  # in a model: refused before any is built
+    with pytest.raises(ShapeError, match=r"cannot take|valid"):  # in a model: refused before any is built
         Sequential([Conv2D(2, 3), Conv2D(2, 7)], input_shape=(8, 8, 1))
     layer = _layer(Conv2D, CONV2D_CASES[1])
     with pytest.raises(ShapeError, match="built for 2 input channels; received samples of shape"):

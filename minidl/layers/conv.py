@@ -199,9 +199,9 @@ class _Conv(Layer):
         self.bias: Parameter | None = None
         # As a Conv2D's: a Conv1D's sizes with a leading 1 for the height of its one-row images
         one = () if self.rank == 2 else (1,)
-        self._kernel_2d: tuple[int, int] = (*one, *self.kernel_size)  # type: ignore[assignment]
-        self._strides_2d: tuple[int, int] = (*one, *self.strides)  # type: ignore[assignment]
-        self._dilation_2d: tuple[int, int] = (*one, *self.dilation_rate)  # type: ignore[assignment]
+        self._kernel_2d: tuple[int, int] = (*one, *self.kernel_size)
+        self._strides_2d: tuple[int, int] = (*one, *self.strides)
+        self._dilation_2d: tuple[int, int] = (*one, *self.dilation_rate)
         self._x: np.ndarray | None = None  # the last input, as (batch, height, width, channels)
         self._plan: _Plan | None = None  # the last input shape's geometry
         self._cols_kept: np.ndarray | None = None  # the last forward's window matrix, when kept
@@ -218,8 +218,8 @@ class _Conv(Layer):
             )
         spatial = input_shape[:-1]
         if self.padding == "valid":
-            spans = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
-            if any(n < s for n, s in zip(spatial, spans)):
+            spans = tuple((k - 1) * d + 1 for k, d in zip(self.kernel_size, self.dilation_rate, strict=True))
+            if any(n < s for n, s in zip(spatial, spans, strict=True)):
                 dilated = f" (dilated to {_x(spans)})" if spans != self.kernel_size else ""
                 raise ShapeError(
                     f"{self.describe()} with padding='valid' needs inputs of at least {_x(spans)}; its "
@@ -227,9 +227,9 @@ class _Conv(Layer):
                     f"{tuple(input_shape)}. "
                     "Use padding='same', a smaller kernel or dilation, or larger inputs."
                 )
-            out = tuple((n - s) // st + 1 for n, s, st in zip(spatial, spans, self.strides))
+            out = tuple((n - s) // st + 1 for n, s, st in zip(spatial, spans, self.strides, strict=True))
         else:
-            out = tuple(-(-n // st) for n, st in zip(spatial, self.strides))
+            out = tuple(-(-n // st) for n, st in zip(spatial, self.strides, strict=True))
         return (*out, self.filters)
 
     def parameter_shapes(self, input_shape: Shape) -> list[Shape]:
@@ -393,17 +393,17 @@ class _Conv(Layer):
             cols = self._cols_kept
             rows = max(1, _PRODUCT_BYTES // (width * cols.itemsize))
             for start in range(0, len(cols), rows):
-                part = slice(start, start + rows)
-                _dot_into(cols[part].T, g[part], grads, accumulate=start > 0)
+                piece = slice(start, start + rows)
+                _dot_into(cols[piece].T, g[piece], grads, accumulate=start > 0)
         else:  # not kept (a large batch): the windows are made again, chunk by chunk
             step = self._step(per_sample * width * images.dtype.itemsize, batch)
-            cols = self._window_matrix(plan, step, images.dtype)
+            buffer = self._window_matrix(plan, step, images.dtype)
             for start in range(0, batch, step):
                 stop = min(start + step, batch)
-                part = cols[: stop - start]
+                part = buffer[: stop - start]
                 self._gather(images, plan, start, stop, part)
-                rows = g[start * per_sample : stop * per_sample]
-                _dot_into(part.reshape(-1, width).T, rows, grads, accumulate=start > 0)
+                outputs = g[start * per_sample : stop * per_sample]
+                _dot_into(part.reshape(-1, width).T, outputs, grads, accumulate=start > 0)
         # written into the existing arrays: the trainer makes them views of one flat buffer
         self.kernel.grad[...] = grads[: plan.window].reshape(self.kernel.grad.shape)
         if self.bias is not None:

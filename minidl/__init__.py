@@ -40,7 +40,17 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import Dense, Input, Layer
+from .layers import (
+    AveragePooling2D,
+    Dense,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    MaxPooling2D,
+    Reshape,
+)
 from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .metrics import Metric
 from .model import Sequential, load
@@ -78,6 +88,12 @@ __all__ = [
     # components
     "Dense",
     "Input",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
     "Sigmoid",
     "Tanh",
     "ReLU",

@@ -1,7 +1,9 @@
 """Layers: the ``Layer`` interface, its registry and the built-in layers.
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
-layers (with their own registry), ``dense`` the fully connected layer and ``Input``.
+layers (with their own registry), ``dense`` the fully connected layer and ``Input``,
+``pooling`` the pooling layers on ``(height, width, channels)`` images and ``reshaping``
+``Flatten`` and ``Reshape``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,26 @@ from typing import Any
 from . import activations
 from .base import Layer, Shape, as_shape, expect_rank, register, registry
 from .dense import Dense, Input
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .reshaping import Flatten, Reshape
 
-__all__ = ["Layer", "Shape", "Dense", "Input", "as_shape", "expect_rank", "registry", "register", "get"]
+__all__ = [
+    "Layer",
+    "Shape",
+    "Dense",
+    "Input",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
+    "as_shape",
+    "expect_rank",
+    "registry",
+    "register",
+    "get",
+]
 
 
 def get(identifier: Any, **kwargs: Any) -> Layer:

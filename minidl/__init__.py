@@ -43,6 +43,7 @@ from .initializers import Initializer
 from .layers import (
     AveragePooling2D,
     Dense,
+    Dropout,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -94,6 +95,7 @@ __all__ = [
     "GlobalAveragePooling2D",
     "Flatten",
     "Reshape",
+    "Dropout",
     "Sigmoid",
     "Tanh",
     "ReLU",

@@ -2,8 +2,8 @@
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
 layers (with their own registry), ``dense`` the fully connected layer and ``Input``,
-``pooling`` the pooling layers on ``(height, width, channels)`` images and ``reshaping``
-``Flatten`` and ``Reshape``.
+``pooling`` the pooling layers on ``(height, width, channels)`` images, ``reshaping``
+``Flatten`` and ``Reshape``, ``regularization`` ``Dropout``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from . import activations
 from .base import Layer, Shape, as_shape, expect_rank, register, registry
 from .dense import Dense, Input
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "GlobalAveragePooling2D",
     "Flatten",
     "Reshape",
+    "Dropout",
     "as_shape",
     "expect_rank",
     "registry",

@@ -461,3 +461,16 @@ def test_hostile_values_in_a_model_file_are_refused(tmp_path, index, change, err
     write_archive(hostile, document, members)
     with pytest.raises(error, match=message):
         minidl.load(hostile)
+
+
+def test_the_pooling_benchmark_alternatives_compute_minidls_gradient() -> None:
+    """benchmarks/pooling.py times other ways of writing W6's pooling; they must agree with minidl's."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import pooling as bench
+
+    assert bench.check((4, 6, 8, 3)) == []
+    assert bench.check((2, 28, 28, 16), torch_threads=()) == []
+    assert len(bench.alternatives()) >= 5

@@ -8,10 +8,11 @@ How they are computed: a window's max (or sum) is separable, the max over its ro
 over each row's columns, so a pooling runs as two one-axis poolings, along the width and then
 along the height. Each one-axis pooling is a loop over the pool's offsets (2 for a pool of 2),
 every step one numpy call on a strided view of the whole batch: no loop over samples, pixels or
-channels. For W6's 2x2 pooling of a (64, 28, 28, 16) float32 batch this took forward and
-backward 4 ms where looping over the 4 offsets of the 2-D window took 10 ms, and reducing a
-``sliding_window_view`` (or a (n, h/2, 2, w/2, 2, c) reshape) with ``max(axis=...)`` 4 ms for
-the forward pass alone (numpy reduces over short strided axes slowly); see docs/benchmarks.md.
+channels. On W6's 2x2 max pooling of a (64, 28, 28, 16) float32 batch, forward and backward
+took 4.1-5.3 ms of CPU where a loop over the 4 offsets of the 2-D window took 5.6-6.7 ms, and
+reducing a ``sliding_window_view`` (or the (n, h/2, 2, w/2, 2, c) reshape) with
+``max(axis=...)`` took 16-22 ms: numpy reduces over short strided axes slowly
+(``python -m benchmarks.pooling`` measures them all, and PyTorch's ``max_pool2d``).
 
 ``padding="same"`` pads as Keras does: the output has ``ceil(size / stride)`` positions and the
 ``max((out - 1) * stride + pool - size, 0)`` padded positions are split with the extra one after
@@ -138,20 +139,34 @@ def _max_backward(
     earlier has nothing left.
     """
     out = y.shape[axis]
-    partition = _is_partition(offsets, x.shape[axis], out)
-    dx = np.empty_like(x) if partition else np.zeros_like(x)
-    rest = g
     last = len(offsets) - 1
+    if _is_partition(offsets, x.shape[axis], out):
+        # Each input lies in one window (W6's 2x2 pools), so dx needs no zero fill, and each
+        # share is written straight into its strided place: no temporary the size of the output.
+        # Fewer large temporaries matter more than it seems: glibc hands freed blocks of a few
+        # MB back to the system, and taking them again costs a page fault per 4 KiB. Writing
+        # the shares through temporaries instead cost W6's pooling 1683 page faults and 7.1-7.8
+        # ms of CPU per forward and backward, against none and 4.1-4.5 ms (benchmarks/pooling.py).
+        dx = np.empty_like(x)
+        rest = g
+        for k, (_, i) in enumerate(offsets):
+            target = dx[_along(axis, i)]
+            if k == last:  # one offset only (a pool of 1)
+                target[...] = rest
+                break
+            np.multiply(rest, x[_along(axis, i)] == y, out=target)
+            if k == last - 1:  # the last offset takes what is left: g minus the shares taken
+                np.subtract(rest, target, out=dx[_along(axis, offsets[last][1])])
+                break
+            rest = rest - target
+        return dx
+    # overlapping windows, strides past the pool, padding or a cropped edge: accumulate into zeros
+    dx = np.zeros_like(x)
+    rest = g
     for k, (o, i) in enumerate(offsets):
         src, dst = _along(axis, o), _along(axis, i)
-        if k == last:
-            taken = rest[src]
-        else:
-            taken = rest[src] * (x[dst] == y[src])
-        if partition:
-            dx[dst] = taken
-        else:
-            dx[dst] += taken
+        taken = rest[src] if k == last else rest[src] * (x[dst] == y[src])
+        dx[dst] += taken
         if k < last:
             if o == slice(0, out):
                 rest = rest - taken

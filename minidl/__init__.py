@@ -53,7 +53,22 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import BatchNormalization, Conv1D, Conv2D, Dense, Input, Layer, LayerNormalization
+from .layers import (
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    LayerNormalization,
+    MaxPooling2D,
+    Reshape,
+)
 from .losses import (
     MAE,
     MSE,
@@ -105,6 +120,13 @@ __all__ = [
     "Input",
     "BatchNormalization",
     "LayerNormalization",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
+    "Dropout",
     "Sigmoid",
     "Tanh",
     "ReLU",

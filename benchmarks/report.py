@@ -125,7 +125,7 @@ def _classifier_section(w: dict[str, Any]) -> list[str]:
         "implementation", "time per run: median (min - max)", "samples/s", "x numpy ref speed"]
     if w["rows"] and "gflops" in w["rows"][0]:
         header += ["GFLOP/s", "of matmul limit"]
-    return _table(header + ["final loss", "test accuracy", "check"], rows)
+    return _table([*header, "final loss", "test accuracy", "check"], rows)
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._checks import number, positive_int
 from .errors import ConfigError, DataError
+from .registry import check_arguments
 
 __all__ = ["xor", "circle", "gaussians", "spiral", "digits", "train_test_split", "GENERATORS", "load"]
 
@@ -130,12 +131,16 @@ def spiral(
     return _finish(x, np.arange(len(x)) < positives, labels, rng)
 
 
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8x8 digits (1797 images): ``x`` of shape (1797, 64) scaled to [0, 1], ``y`` labels 0-9.
+def digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (1797 images), scaled to [0, 1], and their labels 0-9.
 
-    Needs scikit-learn (``pip install minidl[datasets]``); raises ConfigError saying so otherwise.
+    ``x`` has shape (1797, 64), or (1797, 8, 8, 1) with ``images=True`` (height, width,
+    channels, as a Conv2D layer takes them). Needs scikit-learn (``pip install
+    minidl[datasets]``); raises ConfigError saying so otherwise.
     """
-    try:
+    if not isinstance(images, bool):
+        raise ConfigError(f"images must be True or False; received images={images!r}.")
+    try:  # imported here: scikit-learn is an optional extra, and slow to import
         from sklearn.datasets import load_digits
     except ImportError:
         raise ConfigError(
@@ -143,7 +148,8 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
             "install it with: pip install 'minidl[datasets]' (or pip install scikit-learn)."
         ) from None
     bunch = load_digits()
-    return bunch.data / 16.0, bunch.target.astype(np.int64)
+    x = bunch.data / 16.0
+    return (x.reshape(-1, 8, 8, 1) if images else x), bunch.target.astype(np.int64)
 
 
 #: The data sets a configuration's ``[data] dataset`` may name.
@@ -158,8 +164,6 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 def load(name: str, **arguments: Any) -> tuple[np.ndarray, np.ndarray]:
     """The data set ``name`` (one of :data:`GENERATORS`) made with ``arguments``."""
-    from .registry import check_arguments
-
     if name not in GENERATORS:
         raise ConfigError(f"Unknown data set {name!r}; available: {', '.join(GENERATORS)}.")
     generator = GENERATORS[name]

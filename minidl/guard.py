@@ -30,16 +30,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .errors import DivergenceError
 
 if TYPE_CHECKING:
+    from .callbacks import History
     from .layers import Layer
     from .optimizers import Optimizer
-    from .callbacks import History
 
 __all__ = [
     "NONFINITE_POLICIES", "DivergenceWarning", "GuardState", "check_update", "check_weights_before_fit",
@@ -83,7 +83,8 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     if rows < 4:
         # small buffers: one dot product with ones, the fewest and cheapest calls (0.27 us on the
         # nine gradients of lecture 1, where np.add.reduce takes 0.55 us; a partial adds no frame)
-        return partial(flat.dot, np.ones_like(flat))
+        # (a 1-D dot product is a scalar; numpy's stubs type it as an array)
+        return cast(Callable[[], float], partial(flat.dot, np.ones_like(flat)))
     body = flat[: rows * _GEMV_WIDTH].reshape(rows, _GEMV_WIDTH)
     tail = flat[rows * _GEMV_WIDTH :]
     ones = np.ones(_GEMV_WIDTH, dtype=flat.dtype)
@@ -124,8 +125,16 @@ def check_update(guard: GuardState, value_sum: Callable[[], float]) -> None:
     hides it or when it was the epoch's last. ``value_sum`` is the trainer's
     :func:`gradient_sum` of its flat weight buffer.
     """
-    layer_name = None if guard.policy == "ignore" else _nonfinite_weights(guard.layers, value_sum)
+    if guard.policy == "ignore":
+        return
+    layer_name = _nonfinite_weights(guard.layers, value_sum)
     if layer_name is None:
+        found = _nonfinite_buffer(guard.layers)
+        if found is not None:
+            raise _AppliedDivergence(
+                f"the {found[1]} of layer {found[0]!r} (state the layer updates in training) is not finite",
+                layer=found[0],
+            )
         return
     raise _AppliedDivergence(
         f"every gradient was finite, but the update made the weights of layer {layer_name!r} not finite "
@@ -143,6 +152,9 @@ def check_weights_before_fit(layers: tuple[Layer, ...], value_sum: Callable[[], 
     """
     layer_name = _nonfinite_weights(layers, value_sum)
     if layer_name is None:
+        found = _nonfinite_buffer(layers)
+        layer_name = None if found is None else found[0]
+    if layer_name is None:
         return
     raise DivergenceError(
         f"The weights of layer {layer_name!r} hold NaN or infinity before training starts (left by an "
@@ -150,6 +162,18 @@ def check_weights_before_fit(layers: tuple[Layer, ...], value_sum: Callable[[], 
         "trained. Reload a saved model or checkpoint, or give finite weights with set_weights.",
         layer=layer_name,
     )
+
+
+def _nonfinite_buffer(layers: tuple[Layer, ...]) -> tuple[str | None, str] | None:
+    """``(layer name, buffer name)`` of the first buffer holding NaN or infinity, or None.
+
+    Buffers are few and small (a batch norm's statistics), so they are checked one by one.
+    """
+    for layer in layers:
+        for buffer in layer.buffers():
+            if not np.isfinite(buffer.value).all():
+                return layer.name, buffer.name
+    return None
 
 
 def _nonfinite_weights(layers: tuple[Layer, ...], value_sum: Callable[[], float]) -> str | None:

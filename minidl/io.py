@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from . import losses, optimizers
 from . import layers as layers_module
+from . import losses, optimizers
 from . import metrics as metrics_module
-from ._version import __version__
 from ._archive import (
     DOCUMENT,
     Archive,
@@ -40,16 +40,21 @@ from ._archive import (
     read_arrays,
     write_archive,
 )  # fmt: skip
+from ._version import __version__
 from .data import DTYPES
 from .errors import ConfigError, DivergenceError, FormatError, MinidlError, ShapeError
 from .layers import Layer, Shape
 from .layers.activations import Activation
+from .parameter import Buffer, Parameter
 
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "FORMAT_VERSION",
+__all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "weight_slots",
+           "FORMAT_VERSION",
            "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
+
+_T = TypeVar("_T")
 
 #: The version of the file format this minidl writes; files of a newer version are refused.
 #: Version 2 records the model's input shape (version 1 files, without it, are still read).
@@ -82,16 +87,26 @@ def _header(kind: str) -> dict[str, Any]:
     return {"format": _KINDS[kind], "format_version": FORMAT_VERSION, "minidl_version": __version__}
 
 
+def weight_slots(model: Sequential) -> dict[str, tuple[Layer, Parameter | Buffer]]:
+    """Every array of ``model.get_weights()``, in its order, by its member name in a file:
+    ``weights/<layer>/<j>`` for the j-th parameter of a layer, ``state/<layer>/<j>`` for its j-th
+    buffer (non-trainable state)."""
+    slots: dict[str, tuple[Layer, Parameter | Buffer]] = {}
+    for i, layer in enumerate(model.layers):
+        slots.update((f"weights/{i}/{j}", (layer, p)) for j, p in enumerate(layer.parameters()))
+        slots.update((f"state/{i}/{j}", (layer, b)) for j, b in enumerate(layer.buffers()))
+    return slots
+
+
 def _weight_arrays(model: Sequential) -> dict[str, np.ndarray]:
     arrays = {}
-    for i, layer in enumerate(model.layers):
-        for j, p in enumerate(layer.parameters()):
-            if not np.isfinite(p.value).all():
-                raise DivergenceError(
-                    f"The {p.name} of layer {layer.name!r} contains NaN or infinity; a diverged model "
-                    "is not saved (nothing was written).", layer=layer.name,
-                )  # fmt: skip
-            arrays[f"weights/{i}/{j}"] = p.value
+    for name, (layer, p) in weight_slots(model).items():
+        if not np.isfinite(p.value).all():
+            raise DivergenceError(
+                f"The {p.name} of layer {layer.name!r} contains NaN or infinity; a diverged model "
+                "is not saved (nothing was written).", layer=layer.name,
+            )  # fmt: skip
+        arrays[name] = p.value
     return arrays
 
 
@@ -165,16 +180,13 @@ def load_weights(model: Sequential, path: PathLike) -> None:
     with open_archive(path) as archive:
         document = _read_document(archive, None)
         index = check_index(archive, document)
-        expected = {
-            f"weights/{i}/{j}": (layer, p.name, p.shape)
-            for i, layer in enumerate(model.layers)
-            for j, p in enumerate(layer.parameters())
-        }
-        expect_names(index, set(expected), "weights/")
-        for name, (layer, what, shape) in expected.items():
-            expect_entry(index[name], shape, model.dtype, f"the {what} of layer {layer.name!r}")
+        expected = weight_slots(model)
+        for prefix in ("weights/", "state/"):
+            expect_names(index, {name for name in expected if name.startswith(prefix)}, prefix)
+        for name, (layer, p) in expected.items():
+            expect_entry(index[name], p.shape, model.dtype, f"the {p.name} of layer {layer.name!r}")
         check_member_sizes(archive, index)
-        arrays = read_arrays(archive, index, "weights/")
+        arrays = read_arrays(archive, index, "weights/") | read_arrays(archive, index, "state/")
     model.set_weights([arrays[name] for name in expected])
 
 
@@ -241,6 +253,9 @@ def _build_model(
             f"The file's model has {len(config['layers'])} layers; minidl loads at most "
             f"minidl.io.MAX_LAYERS = {MAX_LAYERS}."
         )
+    strays = sorted(n for n in index if not n.startswith(("weights/", "state/", "optimizer/", "history/")))
+    if strays:
+        raise FormatError(f"The file holds arrays minidl does not know: {strays[:5]} ({len(strays)} in all).")
     layers = [_make_layer(i, layer_config) for i, layer_config in enumerate(config["layers"])]
     input_shape = _input_shape(config.get("input_shape"), layers)
     _check_planned_shapes(layers, input_shape, index, np.dtype(config["dtype"]))
@@ -251,22 +266,12 @@ def _build_model(
         ),
         "the model",
     )
-    weights = read_arrays(archive, index, "weights/")
-    for i, layer in enumerate(model.layers):  # built layers must be exactly what was planned
-        for j, p in enumerate(layer.parameters()):
-            expect_entry(
-                index.get(f"weights/{i}/{j}") or _missing(f"weights/{i}/{j}"),
-                p.shape,
-                model.dtype,
-                f"The {p.name} of layer {layer.name!r}",
-            )
-    model.set_weights(
-        [
-            weights[f"weights/{i}/{j}"]
-            for i, layer in enumerate(model.layers)
-            for j, _ in enumerate(layer.parameters())
-        ]
-    )
+    slots = weight_slots(model)
+    expect_names(index, {name for name in slots if name.startswith("state/")}, "state/")
+    for name, (layer, p) in slots.items():  # built layers must be exactly what was planned
+        expect_entry(index.get(name) or _missing(name), p.shape, model.dtype, f"The {p.name} of layer {layer.name!r}")
+    weights = read_arrays(archive, index, "weights/") | read_arrays(archive, index, "state/")
+    model.set_weights([weights[name] for name in slots])
     if document["compile"] is not None:
         _restore_training(archive, document, index, model)
     elif any(name.startswith(("optimizer/", "history/")) for name in index):
@@ -286,7 +291,7 @@ def _make_layer(i: int, config: Any) -> Layer:
     return _component(lambda: layers_module.get(config), f"layer {i} ({config['type']!r})")
 
 
-def _component(make: Callable[[], Any], what: str) -> Any:
+def _component(make: Callable[[], _T], what: str) -> _T:
     # Components come only from the registries, which check argument names; a constructor that
     # rejects a value in an unexpected way still surfaces as a minidl error.
     try:
@@ -392,7 +397,7 @@ def _restore_training(
     loss = _component(lambda: losses.get(compiled["loss"]), "the loss")
     optimizer = _component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer")
     # each metric through its registry, as every component; compile checks names and targets
-    resolved = [_component(lambda m=m: metrics_module.get(m), f"metric {i}") for i, m in enumerate(metrics)]
+    resolved = [_component(partial(metrics_module.get, m), f"metric {i}") for i, m in enumerate(metrics)]
     _component(lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section")
     epochs, keys = training["epochs"], training["history"]
     if (
@@ -411,7 +416,6 @@ def _restore_training(
                 f"file holds a {entry['dtype']} array of shape {entry['shape']}."
             )
     expect_names(index, {f"history/{k}" for k in keys}, "history/")
-    optimizer = model.optimizer
     template = model.trainer.optimizer_state_template()
     for name, entry in index.items():
         if name.startswith("optimizer/"):

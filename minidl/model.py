@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .layers import Input, Layer, Shape, activations, as_shape
 from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 from .progress import progress_callback
 from .training import Trainer, forward_in_chunks, set_training
 
@@ -233,6 +233,18 @@ class Sequential:
         """Every trainable parameter, in layer order (what an optimizer steps)."""
         return [p for layer in self._layers for p in layer.parameters()]
 
+    def buffers(self) -> list[Buffer]:
+        """Every buffer (non-trainable state, such as a batch norm's moving mean), in layer order."""
+        return [b for layer in self._layers for b in layer.buffers()]
+
+    def _weights(self) -> list[tuple[Layer, Parameter | Buffer]]:
+        # what get_weights lists, as Keras does: per layer, its parameters, then its buffers
+        slots: list[tuple[Layer, Parameter | Buffer]] = []
+        for layer in self._layers:
+            slots.extend((layer, p) for p in layer.parameters())
+            slots.extend((layer, b) for b in layer.buffers())
+        return slots
+
     # ------------------------------------------------------------------ compile
     @property
     def loss(self) -> Loss | None:
@@ -368,6 +380,16 @@ class Sequential:
         set_training(self._layers, False)
         return forward_in_chunks(self._layers, x, batch_size or len(x))
 
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[False] = False
+    ) -> float | list[float]: ...
+    @overload
+    def evaluate(self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]) -> dict[str, float]: ...
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]: ...
     def evaluate(
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
     ) -> float | list[float] | dict[str, float]:
@@ -438,21 +460,23 @@ class Sequential:
 
     # ------------------------------------------------------------------ weights
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every parameter array, in layer order (per Dense: weight, then bias)."""
-        return [p.value.copy() for p in self.parameters()]
+        """Copies of every weight array, in layer order: per layer its parameters (Dense: weight,
+        then bias), then its buffers (non-trainable state), as Keras lists them."""
+        return [w.value.copy() for _, w in self._weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Sets every parameter from ``weights`` (same order and shapes as :meth:`get_weights`).
 
         All arrays are checked before any is written, so a bad list changes nothing.
         """
-        params = self.parameters()
-        owners = [layer for layer in self._layers for _ in layer.parameters()]
-        if isinstance(weights, np.ndarray) or len(weights) != len(params):
+        slots = self._weights()
+        if isinstance(weights, np.ndarray) or len(weights) != len(slots):
             got = "an array" if isinstance(weights, np.ndarray) else f"{len(weights)} arrays"
-            raise ShapeError(f"set_weights needs a list of {len(params)} arrays (one per parameter); received {got}.")
+            raise ShapeError(
+                f"set_weights needs a list of {len(slots)} arrays (one per parameter and buffer); received {got}."
+            )
         arrays = []
-        for p, layer, w in zip(params, owners, weights):
+        for (layer, p), w in zip(slots, weights, strict=True):
             a = as_weight(w, f"the {p.name} of {layer.name}")
             if a.shape != p.shape:
                 raise ShapeError(
@@ -460,7 +484,7 @@ class Sequential:
                     f"received an array of shape {a.shape}."
                 )
             arrays.append(a)
-        for p, a in zip(params, arrays):
+        for (_, p), a in zip(slots, arrays, strict=True):
             p.value[...] = a
 
     # ------------------------------------------------------------------ random state
@@ -501,9 +525,10 @@ class Sequential:
         shapes = self._shapes()
         for i, layer in enumerate(self._layers):
             shape = "?" if shapes is None else _batch_shape(shapes[i + 1])
-            count = sum(p.size for p in layer.parameters())
+            count = sum(w.size for w in (*layer.parameters(), *layer.buffers()))
             rows.append((f"{layer.name} ({type(layer).__name__})", shape, f"{count:,}" if layer.built else "?"))
-        total = sum(p.size for p in self.parameters())
+        trainable = sum(p.size for p in self.parameters())
+        frozen = sum(b.size for b in self.buffers())
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         line = "-" * (sum(widths) + 4)
         text = [f"Model: {self.name!r}", line]
@@ -511,7 +536,12 @@ class Sequential:
             text.append(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
             if i == 0:
                 text.append(line)
-        text += [line, f"Total params: {total:,}  (dtype {self.dtype})", f"Trainable params: {total:,}"]
+        text += [
+            line,
+            f"Total params: {trainable + frozen:,}  (dtype {self.dtype})",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {frozen:,}",
+        ]
         if not self.built:
             text.append("(not built yet: the input shape is learnt from the first data)")
         print_fn("\n".join(text))

@@ -1,4 +1,4 @@
-"""Parameters: a value array and the gradient array of the same shape and dtype."""
+"""Parameters (a value array and its gradient) and buffers (non-trainable state, no gradient)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,33 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Parameter", "pack"]
+__all__ = ["Parameter", "Buffer", "pack"]
 
 
-class Parameter:
+class _NamedArray:
+    """A named array: what parameters and buffers share (shape, size, a readable repr)."""
+
+    __slots__ = ("value", "name")
+    value: np.ndarray
+    name: str
+
+    def __init__(self, value: np.ndarray, name: str = "") -> None:
+        self.value = value
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Parameter(_NamedArray):
     """A trainable array and its gradient.
 
     Layers write ``grad`` in place during ``backward``; optimizers update ``value`` in place.
@@ -23,26 +46,29 @@ class Parameter:
         (2, 3)
     """
 
-    __slots__ = ("value", "grad", "name", "__weakref__")
-    value: np.ndarray
+    __slots__ = ("grad", "__weakref__")
     grad: np.ndarray
-    name: str
 
     def __init__(self, value: np.ndarray, name: str = "") -> None:
-        self.value = value
+        super().__init__(value, name)
         self.grad = np.zeros_like(value)
-        self.name = name
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.value.shape
 
-    @property
-    def size(self) -> int:
-        return int(self.value.size)
+class Buffer(_NamedArray):
+    """A named array of a layer's non-trainable state, such as a batch norm's moving mean.
 
-    def __repr__(self) -> str:
-        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+    A layer returns its buffers from ``buffers()``. They are saved in model files and
+    checkpoints and restored bit for bit, checked for NaN and infinity by the guard, listed
+    by ``get_weights``, counted as non-trainable in ``summary()``, and never seen by an
+    optimizer: the layer itself updates ``value`` in place (during training).
+
+    Example:
+        >>> b = Buffer(np.ones(3), name="moving_variance")
+        >>> b.shape
+        (3,)
+    """
+
+    __slots__ = ()
 
 
 def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:
@@ -57,7 +83,7 @@ def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:
     # and allocating the flat gradient only once the old values are gone, means packing never
     # holds more than one extra copy of the weights (peak 2x the parameters instead of 4x).
     for p in parameters:
-        p.grad = None  # type: ignore[assignment]
+        del p.grad
     values = np.empty(total, dtype=dtype)
     offset = 0
     for p in parameters:

@@ -101,3 +101,18 @@ def test_digits_needs_scikit_learn(monkeypatch) -> None:
     monkeypatch.setitem(__import__("sys").modules, "sklearn.datasets", None)
     with pytest.raises(ConfigError, match=r"pip install 'minidl\[datasets\]'"):
         datasets.digits()
+
+
+def test_digits_as_images_are_the_flat_digits_reshaped() -> None:
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    images, labels = datasets.digits(images=True)
+    flat, same_labels = datasets.digits()
+    raw = load_digits()
+    assert images.shape == (1797, 8, 8, 1) and flat.shape == (1797, 64)
+    np.testing.assert_array_equal(images[..., 0], raw.images / 16.0)  # rows of pixels, as scikit-learn shows them
+    np.testing.assert_array_equal(flat, raw.data / 16.0)
+    np.testing.assert_array_equal(labels, same_labels)
+    with pytest.raises(ConfigError, match="images must be True or False"):
+        datasets.digits(images="yes")

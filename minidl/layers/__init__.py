@@ -2,7 +2,7 @@
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
 layers (with their own registry), ``dense`` the fully connected layer and ``Input``, ``conv``
-the convolutions.
+the convolutions, ``normalization`` batch and layer normalization.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from . import activations
 from .base import Layer, Shape, as_shape, expect_rank, register, registry
 from .conv import Conv1D, Conv2D
 from .dense import Dense, Input
+from .normalization import BatchNormalization, LayerNormalization
 
 __all__ = [
-    "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D",
+    "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D", "BatchNormalization", "LayerNormalization",
     "as_shape", "expect_rank", "registry", "register", "get",
 ]
 

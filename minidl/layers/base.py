@@ -21,7 +21,7 @@ import numpy as np
 
 from .._component import Described
 from ..errors import ConfigError, NotCompiledError, ShapeError
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 from ..registry import Registry
 
 __all__ = ["Layer", "Shape", "as_shape", "expect_rank", "registry", "register"]
@@ -143,6 +143,14 @@ class Layer(Described, ABC):
         """The layer's trainable parameters, in a fixed order (none by default)."""
         return []
 
+    def buffers(self) -> list[Buffer]:
+        """The layer's non-trainable state (a batch norm's moving statistics), in a fixed order.
+
+        None by default. Buffers are saved and restored with the parameters and checked by the
+        guard, but no optimizer touches them: the layer updates them itself, in training.
+        """
+        return []
+
     # ------------------------------------------------------------------ description
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as plain JSON values (``name`` excluded)."""
@@ -164,5 +172,6 @@ def expect_rank(layer: Layer, input_shape: Shape, rank: int, example: str) -> No
         )
 
 
-registry: Registry[Layer] = Registry("layer", Layer)
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Layer] = Registry("layer", Layer)  # type: ignore[type-abstract]
 register = registry.register

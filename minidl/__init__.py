@@ -69,6 +69,8 @@ from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
+from . import sweeps
+from .sweeps import sweep
 
 __all__ = [
     "__version__",
@@ -87,6 +89,7 @@ __all__ = [
     "validation",
     "training",
     "guard",
+    "sweeps",
     # interfaces
     "Layer",
     "Activation",
@@ -130,6 +133,8 @@ __all__ = [
     # files and checkpoints
     "load",
     "ModelCheckpoint",
+    # many fits
+    "sweep",
     # errors
     "MinidlError",
     "ShapeError",

@@ -631,13 +631,22 @@ def _higher_is_better(metric: str) -> bool:
         return True
 
 
-def _default_metric(trial: Trial) -> str:
+def _figures(trial: Trial) -> list[str]:
+    """The figures a trial of this configuration records, the default metric first."""
     parsed = config_module.TrainingConfig.from_dict(trial.config)
-    names = list(parsed.build(seed=0).metrics)
-    name = names[0] if names else "loss"
-    if "test_split" in parsed.data:
-        return f"test_{name}"
-    return f"val_{name}" if parsed.fit.get("validation_split") else name
+    names = [*parsed.build(seed=0).metrics, "loss"]
+    prefixes = ["test_"] if "test_split" in parsed.data else []
+    prefixes += ["val_"] if parsed.fit.get("validation_split") else []
+    return [f"{p}{n}" for p in [*prefixes, ""] for n in names]
+
+
+def _check_metric(metric: str | None, plan: list[Trial]) -> str:
+    known = _figures(plan[0])
+    if metric is None:
+        return known[0]
+    if not any(metric in _figures(t) for t in plan[:: max(1, len(plan) // 20)]):
+        raise ConfigError(f"The metric {metric!r} is not a figure these trials record; they record {known}.")
+    return metric
 
 
 def _rows(plan: list[Trial], records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -792,7 +801,7 @@ def sweep(
     began = time.perf_counter()
     threads = check_threads(threads, "threads") or 1
     plan, source = plan_trials(config, grid, seeds, trials=trials, random=random, sample_seed=sample_seed)
-    metric = metric or _default_metric(plan[0])
+    metric = _check_metric(metric, plan)
     if mode not in ("auto", "max", "min"):
         raise ConfigError(f"mode must be 'auto', 'max' or 'min'; received {mode!r}.")
     higher = _higher_is_better(metric) if mode == "auto" else mode == "max"

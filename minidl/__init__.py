@@ -23,6 +23,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    sweeps,
     testing,
     training,
     validation,
@@ -69,7 +70,6 @@ from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
-from . import sweeps
 from .sweeps import sweep
 
 __all__ = [

@@ -31,4 +31,5 @@ def blas_threads(threads: int | None) -> AbstractContextManager[Any]:
         return nullcontext()
     from threadpoolctl import threadpool_limits  # a dependency of minidl; imported when first needed
 
-    return threadpool_limits(limits=threads, user_api="blas")
+    limits: AbstractContextManager[Any] = threadpool_limits(limits=threads, user_api="blas")
+    return limits

@@ -18,6 +18,7 @@ import copy
 import inspect
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,8 @@ except ImportError as _exc:  # validate_data is new in 1.6: an older scikit-lear
 
 from . import config as config_module
 from . import io, losses, optimizers
-from ._threads import blas_threads, check_threads
 from . import layers as layers_module
+from ._threads import blas_threads, check_threads
 from .activations import Activation, Sigmoid, Softmax
 from .callbacks import Callback
 from .layers import Dense
@@ -72,7 +73,7 @@ _OUTPUTS = ("auto", "given")
 _PICKLED_NETWORK = "_minidl_network"  # the key of the network's file bytes in a pickle's state
 
 
-class _MinidlEstimator(BaseEstimator):
+class _MinidlEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn is untyped: its classes are Any
     """What the classifier and the regressor share: parameters, the network, fit and pickling."""
 
     #: The loss chosen when neither ``loss`` nor the configuration names one.
@@ -117,7 +118,7 @@ class _MinidlEstimator(BaseEstimator):
         """The constructor's arguments; with ``deep=True`` also every argument of the optimizer,
         the loss and each layer in effect, as ``optimizer__<arg>``, ``loss__<arg>`` and
         ``layers__<i>__<arg>`` (what :meth:`set_params` and a grid search can set)."""
-        params = super().get_params(deep=False)
+        params: dict[str, Any] = super().get_params(deep=False)
         if not deep:
             return params
         try:
@@ -127,7 +128,7 @@ class _MinidlEstimator(BaseEstimator):
                     params.update((f"{name}__{k}", v) for k, v in _arguments(spec, _registry(name)).items())
             for i, spec in enumerate(self._effective("layers")):
                 params.update((f"layers__{i}__{k}", v) for k, v in _arguments(spec, None).items())
-        except Exception:  # noqa: BLE001, S110 - get_params never raises: a bad config is reported by fit
+        except Exception:  # noqa: BLE001 - get_params never raises: a bad config is reported by fit
             pass
         return params
 
@@ -194,7 +195,7 @@ class _MinidlEstimator(BaseEstimator):
         if isinstance(self.config, config_module.TrainingConfig):
             return self.config
         if isinstance(self.config, (str, os.PathLike)):
-            return config_module.load(self.config)
+            return config_module.load(self.config if isinstance(self.config, str) else Path(self.config))
         raise ValueError(
             f"config must be a bundled configuration's name, a path to a TOML file or a "
             f"minidl.config.TrainingConfig; received {type(self.config).__name__}."
@@ -248,7 +249,8 @@ class _MinidlEstimator(BaseEstimator):
         check_is_fitted(self)
         x = validate_data(self, x, reset=False, dtype=(np.float64, np.float32))
         with blas_threads(check_threads(self.blas_threads, "blas_threads")):
-            return self.model_.predict(x)
+            outputs: np.ndarray = self.model_.predict(x)
+        return outputs
 
     def _check_width(self, model: Sequential, width: int, what: str) -> None:
         if model.output_shape != (width,):
@@ -274,7 +276,7 @@ class _MinidlEstimator(BaseEstimator):
         super().__setstate__(state)
 
 
-class MinidlClassifier(ClassifierMixin, _MinidlEstimator):
+class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]  # as above
     """A minidl network as a scikit-learn classifier.
 
     Args:
@@ -391,12 +393,13 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):
         """The class label of each sample: the most probable class (or output above 0.5)."""
         outputs = self._network_outputs(X)
         index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
-        return self.classes_[index]
+        labels: np.ndarray = self.classes_[index]
+        return labels
 
     def _has_probabilities(self) -> bool:
         return getattr(self, "_probabilities", True)  # unknown before fit: the default network has them
 
-    @available_if(_has_probabilities)
+    @available_if(_has_probabilities)  # type: ignore[untyped-decorator]  # scikit-learn's, untyped
     def predict_proba(self, X: Any) -> np.ndarray:
         """The probability of each class, columns in the order of ``classes_``.
 
@@ -425,7 +428,7 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):
         return log[:, 1] - log[:, 0] if outputs.shape[1] == 2 else log
 
 
-class MinidlRegressor(RegressorMixin, _MinidlEstimator):
+class MinidlRegressor(RegressorMixin, _MinidlEstimator):  # type: ignore[misc]  # as above
     """A minidl network as a scikit-learn regressor, for 1-D or 2-D targets.
 
     The arguments are :class:`MinidlClassifier`'s, except that the loss defaults to ``"mse"``

@@ -112,14 +112,13 @@ def parse_grid(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, lis
     ``--grid``) or from a mapping of keys to a value or a list of values."""
     if items is None:
         return {}
+    grid: dict[str, list[Any]] = {}
     if isinstance(items, Mapping):
-        grid = {}
         for key, values in items.items():
             grid[str(key)] = list(values) if isinstance(values, (list, tuple)) else [values]
             if not grid[str(key)]:
                 raise ConfigError(f"The grid key {key!r} has no values.")
         return grid
-    grid: dict[str, list[Any]] = {}
     for item in items:
         key, sep, text = str(item).partition("=")
         if not sep or not key.strip():
@@ -136,8 +135,9 @@ def parse_seeds(seeds: str | int | Iterable[int] | None) -> list[int] | None:
     """``"0-19"``, ``"0,3,5-7"``, an int or a list of ints as a list of distinct seeds (None stays None)."""
     if seeds is None:
         return None
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        values = [int(seeds)]
+    values: list[Any]
+    if isinstance(seeds, (int, np.integer)):
+        values = [seeds]  # a bool is refused below, with the other bad values
     elif isinstance(seeds, str):
         values = []
         for part in seeds.split(","):
@@ -160,8 +160,10 @@ def parse_seeds(seeds: str | int | Iterable[int] | None) -> list[int] | None:
 def _raw(config: str | os.PathLike[str] | config_module.TrainingConfig) -> tuple[dict[str, Any], str]:
     """The configuration as the plain dict of its TOML, and where it came from."""
     if not isinstance(config, config_module.TrainingConfig):
-        config = config_module.load(config)
-    raw = {"model": config.model, "compile": config.compile, "fit": config.fit, "data": config.data}
+        config = config_module.load(config if isinstance(config, str) else Path(config))
+    raw: dict[str, Any] = {
+        "model": config.model, "compile": config.compile, "fit": config.fit, "data": config.data
+    }  # fmt: skip
     if config.predict:
         raw["predict"] = config.predict
     if config.description:
@@ -282,7 +284,7 @@ def plan_trials(
     points = parse_grid(grid)
     seed_list = parse_seeds(seeds) or [int(raw["model"].get("seed") or 0)]
     paths = {key: resolve_key(key, raw) for key in points}
-    combos = [dict(zip(points, values)) for values in itertools.product(*points.values())]
+    combos = [dict(zip(points, values, strict=True)) for values in itertools.product(*points.values())]
     if trials is not None:
         if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= len(combos):
             raise ConfigError(f"trials must be 1 to {len(combos)} (the grid's points); received {trials!r}.")
@@ -343,8 +345,8 @@ def run_trial(task: Mapping[str, Any]) -> dict[str, Any]:
             record["figures"] = {k: values[-1] for k, values in record["history"].items() if values}
             if x_test is not None:
                 test = model.evaluate(x_test, y_test, return_dict=True)
-                figures = test.items()  # type: ignore[union-attr]  # return_dict=True: a dict
-                record["figures"].update((f"test_{k}", float(v)) for k, v in figures)
+                if isinstance(test, dict):  # always, with return_dict=True
+                    record["figures"].update((f"test_{k}", float(v)) for k, v in test.items())
             record["model"] = io.to_bytes(model)
     except Exception as exc:  # noqa: BLE001 - a trial's fault is recorded, never stops the sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", model=None)
@@ -427,7 +429,8 @@ class LocalBackend(Backend):
         def new_pool() -> ProcessPoolExecutor:
             return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
-        queue, running = deque(tasks), {}
+        queue: deque[Mapping[str, Any]] = deque(tasks)
+        running: dict[Any, Mapping[str, Any]] = {}  # future -> its task
         pool = new_pool()
         try:
             while queue or running:
@@ -723,7 +726,8 @@ class _Progress:
     ) -> None:
         self.stream, self.total, self.runner = stream, total, runner
         self.metric, self.higher = metric, higher
-        self.done, self.failed, self.best = reused, 0, None
+        self.done, self.failed = reused, 0
+        self.best: tuple[float, int, dict[str, Any]] | None = None  # value, seed, grid values
 
     def say(self, text: str) -> None:
         if self.stream is not None:

@@ -408,5 +408,5 @@ def test_from_bytes_checks_like_load() -> None:
     data = minidl.io.to_bytes(make_model())
     with pytest.raises(FormatError, match="the pickled network is not a minidl model file"):
         minidl.io.from_bytes(data[:-1], minidl.Sequential, where="the pickled network")
-    with pytest.raises(FormatError, match="must be bytes .* received str"):
+    with pytest.raises(FormatError, match=r"must be bytes .* received str"):
         minidl.io.from_bytes("not bytes", minidl.Sequential)  # type: ignore[arg-type]

@@ -13,22 +13,22 @@ import numpy as np
 import pytest
 from extras import require
 
-require("sklearn", "sklearn")
+require("sklearn", "sklearn")  # before the imports below, which need it (hence their E402)
 
-from joblib import Parallel, delayed
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import (
+from joblib import Parallel, delayed  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import (  # noqa: E402
     check_classifiers_train,
     check_regressors_train,
     parametrize_with_checks,
 )
 
-import minidl
-from minidl.datasets import digits
-from minidl.sklearn import MinidlClassifier, MinidlRegressor
+import minidl  # noqa: E402
+from minidl.datasets import digits  # noqa: E402
+from minidl.sklearn import MinidlClassifier, MinidlRegressor  # noqa: E402
 
 # Small and quick, so the ~110 checks take a few seconds; the defaults run in a slow test below.
 FAST = {"layers": [{"type": "dense", "units": 16, "activation": "relu"}], "epochs": 20,
@@ -149,7 +149,7 @@ def test_a_network_without_probability_outputs_has_no_predict_proba() -> None:
     assert np.array_equal(model.decision_function(x[:5]).argmax(axis=1), model.predict(x[:5]))
     with pytest.raises(ValueError, match=r"outputs samples of shape \(10,\), but the classes needs 3"):
         MinidlClassifier(given, output="given").fit(x[:200], y[:200] % 3)
-    with pytest.raises(ValueError, match="output must be 'auto'.*received 'last'"):
+    with pytest.raises(ValueError, match=r"output must be 'auto'.*received 'last'"):
         MinidlClassifier(output="last").fit(x[:20], y[:20])
 
 

@@ -79,7 +79,7 @@ def test_values_grid_and_seeds_parse() -> None:
     assert parse_grid({"a": 1, "b": [1, 2]}) == {"a": [1], "b": [1, 2]}
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7] and parse_seeds(5) == [5] and parse_seeds(None) is None
     for bad in ("1-x", "-1", "2,2"):
-        with pytest.raises(ConfigError, match="[Ss]eeds"):
+        with pytest.raises(ConfigError, match=r"[Ss]eeds"):
             parse_seeds(bad)
     with pytest.raises(ConfigError, match="KEY=V1,V2"):
         parse_grid(["epochs"])
@@ -92,7 +92,7 @@ def test_keys_follow_the_configuration_and_may_leave_out_the_section() -> None:
     assert resolve_key("layers.0.units", raw) == ("model", "layers", "0", "units")
     assert resolve_key("epochs", raw) == ("fit", "epochs")
     assert resolve_key("data.noise", raw) == ("data", "noise")
-    with pytest.raises(ConfigError, match="ambiguous: say model.seed or data.seed"):
+    with pytest.raises(ConfigError, match=r"ambiguous: say model\.seed or data\.seed"):
         resolve_key("seed", raw)
     with pytest.raises(ConfigError, match="not a grid key: give the seeds with --seeds"):
         resolve_key("model.seed", raw)

@@ -23,6 +23,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    sweeps,
     testing,
     training,
     validation,
@@ -84,6 +85,7 @@ from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
+from .sweeps import sweep
 
 __all__ = [
     "__version__",
@@ -102,6 +104,7 @@ __all__ = [
     "validation",
     "training",
     "guard",
+    "sweeps",
     # interfaces
     "Layer",
     "Activation",
@@ -152,6 +155,8 @@ __all__ = [
     # files and checkpoints
     "load",
     "ModelCheckpoint",
+    # many fits
+    "sweep",
     # errors
     "MinidlError",
     "ShapeError",

@@ -10,11 +10,12 @@ epoch's mean loss, as any training loop that reports its progress does.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from scipy.special import expit
 
 __all__ = [
     "lecture1_as_published", "lecture1_scalar", "lecture1_matrices", "lecture2_as_published", "lecture2",
-    "mlp_classifier",
+    "mlp_classifier", "SmallCnn", "small_cnn",
 ]
 
 
@@ -233,3 +234,228 @@ def mlp_classifier(
                     g = g_prev
         epoch_loss = total / len(batches)
     return [a for pair in zip(ws, bs) for a in pair], epoch_loss
+
+
+# ---------------------------------------------------------------------------------------------
+# W6: the small CNN, channels-last, written for speed. Every buffer a step needs is allocated
+# once (for the batch size; a shorter last batch uses the leading part of each), so a step
+# allocates almost nothing: a fresh multi-megabyte array costs its page faults on every step.
+
+
+def _windows3x3(padded: np.ndarray) -> np.ndarray:
+    # (n, h + 2, w + 2, c) -> the read-only view (n, h, w, 3, 3, c) of every 3x3 window
+    n, hp, wp, c = padded.shape
+    s = padded.strides
+    shape = (n, hp - 2, wp - 2, 3, 3, c)
+    return as_strided(padded, shape, (s[0], s[1], s[2], s[1], s[2], s[3]), writeable=False)
+
+
+class _Conv3x3:
+    """A 3x3 'same' convolution without its bias (added after pooling, see _PoolBiasReLU).
+
+    im2col: the padded input's windows are copied into one matrix ``(n * h * w, 9 * in)``, and one
+    matrix product with the kernel ``(9 * in, out)`` gives the output, channels-last. The
+    window matrix is kept for the kernel's gradient. The input gradient (not needed for the
+    first layer) is one product to window gradients, added back to the padded input (col2im).
+    """
+
+    def __init__(self, kernel: np.ndarray, batch: int, size: int, input_gradient: bool) -> None:
+        self.kernel = kernel.copy()
+        self.grad = np.empty_like(self.kernel)
+        c_in, c_out = kernel.shape[2:]
+        dtype = kernel.dtype
+        self.size, self.c_in, self.c_out, self.input_gradient = size, c_in, c_out, input_gradient
+        self.padded = np.zeros((batch, size + 2, size + 2, c_in), dtype)  # the border stays zero
+        self.columns = np.empty((batch * size * size, 9 * c_in), dtype)
+        self.out = np.empty((batch * size * size, c_out), dtype)
+        if input_gradient:
+            self.grad_columns = np.empty_like(self.columns)
+            self.grad_padded = np.empty_like(self.padded)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        n, size = len(x), self.size
+        rows = n * size * size
+        padded = self.padded[:n]
+        padded[:, 1:-1, 1:-1, :] = x
+        columns = self.columns[:rows]
+        np.copyto(columns.reshape(n, size, size, 3, 3, self.c_in), _windows3x3(padded))
+        self._columns = columns
+        out = self.out[:rows]
+        np.matmul(columns, self.kernel.reshape(-1, self.c_out), out=out)
+        return out.reshape(n, size, size, self.c_out)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
+        n, size = len(grad_out), self.size
+        g = grad_out.reshape(-1, self.c_out)
+        np.matmul(self._columns.T, g, out=self.grad.reshape(-1, self.c_out))
+        if not self.input_gradient:
+            return None
+        grad_columns = self.grad_columns[: len(g)]
+        np.matmul(g, self.kernel.reshape(-1, self.c_out).T, out=grad_columns)
+        windows = grad_columns.reshape(n, size, size, 3, 3, self.c_in)
+        grad_padded = self.grad_padded[:n]
+        grad_padded.fill(0.0)
+        for i in range(3):
+            for j in range(3):
+                grad_padded[:, i : i + size, j : j + size, :] += windows[:, :, :, i, j, :]
+        return grad_padded[:, 1:-1, 1:-1, :]
+
+
+class _PoolBiasReLU:
+    """2x2 max pooling of a convolution's output, then its bias and ReLU, on the pooled map.
+
+    The same as the bias and ReLU before pooling (a per-channel constant and a monotone function
+    commute with the max), on a quarter of the values. Backward sends each pooled gradient to the
+    first maximum of its window (row by row, as PyTorch does), so ties are settled alike.
+    """
+
+    def __init__(self, bias: np.ndarray, batch: int, size: int) -> None:
+        self.bias = bias.copy()
+        self.grad = np.empty_like(self.bias)
+        half, c = size // 2, len(bias)
+        self.pooled = np.empty((batch, half, half, c), bias.dtype)
+        self.out = np.empty_like(self.pooled)
+        self.g = np.empty_like(self.pooled)
+        self.hit = np.empty(self.pooled.shape, bool)
+        self.taken = np.empty(self.pooled.shape, bool)
+        self.grad_in = np.empty((batch, size, size, c), bias.dtype)
+
+    def forward(self, z: np.ndarray) -> np.ndarray:
+        n = len(z)
+        m = self.pooled[:n]
+        np.maximum(z[:, 0::2, 0::2], z[:, 0::2, 1::2], out=m)
+        np.maximum(m, z[:, 1::2, 0::2], out=m)
+        np.maximum(m, z[:, 1::2, 1::2], out=m)
+        out = self.out[:n]
+        np.add(m, self.bias, out=out)
+        np.maximum(out, 0.0, out=out)
+        self._z = z
+        return out
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        n = len(grad_out)
+        z, m, out = self._z, self.pooled[:n], self.out[:n]
+        g, hit, taken = self.g[:n], self.hit[:n], self.taken[:n]
+        np.multiply(grad_out, out > 0, out=g)  # ReLU's slope, read from its output
+        np.add.reduce(g, axis=(0, 1, 2), out=self.grad)
+        grad_in = self.grad_in[:n]
+        taken.fill(False)
+        for p, q in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            zpq = z[:, p::2, q::2]
+            np.equal(zpq, m, out=hit)
+            np.logical_and(hit, ~taken, out=hit)
+            np.logical_or(taken, hit, out=taken)
+            np.multiply(g, hit, out=grad_in[:, p::2, q::2])
+        return grad_in
+
+
+class _Flatten:
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out.reshape(self._shape)
+
+
+class _DenseOut:
+    """The last layer: logits = x @ W + b."""
+
+    def __init__(self, w: np.ndarray, b: np.ndarray) -> None:
+        self.w, self.b = w.copy(), b.copy()
+        self.grad_w, self.grad_b = np.empty_like(self.w), np.empty_like(self.b)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._x = x
+        z = np.dot(x, self.w)
+        z += self.b
+        return z
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        np.dot(self._x.T, g, out=self.grad_w)
+        np.add.reduce(g, axis=0, out=self.grad_b)
+        return np.dot(g, self.w.T)
+
+
+class _SoftmaxCrossEntropy:
+    """Mean softmax cross-entropy from logits and integer labels; the logits become dL/dlogits."""
+
+    def value_and_gradient(self, labels: np.ndarray, h: np.ndarray) -> tuple[float, np.ndarray]:
+        rows = np.arange(len(h))
+        h -= h.max(axis=1, keepdims=True)
+        picked = h[rows, labels]
+        np.exp(h, out=h)
+        sums = np.add.reduce(h, axis=1)
+        value = float(np.add.reduce(np.log(sums) - picked)) / len(h)
+        h /= sums[:, None]
+        h[rows, labels] -= 1.0
+        h *= 1.0 / len(h)
+        return value, h
+
+
+class _PlainSGD:
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], lr: float) -> None:
+        self.pairs, self.lr = pairs, lr
+
+    def step(self) -> None:
+        for value, grad in self.pairs:
+            grad *= self.lr
+            value -= grad
+
+
+class SmallCnn:
+    """W6 by hand: conv(16)-pool-conv(32)-pool-flatten-dense(10), softmax cross-entropy, plain SGD.
+
+    ``layers`` (name -> object with ``forward`` and ``backward``), ``loss`` and ``optimizer`` are
+    separate objects so the suite's profiler can time each; :meth:`train` runs the epochs.
+    """
+
+    def __init__(self, weights: list[np.ndarray], batch_size: int, size: int, lr: float) -> None:
+        k1, b1, k2, b2, w, b = weights
+        self.layers = {
+            "conv 1": _Conv3x3(k1, batch_size, size, input_gradient=False),
+            "pool 1": _PoolBiasReLU(b1, batch_size, size),
+            "conv 2": _Conv3x3(k2, batch_size, size // 2, input_gradient=True),
+            "pool 2": _PoolBiasReLU(b2, batch_size, size // 2),
+            "flatten": _Flatten(),
+            "dense": _DenseOut(w, b),
+        }
+        self.loss = _SoftmaxCrossEntropy()
+        c1, p1, c2, p2, _, d = self.layers.values()
+        self.optimizer = _PlainSGD([(c1.kernel, c1.grad), (p1.bias, p1.grad), (c2.kernel, c2.grad),
+                                    (p2.bias, p2.grad), (d.w, d.grad_w), (d.b, d.grad_b)], lr)
+        self.batch_size = batch_size
+
+    def train(self, x: np.ndarray, labels: np.ndarray, epochs: int) -> float:
+        """Trains on the batches in data-set order; returns the last epoch's mean batch loss."""
+        layers = list(self.layers.values())
+        first, rest = layers[0], layers[:0:-1]
+        batches = [(x[s : s + self.batch_size], labels[s : s + self.batch_size])
+                   for s in range(0, len(x), self.batch_size)]
+        epoch_loss = 0.0
+        for _ in range(epochs):
+            total = 0.0
+            for xb, yb in batches:
+                h = xb
+                for layer in layers:
+                    h = layer.forward(h)
+                value, g = self.loss.value_and_gradient(yb, h)
+                total += value
+                for layer in rest:
+                    g = layer.backward(g)
+                first.backward(g)
+                self.optimizer.step()
+            epoch_loss = total / len(batches)
+        return epoch_loss
+
+    def weights(self) -> list[np.ndarray]:
+        return [p[0].copy() for p in self.optimizer.pairs]
+
+
+def small_cnn(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+) -> tuple[list[np.ndarray], float]:
+    """W6: trains :class:`SmallCnn` from copies of ``weights``; returns the final weights and last loss."""
+    net = SmallCnn(weights, batch_size, x.shape[1], lr)
+    loss = net.train(x, labels, epochs)
+    return net.weights(), loss

@@ -18,9 +18,10 @@ import numpy as np
 
 from . import impl_minidl, impl_numpy, impl_sklearn, impl_torch, problems
 from .harness import Timing, time_interleaved
+from .profiling import Profiler, profile_run
 
 __all__ = ["Settings", "w1_lecture1", "w2_lecture2", "w3_small_classifier", "w4_wide_mlp", "w5_limits",
-           "scaling", "memory", "W4_SIZES"]
+           "w6_small_cnn", "scaling", "memory", "W4_SIZES", "W6_PARTS", "cnn_conv_flops"]
 
 W3_SIZES = [64, 128, 10]
 W4_SIZES = [784, 1024, 1024, 10]
@@ -48,13 +49,15 @@ class Settings:
     w4_epochs: int = 1
     scaling_samples: tuple[int, ...] = (1_000, 10_000, 100_000)
     scaling_widths: tuple[int, ...] = (32, 128, 512, 2048)
+    w6_samples: int = 2048
+    w6_epochs: int = 1
 
     @classmethod
     def make(cls, quick: bool, tiny: bool = False) -> Settings:
         if tiny:  # correctness only (the test suite): seconds, not minutes
-            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,))
+            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,), w6_samples=128, w6_epochs=2)
         if quick:
-            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512))
+            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512), w6_samples=256)
         return cls(False, 7, 1)
 
 
@@ -210,7 +213,8 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
     # the limit is timed in the same rounds as the implementations, so it sees the same load
     prepares[LIMIT] = lambda: _products_only(W4_SIZES, batch, steps)
     timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
-    limit_time = timings.pop(LIMIT).median
+    limit = timings.pop(LIMIT)
+    limit_time = limit.median
     results.pop(LIMIT)
     samples = epochs * len(p.x)
     rows = _classifier_rows(p, timings, results, samples, LOSS_TOLERANCE["float32"])
@@ -227,7 +231,8 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
         GUARD_NOTE,
         *_skipped_notes([TORCH, SKLEARN]),
     ]
-    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows, "notes": notes}
+    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows,
+            "matmul_limit": limit.as_dict(), "notes": notes}
 
 
 def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
@@ -305,6 +310,147 @@ def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dic
             "timed in W4's rounds, under the same load.",
         ],
     }
+
+
+W6_BATCH = 64
+W6_LR = 0.05
+W6_SIZE = 28
+#: W6's layers, in order: the profile's parts (then the loss and the update)
+W6_PARTS = ("conv 1", "pool 1", "conv 2", "pool 2", "flatten", "dense")
+W6_WEIGHT_TOLERANCE = 1e-2  # of the change training made to the reference's weights (float32)
+W6_JUDGED_SAMPLES = 512
+
+
+def cnn_conv_flops(size: int = W6_SIZE) -> int:
+    """Floating-point operations of W6's two convolutions in one training step, per sample.
+
+    Each convolution costs ``2 * h * w * out * 9 * in`` a product; a step makes three (forward,
+    kernel gradient, input gradient), the first layer two (its input is the data).
+    """
+    total = 0
+    side = size
+    for i, (c_in, c_out) in enumerate(problems.CNN_FILTERS):
+        product = 2 * side * side * c_out * 9 * c_in
+        total += product * (3 if i else 2)
+        side //= 2
+    return total
+
+
+def _check_cnn_weights(initial: list[np.ndarray], results: dict[str, Any]) -> dict[str, tuple[float, str]]:
+    # every implementation's final weights must be the reference's, to a small fraction of how far
+    # training moved them (an implementation that trained less or differently is off by far more)
+    reference = [np.asarray(w, np.float64) for w in results[NUMPY][0]]
+    moved = [float(np.max(np.abs(r - w0))) for r, w0 in zip(reference, initial)]
+    checks = {}
+    for name, (weights, _) in results.items():
+        worst = max(float(np.max(np.abs(np.asarray(a, np.float64) - r))) / max(m, 1e-30)
+                    for a, r, m in zip(weights, reference, moved))
+        ok = worst <= W6_WEIGHT_TOLERANCE and min(moved) > 0.0
+        checks[name] = (worst, "ok" if ok else f"FAILED: weights differ by {worst:.1e} of training's change "
+                        f"(> {W6_WEIGHT_TOLERANCE:g})")
+    return checks
+
+
+def _instrument_minidl(profiler: Profiler):
+    def instrument(model: Any) -> None:
+        if len(model.layers) != len(W6_PARTS):
+            raise RuntimeError(f"W6's minidl model has {len(model.layers)} layers, expected {len(W6_PARTS)}")
+        for part, layer in zip(W6_PARTS, model.layers):
+            profiler.wrap(layer, "forward", part, "forward")
+            profiler.wrap(layer, "backward", part, "backward")
+            profiler.wrap(layer, "backward_parameters", part, "backward")  # the first layer's
+        profiler.wrap(model.loss, "value_and_gradient", "loss", "forward")
+        profiler.wrap(model.optimizer, "step", "update", "forward")
+
+    return instrument
+
+
+def _numpy_cnn_profiled(p: problems.Problem, epochs: int):
+    def prepare(profiler: Profiler):
+        net = impl_numpy.SmallCnn(p.weights, W6_BATCH, p.x.shape[1], W6_LR)
+        for part, layer in net.layers.items():
+            profiler.wrap(layer, "forward", part, "forward")
+            profiler.wrap(layer, "backward", part, "backward")
+        profiler.wrap(net.loss, "value_and_gradient", "loss", "forward")
+        profiler.wrap(net.optimizer, "step", "update", "forward")
+        return lambda: net.train(p.x, p.y, epochs)
+
+    return prepare
+
+
+def _peak_memory(prepare: Callable[[], Callable[[], Any]], data_and_weights: int) -> dict[str, int]:
+    # as the memory workload measures: what building and training allocate (tracemalloc), plus
+    # the data and the initial weights, alive throughout
+    tracemalloc.start()
+    try:
+        prepare()()
+        allocated = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return {"allocated_bytes": allocated, "peak_bytes": data_and_weights + allocated}
+
+
+def w6_small_cnn(s: Settings) -> dict[str, Any]:
+    """W6: a small CNN on 28x28x1 images, float32, batch 64, plain SGD: speed, profile, memory."""
+    p = problems.small_cnn(s.w6_samples, size=W6_SIZE).astype("float32")
+    epochs = s.w6_epochs
+    args = (p.weights, p.x, p.y, epochs, W6_BATCH, W6_LR)
+    prepares: dict[str, Callable[[], Callable[[], Any]]] = {
+        NUMPY: lambda: lambda: impl_numpy.small_cnn(*args),
+    }
+    missing = impl_minidl.cnn_missing()
+    if not missing:
+        prepares["minidl"] = lambda: impl_minidl.small_cnn(*args)
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.small_cnn(*args)
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
+    samples = epochs * len(p.x)
+    steps = epochs * -(-len(p.x) // W6_BATCH)
+    flops = cnn_conv_flops(p.x.shape[1])
+    checks = _check_cnn_weights(p.weights, results)
+    judged_x, judged_y = p.x[:W6_JUDGED_SAMPLES], p.y[:W6_JUDGED_SAMPLES]
+    rows = []
+    for name, timing in timings.items():
+        weights, reported = results[name]
+        rows.append({
+            "impl": name,
+            "time_per_run": timing.as_dict(),
+            "samples_per_second": samples / timing.median,
+            "gflops": samples * flops / timing.median / 1e9,
+            "final_loss": problems.cnn_loss(weights, judged_x, judged_y),
+            "last_epoch_loss": reported,
+            "test_accuracy": problems.cnn_accuracy(weights, p.x_test, p.y_test),
+            "weight_gap": checks[name][0],
+            "check": checks[name][1],
+        })
+    profile_repeats = 1 if s.quick else 3
+    profiles = {NUMPY: profile_run(_numpy_cnn_profiled(p, epochs), steps, profile_repeats)}
+    if not missing:
+        profiles["minidl"] = profile_run(
+            lambda profiler: impl_minidl.small_cnn(*args, instrument=_instrument_minidl(profiler)),
+            steps, profile_repeats)
+    fixed = p.x.nbytes + p.y.nbytes + sum(w.nbytes for w in p.weights)
+    memory_rows = [{"impl": name, **_peak_memory(prepares[name], fixed)} for name in (NUMPY, "minidl")
+                   if name in prepares]
+    notes = [
+        (f"Data: {p.source}; {len(p.x)} training samples ({steps} steps of {W6_BATCH}) per run, "
+         f"{epochs} epoch(s), learning rate {W6_LR}; the test accuracy is on {len(p.x_test)} held-out "
+         f"samples, the final loss (float64 judge) on the first {len(judged_x)} training samples."),
+        ("Network: conv 3x3 (1 -> 16, same) + ReLU + max-pool 2, conv 3x3 (16 -> 32, same) + ReLU + "
+         "max-pool 2, flatten, dense to 10, softmax cross-entropy from logits; everyone starts from the same "
+         "weights (PyTorch's converted to NCHW explicitly)."),
+        (f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
+         f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."),
+        (f"check: every implementation's final weights equal the {NUMPY}'s to {W6_WEIGHT_TOLERANCE:g} of the "
+         "largest change training made to each array ('weight gap' is that fraction)."),
+        ("Peak memory is measured as the memory workload does: data and initial weights, plus the peak that "
+         "building and training allocate (tracemalloc; it cannot see PyTorch's allocations)."),
+    ]
+    if missing:
+        notes.append(f"minidl: skipped, this minidl has no {', '.join(missing)} (the layers of issue 13).")
+    notes += _skipped_notes([TORCH])
+    return {"id": "W6", "title": "Small CNN on 28x28x1 images, float32, batch 64", "unit": "run",
+            "rows": rows, "profile": profiles, "memory": memory_rows, "steps": steps, "notes": notes}
 
 
 def scaling(s: Settings) -> dict[str, Any]:

@@ -237,9 +237,43 @@ def mlp_classifier(
 
 
 # ---------------------------------------------------------------------------------------------
-# W6: the small CNN, channels-last, written for speed. Every buffer a step needs is allocated
-# once (for the batch size; a shorter last batch uses the leading part of each), so a step
-# allocates almost nothing: a fresh multi-megabyte array costs its page faults on every step.
+# W6: the small CNN, channels-last, written for speed (the measurements behind each choice are in
+# docs/benchmarks.md). Two ideas carry most of it:
+#
+# - Pool-major rows. A convolution followed by a 2x2 max pool computes its output rows grouped by
+#   their place in the pooling window: four contiguous blocks (window offset (0, 0), (0, 1),
+#   (1, 0), (1, 1)), each (n, h/2, w/2, channels). Pooling, its masks and its backward are then
+#   elementwise operations on contiguous blocks instead of strided ones (numpy pays per inner
+#   loop, and channels-last strided pooling has inner loops of one pixel's 16 or 32 channels).
+# - Every buffer a step needs is allocated once and reused (a fresh multi-megabyte array costs its
+#   page faults on every step); a shorter last batch uses the leading part of each.
+
+
+class _Workspace:
+    """Named flat buffers, grown when needed; ``get`` returns a C-contiguous view of the asked shape."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = dtype
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype | type | None = None) -> np.ndarray:
+        size = int(np.prod(shape))
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[name] = np.empty(size, dtype or self.dtype)
+        return buffer[:size].reshape(shape)
+
+
+def _pool_major_windows(padded: np.ndarray) -> np.ndarray:
+    """(n, h + 2, w + 2, c) -> the read-only view (2, 2, n, h/2, w/2, 3, 3, c) of its 3x3 windows.
+
+    Axis 0 and 1 are the window's place (p, q) in its 2x2 pooling window, so the output pixel
+    (2 * ph + p, 2 * pw + q) reads the window at [p, q, :, ph, pw].
+    """
+    n, hp, wp, c = padded.shape
+    s0, s1, s2, s3 = padded.strides
+    shape = (2, 2, n, (hp - 2) // 2, (wp - 2) // 2, 3, 3, c)
+    return as_strided(padded, shape, (s1, s2, s0, 2 * s1, 2 * s2, s1, s2, s3), writeable=False)
 
 
 def _windows3x3(padded: np.ndarray) -> np.ndarray:
@@ -250,102 +284,132 @@ def _windows3x3(padded: np.ndarray) -> np.ndarray:
     return as_strided(padded, shape, (s[0], s[1], s[2], s[1], s[2], s[3]), writeable=False)
 
 
+#: rows of the window matrix per product in the kernel gradient: one product over all 12544
+#: rows (a 144 x 12544 by 12544 x 32 product) ran at 0.4-0.7 of the speed of eight of 1568 rows
+KERNEL_GRAD_ROWS = 1568
+
+
 class _Conv3x3:
     """A 3x3 'same' convolution without its bias (added after pooling, see _PoolBiasReLU).
 
-    im2col: the padded input's windows are copied into one matrix ``(n * h * w, 9 * in)``, and one
-    matrix product with the kernel ``(9 * in, out)`` gives the output, channels-last. The
-    window matrix is kept for the kernel's gradient. The input gradient (not needed for the
-    first layer) is one product to window gradients, added back to the padded input (col2im).
+    im2col, pool-major: the padded input's windows are copied into one matrix, its rows in
+    pool-major order, and one matrix product with the kernel gives the output as four
+    contiguous blocks (2, 2, n, h/2, w/2, out). With one input channel the matrix is kept
+    transposed, (9, rows): its copy then moves runs of pixels instead of runs of 3 values. The
+    window matrix is kept for the kernel's gradient (products over blocks of rows, summed).
+    The input gradient (not needed for the first layer) is the 'full' convolution of the output
+    gradient with the flipped kernel: the gradient is placed into a zero-bordered image, its
+    windows copied, and one product gives dL/dinput directly, channels-last, with no col2im.
     """
 
     def __init__(self, kernel: np.ndarray, batch: int, size: int, input_gradient: bool) -> None:
         self.kernel = kernel.copy()
         self.grad = np.empty_like(self.kernel)
-        c_in, c_out = kernel.shape[2:]
+        self.c_in, self.c_out = kernel.shape[2:]
+        self.size, self.input_gradient = size, input_gradient
         dtype = kernel.dtype
-        self.size, self.c_in, self.c_out, self.input_gradient = size, c_in, c_out, input_gradient
-        self.padded = np.zeros((batch, size + 2, size + 2, c_in), dtype)  # the border stays zero
-        self.columns = np.empty((batch * size * size, 9 * c_in), dtype)
-        self.out = np.empty((batch * size * size, c_out), dtype)
+        self.work = _Workspace(dtype)
+        self.padded = np.zeros((batch, size + 2, size + 2, self.c_in), dtype)  # the border stays zero
         if input_gradient:
-            self.grad_columns = np.empty_like(self.columns)
-            self.grad_padded = np.empty_like(self.padded)
+            self.grad_padded = np.zeros((batch, size + 2, size + 2, self.c_out), dtype)
+        self._partial = np.empty((9 * self.c_in, self.c_out), dtype)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        n, size = len(x), self.size
+        n, size, c_in, c_out = len(x), self.size, self.c_in, self.c_out
+        half = size // 2
         rows = n * size * size
         padded = self.padded[:n]
         padded[:, 1:-1, 1:-1, :] = x
-        columns = self.columns[:rows]
-        np.copyto(columns.reshape(n, size, size, 3, 3, self.c_in), _windows3x3(padded))
-        self._columns = columns
-        out = self.out[:rows]
-        np.matmul(columns, self.kernel.reshape(-1, self.c_out), out=out)
-        return out.reshape(n, size, size, self.c_out)
+        windows = _pool_major_windows(padded)
+        kernel = self.kernel.reshape(-1, c_out)
+        out = self.work.get("out", (2, 2, n, half, half, c_out))
+        if c_in == 1:
+            columns = self.work.get("columns", (3, 3, 2, 2, n, half, half))
+            np.copyto(columns, windows[..., 0].transpose(5, 6, 0, 1, 2, 3, 4))
+            self._columns_t = columns.reshape(9, rows)
+            np.matmul(self._columns_t.T, kernel, out=out.reshape(rows, c_out))
+        else:
+            columns = self.work.get("columns", (2, 2, n, half, half, 3, 3, c_in))
+            np.copyto(columns, windows)
+            self._columns_t = columns.reshape(rows, 9 * c_in).T
+            np.matmul(columns.reshape(rows, 9 * c_in), kernel, out=out.reshape(rows, c_out))
+        return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
-        n, size = len(grad_out), self.size
-        g = grad_out.reshape(-1, self.c_out)
-        np.matmul(self._columns.T, g, out=self.grad.reshape(-1, self.c_out))
+        # grad_out: (2, 2, n, h/2, w/2, out), pool-major, as forward returned
+        n, size, c_in, c_out = grad_out.shape[2], self.size, self.c_in, self.c_out
+        rows = n * size * size
+        g = grad_out.reshape(rows, c_out)
+        columns_t = self._columns_t
+        kernel_grad = self.grad.reshape(-1, c_out)
+        np.matmul(columns_t[:, :KERNEL_GRAD_ROWS], g[:KERNEL_GRAD_ROWS], out=kernel_grad)
+        for start in range(KERNEL_GRAD_ROWS, rows, KERNEL_GRAD_ROWS):
+            stop = start + KERNEL_GRAD_ROWS
+            np.matmul(columns_t[:, start:stop], g[start:stop], out=self._partial)
+            kernel_grad += self._partial
         if not self.input_gradient:
             return None
-        grad_columns = self.grad_columns[: len(g)]
-        np.matmul(g, self.kernel.reshape(-1, self.c_out).T, out=grad_columns)
-        windows = grad_columns.reshape(n, size, size, 3, 3, self.c_in)
-        grad_padded = self.grad_padded[:n]
-        grad_padded.fill(0.0)
-        for i in range(3):
-            for j in range(3):
-                grad_padded[:, i : i + size, j : j + size, :] += windows[:, :, :, i, j, :]
-        return grad_padded[:, 1:-1, 1:-1, :]
+        grad_padded = self.grad_padded[:n]  # border zero; the interior is written whole below
+        for p in range(2):
+            for q in range(2):
+                grad_padded[:, 1 + p : size + 1 : 2, 1 + q : size + 1 : 2, :] = grad_out[p, q]
+        columns = self.work.get("grad_columns", (n, size, size, 3, 3, c_out))
+        np.copyto(columns, _windows3x3(grad_padded))
+        flipped = self.work.get("flipped", (3, 3, c_out, c_in))
+        np.copyto(flipped, self.kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+        grad_in = self.work.get("grad_in", (n, size, size, c_in))
+        np.matmul(columns.reshape(rows, 9 * c_out), flipped.reshape(-1, c_in), out=grad_in.reshape(rows, c_in))
+        return grad_in
 
 
 class _PoolBiasReLU:
-    """2x2 max pooling of a convolution's output, then its bias and ReLU, on the pooled map.
+    """2x2 max pooling of a convolution's pool-major output, then its bias and ReLU, on the pooled map.
 
     The same as the bias and ReLU before pooling (a per-channel constant and a monotone function
     commute with the max), on a quarter of the values. Backward sends each pooled gradient to the
     first maximum of its window (row by row, as PyTorch does), so ties are settled alike.
     """
 
-    def __init__(self, bias: np.ndarray, batch: int, size: int) -> None:
+    def __init__(self, bias: np.ndarray) -> None:
         self.bias = bias.copy()
         self.grad = np.empty_like(self.bias)
-        half, c = size // 2, len(bias)
-        self.pooled = np.empty((batch, half, half, c), bias.dtype)
-        self.out = np.empty_like(self.pooled)
-        self.g = np.empty_like(self.pooled)
-        self.hit = np.empty(self.pooled.shape, bool)
-        self.taken = np.empty(self.pooled.shape, bool)
-        self.grad_in = np.empty((batch, size, size, c), bias.dtype)
+        self.work = _Workspace(bias.dtype)
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        n = len(z)
-        m = self.pooled[:n]
-        np.maximum(z[:, 0::2, 0::2], z[:, 0::2, 1::2], out=m)
-        np.maximum(m, z[:, 1::2, 0::2], out=m)
-        np.maximum(m, z[:, 1::2, 1::2], out=m)
-        out = self.out[:n]
+        # z: (2, 2, n, h, w, c) pool-major -> (n, h, w, c)
+        blocks = z.reshape(4, *z.shape[2:])
+        m = self.work.get("max", blocks.shape[1:])
+        np.maximum(blocks[0], blocks[1], out=m)
+        np.maximum(m, blocks[2], out=m)
+        np.maximum(m, blocks[3], out=m)
+        out = self.work.get("out", m.shape)
         np.add(m, self.bias, out=out)
         np.maximum(out, 0.0, out=out)
-        self._z = z
+        self._blocks, self._max, self._out = blocks, m, out
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        n = len(grad_out)
-        z, m, out = self._z, self.pooled[:n], self.out[:n]
-        g, hit, taken = self.g[:n], self.hit[:n], self.taken[:n]
+        blocks, m, out = self._blocks, self._max, self._out
+        shape = m.shape
+        g = self.work.get("g", shape)
         np.multiply(grad_out, out > 0, out=g)  # ReLU's slope, read from its output
-        np.add.reduce(g, axis=(0, 1, 2), out=self.grad)
-        grad_in = self.grad_in[:n]
-        taken.fill(False)
-        for p, q in ((0, 0), (0, 1), (1, 0), (1, 1)):
-            zpq = z[:, p::2, q::2]
-            np.equal(zpq, m, out=hit)
-            np.logical_and(hit, ~taken, out=hit)
-            np.logical_or(taken, hit, out=taken)
-            np.multiply(g, hit, out=grad_in[:, p::2, q::2])
+        ones = self.work.get("ones", (g.size // shape[-1],))
+        if ones[0] != 1:
+            ones.fill(1.0)
+        np.matmul(ones, g.reshape(-1, shape[-1]), out=self.grad)  # the bias gradient; 10x np.add.reduce's speed
+        hit = self.work.get("hit", shape, bool)
+        taken = self.work.get("taken", shape, bool)
+        grad_in = self.work.get("grad_in", (2, 2, *shape))
+        grad_blocks = grad_in.reshape(4, *shape)
+        for k in range(4):
+            np.equal(blocks[k], m, out=hit)
+            if k:
+                np.greater(hit, taken, out=hit)  # a maximum, and no earlier one in its window
+            if k == 0:
+                np.copyto(taken, hit)
+            elif k < 3:
+                np.logical_or(taken, hit, out=taken)
+            np.multiply(g, hit, out=grad_blocks[k])
         return grad_in
 
 
@@ -414,9 +478,9 @@ class SmallCnn:
         k1, b1, k2, b2, w, b = weights
         self.layers = {
             "conv 1": _Conv3x3(k1, batch_size, size, input_gradient=False),
-            "pool 1": _PoolBiasReLU(b1, batch_size, size),
+            "pool 1": _PoolBiasReLU(b1),
             "conv 2": _Conv3x3(k2, batch_size, size // 2, input_gradient=True),
-            "pool 2": _PoolBiasReLU(b2, batch_size, size // 2),
+            "pool 2": _PoolBiasReLU(b2),
             "flatten": _Flatten(),
             "dense": _DenseOut(w, b),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +46,7 @@ def mlp_classifier(
     sizes = [weights[0].shape[0]] + [w.shape[1] for w in weights[0::2]]
     layers = [
         minidl.Dense(n_in, n_out, activation="relu" if i < len(sizes) - 2 else None)
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
     ]
     model = minidl.Sequential(layers, seed=0, dtype=str(x.dtype))
     model.compile(

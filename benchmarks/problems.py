@@ -8,6 +8,7 @@ arithmetic, so the suite can check that nobody was timed doing less work.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ def lecture2(seed: int = 0) -> Problem:
 def glorot_weights(sizes: list[int], rng: np.random.Generator) -> list[np.ndarray]:
     """Glorot-uniform weights and zero biases for dense layers of the given widths (float64)."""
     weights: list[np.ndarray] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         weights += [rng.uniform(-limit, limit, (fan_in, fan_out)), np.zeros(fan_out)]
     return weights

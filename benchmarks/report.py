@@ -183,7 +183,7 @@ def _classifier_section(w: dict[str, Any]) -> list[str]:
         "implementation", "time per run: median (min - max)", "samples/s", "x numpy ref speed"]
     if w["rows"] and "gflops" in w["rows"][0]:
         header += ["GFLOP/s", "of matmul limit"]
-    return _table(header + ["final loss", "test accuracy", "check"], rows)
+    return _table([*header, "final loss", "test accuracy", "check"], rows)
 
 
 def _cnn_section(w: dict[str, Any]) -> list[str]:
@@ -216,12 +216,14 @@ def _cnn_section(w: dict[str, Any]) -> list[str]:
         rows.append(["other (loop, slicing, checks)"] + [c for pair in other for c in pair])
         rows.append(["whole step"] + [c for n in names for c in (_fmt_time(profiles[n]["step_seconds"]), "")])
         lines += ["", ("Profile of a step: time per step in each part, and its share of the step "
-                       "(loss and update: the whole call, in the forward column)."), ""] + _table(header, rows)
+                       "(loss and update: the whole call, in the forward column)."), ""]
+        lines += _table(header, rows)
     memory = w.get("memory", [])
     if memory:
         mb = 2**20
         mem_ref = next((r["peak_bytes"] for r in memory if r["impl"] == NUMPY), None)
-        lines += ["", "Peak memory of one run:", ""] + _table(
+        lines += ["", "Peak memory of one run:", ""]
+        lines += _table(
             ["implementation", "peak MiB", "x numpy ref", "allocated by building and training, MiB"],
             [[r["impl"], f"{r['peak_bytes'] / mb:.1f}",
               _ratio_text(r["peak_bytes"] / mem_ref if mem_ref else None), f"{r['allocated_bytes'] / mb:.1f}"]
@@ -277,7 +279,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [""] + [f"- {n}" for n in w5["notes"]]
     w6 = results["workloads"].get("W6")
     if w6:
-        lines += ["", f"## W6. {w6['title']}", ""] + _cnn_section(w6)
+        lines += ["", f"## W6. {w6['title']}", "", *_cnn_section(w6)]
     sc = results["workloads"].get("scaling")
     if sc:
         lines += ["", f"## {sc['title']}", ""]

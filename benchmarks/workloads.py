@@ -8,6 +8,7 @@ implementation that trained differently (or less) fails the check and the suite 
 
 from __future__ import annotations
 
+import itertools
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -199,7 +200,7 @@ def w3_small_classifier(s: Settings) -> dict[str, Any]:
 
 def _flops_per_sample(sizes: list[int]) -> int:
     # 3 matrix products per dense layer per step (forward, weight gradient, input gradient)
-    return 3 * 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return 3 * 2 * sum(a * b for a, b in itertools.pairwise(sizes))
 
 
 def w4_wide_mlp(s: Settings) -> dict[str, Any]:
@@ -239,7 +240,7 @@ def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, i
     # the products one training step needs: forward, weight gradient, and input gradient
     # (except for the first layer, whose input is the data)
     shapes = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         shapes.append((f"forward {n_in}->{n_out}", (batch, n_in), (n_in, n_out)))
         shapes.append((f"weight grad {n_in}->{n_out}", (n_in, batch), (batch, n_out)))
         if i:
@@ -284,7 +285,7 @@ def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dic
         a = rng.standard_normal(a_shape, dtype=np.float32)
         b = rng.standard_normal(b_shape, dtype=np.float32)
         out = np.empty((a_shape[0], b_shape[1]), dtype=np.float32)
-        timing = _best_time(lambda: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20)
+        timing = _best_time(lambda a=a, b=b, out=out: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20)
         flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
         total_median += timing.min
         products.append({"product": label, "shape": f"{a_shape} @ {b_shape}", "time": timing.as_dict(),

@@ -11,8 +11,23 @@ Example:
 
 from __future__ import annotations
 
+from . import (
+    activations,
+    callbacks,
+    checkpoint,
+    datasets,
+    guard,
+    initializers,
+    io,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    testing,
+    training,
+    validation,
+)
 from ._version import __version__
-from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, testing
 from .activations import Activation, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import (
     Callback,
@@ -23,15 +38,13 @@ from .callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
-from . import checkpoint, guard, io, training
-from . import validation
 from .checkpoint import ModelCheckpoint
 from .errors import (
     ComponentTypeError,
     ConfigError,
     DataError,
-    DuplicateNameError,
     DivergenceError,
+    DuplicateNameError,
     FormatError,
     MinidlError,
     NotCompiledError,
@@ -41,7 +54,16 @@ from .errors import (
 )
 from .initializers import Initializer
 from .layers import BatchNormalization, Dense, Input, Layer, LayerNormalization
-from .losses import MAE, MSE, SSE, BinaryCrossentropy, HalfMSE, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
+from .losses import (
+    MAE,
+    MSE,
+    SSE,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    HalfMSE,
+    Loss,
+    SparseCategoricalCrossentropy,
+)
 from .metrics import Metric
 from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer

@@ -16,15 +16,15 @@ import json
 import math
 import os
 import re
-import struct
 import secrets
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
@@ -52,6 +52,7 @@ ZIP_ERRORS = (
 )  # fmt: skip
 
 PathLike = str | os.PathLike[str]
+_T = TypeVar("_T")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -102,10 +103,10 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
             os.fsync(stream.fileno())
         os.replace(temp, target)
     except BaseException:
-        with _suppress_os_errors():
+        with suppress(OSError):
             os.unlink(temp)
         raise
-    with _suppress_os_errors():  # make the rename itself durable, where the OS allows it
+    with suppress(OSError):  # make the rename itself durable, where the OS allows it
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -138,14 +139,6 @@ def _temporary_file(target: Path) -> tuple[int, str]:
     raise FileExistsError(f"Could not create a temporary file next to {str(target)!r}.")
 
 
-@contextmanager
-def _suppress_os_errors() -> Iterator[None]:
-    try:
-        yield
-    except OSError:
-        pass
-
-
 class Archive:
     """A zip archive read from bytes, with the checks that keep reading it safe."""
 
@@ -174,7 +167,7 @@ class Archive:
                 )
         self.infos = {info.filename: info for info in infos}
 
-    def guard(self, action: Callable[[], Any], what: str) -> Any:
+    def guard(self, action: Callable[[], _T], what: str) -> _T:
         try:
             return action()
         except ZIP_ERRORS as exc:
@@ -371,7 +364,7 @@ def check_npy_header(raw: bytes, entry: dict[str, Any], where: str) -> int:
     size_format, start = ("<H", 10) if raw[6] == 1 else ("<I", 12)
     if len(raw) < start:
         raise FormatError(f"{where} is a truncated npy array.")
-    (length,) = struct.unpack(size_format, raw[8:start])
+    length: int = struct.unpack(size_format, raw[8:start])[0]
     header = raw[start : start + length].decode("latin-1")
     match = NPY_HEADER.match(header)
     if length > 65536 or match is None:

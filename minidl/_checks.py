@@ -32,7 +32,7 @@ def number(
     return float(value)
 
 
-def _describe(low, high, low_open, high_open) -> str:
+def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low:g}")
@@ -52,6 +52,6 @@ def positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
 
 def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
     """``value`` if it is one of ``options``, else ConfigError listing them."""
-    if value not in options:
+    if not isinstance(value, str) or value not in options:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, options))}; received {name}={value!r}.")
     return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Described", "ValueEquality"]
 
@@ -23,8 +23,16 @@ class ValueEquality:
     """Stateless components (losses, metrics, initializers, activations) are equal when they
     are of the same class with the same configuration."""
 
+    if TYPE_CHECKING:  # given by the component's base class (Described or Layer)
+
+        def get_config(self) -> dict[str, Any]: ...
+
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+        return (
+            type(self) is type(other)
+            and isinstance(other, ValueEquality)
+            and self.get_config() == other.get_config()
+        )
 
     def __hash__(self) -> int:
         return hash(type(self))

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from . import metrics
 from ._checks import choice, number, positive_int
-from .errors import ComponentTypeError, ConfigError
+from .errors import ComponentTypeError, ConfigError, NotCompiledError
+from .optimizers import Optimizer
+from .plot import history_figure
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -55,8 +58,10 @@ class Callback:
     others, so History, CSVLogger and the progress line record their figures, as in Keras.
     """
 
-    model: Sequential | None = None
-    params: dict[str, Any] = {}  # replaced (never mutated) by set_params
+    # Set by set_model before any hook runs, so hooks use it as a Sequential; it is None only on
+    # a callback never handed to fit.
+    model: Sequential = None  # type: ignore[assignment]
+    params: dict[str, Any] = {}  # noqa: RUF012 - replaced (never mutated) by set_params
     log_keys: ClassVar[tuple[str, ...]] = ()
 
     def set_model(self, model: Sequential) -> None:
@@ -103,8 +108,6 @@ class History(Callback):
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the loss and metric curves (training and validation), saved to
         ``path`` if given. Needs matplotlib (``pip install 'minidl[plot]'``)."""
-        from .plot import history_figure
-
         return history_figure(self, path)
 
     def __repr__(self) -> str:
@@ -130,15 +133,14 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_params(params)
 
-    def __getattr__(self, hook: str):
+    def __getattr__(self, hook: str) -> Callable[..., None]:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
         # only the callbacks that override this hook: History, always there, overrides one
         ordered = self.callbacks
         if hook == "on_epoch_end":  # those adding figures first (History comes first otherwise)
             ordered = [c for c in ordered if c.log_keys] + [c for c in ordered if not c.log_keys]
-        targets = [_target(c, hook) for c in ordered]
-        targets = [method for method in targets if method is not None]
+        targets = [method for method in (_target(c, hook) for c in ordered) if method is not None]
 
         def dispatch(*args: Any) -> None:
             for method in targets:
@@ -159,8 +161,11 @@ def _target(callback: Callback, hook: str) -> Callable[..., Any] | None:
     """The method that handles ``hook`` for ``callback``, or None if it keeps the do-nothing one."""
     keras_name = _KERAS_BATCH_HOOKS.get(hook)
     if keras_name is not None and _overrides(callback, keras_name):
-        return getattr(callback, keras_name)
-    return getattr(callback, hook) if _overrides(callback, hook) else None
+        hook = keras_name
+    elif not _overrides(callback, hook):
+        return None
+    method: Callable[..., Any] = getattr(callback, hook)
+    return method
 
 
 def _overrides_batch_hooks(callback: Callback) -> bool:
@@ -174,7 +179,13 @@ def _verbosity(verbose: Any) -> int:
     return int(verbose)
 
 
-def _log_learning_rate(logs: Logs | None, optimizer: Any) -> None:
+def _optimizer_of(model: Sequential) -> Optimizer:
+    if model.optimizer is None:
+        raise NotCompiledError("The learning-rate callbacks need a compiled model: call model.compile(...) first.")
+    return model.optimizer
+
+
+def _log_learning_rate(logs: Logs | None, optimizer: Optimizer) -> None:
     # The rate the epoch trained with, recorded before any change; setdefault because a
     # scheduler and ReduceLROnPlateau may both be used, and the first one has that rate.
     if logs is not None:
@@ -185,8 +196,6 @@ def _monitor_mode(monitor: str, mode: str) -> str:
     """``"min"`` or ``"max"``; ``"auto"`` is ``"max"`` for metrics where higher is better (accuracy)."""
     if mode != "auto":
         return mode
-    from . import metrics
-
     name = monitor[4:] if monitor.startswith("val_") else monitor
     if name in metrics.registry.names() and metrics.registry.get_class(name).higher_is_better:
         return "max"
@@ -280,21 +289,21 @@ class EarlyStopping(_Monitor):
         if self._improved(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
-                self.best_weights = self.model.get_weights()  # type: ignore[union-attr]
+                self.best_weights = self.model.get_weights()
             if self.baseline is None or self._improved(current, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience:  # wait >= 1 here, so patience 0 stops as 1 does
             self.stopped_epoch = epoch
-            self.model.stop_training = True  # type: ignore[union-attr]
+            self.model.stop_training = True
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.stopped_epoch is not None and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
-            if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")  # type: ignore[operator]
-            self.model.set_weights(self.best_weights)  # type: ignore[union-attr]
+            if self.verbose and self.best_epoch is not None:  # set with best_weights
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class ReduceLROnPlateau(_Monitor):
@@ -330,7 +339,7 @@ class ReduceLROnPlateau(_Monitor):
         self._cooling = 0  # a cooldown left from an earlier fit must not delay this one
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = self.model.optimizer  # type: ignore[union-attr]
+        optimizer = _optimizer_of(self.model)
         _log_learning_rate(logs, optimizer)
         current = (logs or {}).get(self.monitor)
         if current is not None:
@@ -368,12 +377,12 @@ class LearningRateScheduler(Callback):
             self._two_args = True
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = self.model.optimizer  # type: ignore[union-attr]
+        optimizer = _optimizer_of(self.model)
         lr = self.schedule(epoch, optimizer.learning_rate) if self._two_args else self.schedule(epoch)
         optimizer.learning_rate = number("the learning rate returned by the schedule", lr, low=0.0, low_open=True)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        _log_learning_rate(logs, self.model.optimizer)  # type: ignore[union-attr]
+        _log_learning_rate(logs, _optimizer_of(self.model))
 
 
 class CSVLogger(Callback):

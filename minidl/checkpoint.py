@@ -87,7 +87,7 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The best so far includes the epochs of a resumed run, so resuming does not reset it.
-        figures = self.model.history.history.get(self.monitor, [])  # type: ignore[union-attr]
+        figures = self.model.history.history.get(self.monitor, [])
         earlier = [v for v in figures if math.isfinite(v)]
         self.best = (min if self.mode == "min" else max)(earlier) if earlier else None
 
@@ -97,7 +97,7 @@ class ModelCheckpoint(Callback):
         if self.save_best_only and not self._improved(logs or {}):
             return
         path = self.directory / f"{self.prefix}-epoch{epoch + 1:06d}{SUFFIX}"
-        self.model.save(path)  # type: ignore[union-attr]
+        self.model.save(path)
         self._prune(epoch + 1)
 
     def _improved(self, logs: Logs) -> bool:

@@ -30,6 +30,7 @@ from . import datasets
 from .callbacks import History
 from .errors import ConfigError
 from .model import Sequential
+from .plot import require_matplotlib, save_run_figure
 from .progress import format_logs, progress_callback
 
 __all__ = ["TrainingConfig", "RunResult", "bundled", "load", "train", "format_predictions"]
@@ -180,8 +181,6 @@ def train(
     """
     stream = stream or sys.stdout
     if plot is not None:
-        from .plot import require_matplotlib
-
         require_matplotlib()  # before training: a missing extra must not waste a whole run
     model = config.build(seed=seed)
     x, y, x_test, y_test = config.split()
@@ -196,15 +195,13 @@ def train(
     test = None
     if x_test is not None:
         test = model.evaluate(x_test, y_test, return_dict=True)
-        print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)  # type: ignore[arg-type]
+        print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)
     if "x" in config.data:
         print(format_predictions(model, config), file=stream)
     if plot is not None:
-        from .plot import save_run_figure
-
         save_run_figure(plot, history, model, x, y, x_test, y_test)
         print(f"saved {plot}", file=stream)
-    return RunResult(model, history, test)  # type: ignore[arg-type]
+    return RunResult(model, history, test)
 
 
 def format_predictions(model: Sequential, config: TrainingConfig) -> str:
@@ -215,8 +212,9 @@ def format_predictions(model: Sequential, config: TrainingConfig) -> str:
     y2 = y.reshape(len(y), -1)
     pred = model.predict(x)
     header = ["sample", *columns, "target", "prediction"]
+    # not strict: [data] names is not checked against x, and a shorter list has always shown fewer rows
     rows = [
-        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)] for n, xi, t, p in zip(names, x, y2, pred)
+        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)] for n, xi, t, p in zip(names, x, y2, pred, strict=False)
     ]
     for entry in config.predict:
         p = model.predict(np.asarray(entry["x"]).reshape(1, -1))[0]
@@ -230,6 +228,6 @@ def _cells(values: np.ndarray) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in [header, *rows]]  # cells past the header's are dropped
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -23,7 +23,7 @@ _NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarray:
     if isinstance(data, np.ma.MaskedArray):
         # its masked entries hold arbitrary values that np.asarray would silently use as data
-        masked = int(np.ma.count_masked(data))
+        masked = int(np.count_nonzero(np.ma.getmaskarray(data)))
         raise DataError(
             f"{what} is a numpy masked array ({masked} of {data.size} entries masked); minidl does not "
             f"use masks: fill them first, e.g. {what.lower()}.filled(0.0), or drop the masked rows."

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._checks import number, positive_int
 from .errors import ConfigError, DataError
+from .registry import check_arguments
 
 __all__ = ["xor", "circle", "gaussians", "spiral", "digits", "train_test_split", "GENERATORS", "load"]
 
@@ -139,7 +140,7 @@ def digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """
     if not isinstance(images, bool):
         raise ConfigError(f"images must be True or False; received images={images!r}.")
-    try:
+    try:  # imported here: scikit-learn is an optional extra, and slow to import
         from sklearn.datasets import load_digits
     except ImportError:
         raise ConfigError(
@@ -163,8 +164,6 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 def load(name: str, **arguments: Any) -> tuple[np.ndarray, np.ndarray]:
     """The data set ``name`` (one of :data:`GENERATORS`) made with ``arguments``."""
-    from .registry import check_arguments
-
     if name not in GENERATORS:
         raise ConfigError(f"Unknown data set {name!r}; available: {', '.join(GENERATORS)}.")
     generator = GENERATORS[name]

@@ -30,16 +30,16 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .errors import DivergenceError
 
 if TYPE_CHECKING:
+    from .callbacks import History
     from .layers import Layer
     from .optimizers import Optimizer
-    from .callbacks import History
 
 __all__ = [
     "NONFINITE_POLICIES", "DivergenceWarning", "GuardState", "check_update", "check_weights_before_fit",
@@ -83,7 +83,8 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     if rows < 4:
         # small buffers: one dot product with ones, the fewest and cheapest calls (0.27 us on the
         # nine gradients of lecture 1, where np.add.reduce takes 0.55 us; a partial adds no frame)
-        return partial(flat.dot, np.ones_like(flat))
+        # (a 1-D dot product is a scalar; numpy's stubs type it as an array)
+        return cast(Callable[[], float], partial(flat.dot, np.ones_like(flat)))
     body = flat[: rows * _GEMV_WIDTH].reshape(rows, _GEMV_WIDTH)
     tail = flat[rows * _GEMV_WIDTH :]
     ones = np.ones(_GEMV_WIDTH, dtype=flat.dtype)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._component import Described, ValueEquality
 from ._checks import number
+from ._component import Described, ValueEquality
 from .errors import ConfigError
 from .registry import Registry
 
@@ -52,7 +52,8 @@ class Initializer(Described, ValueEquality, ABC):
         return cls()
 
 
-registry: Registry[Initializer] = Registry("initializer", Initializer)
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Initializer] = Registry("initializer", Initializer)  # type: ignore[type-abstract]
 register = registry.register
 get = registry.get
 

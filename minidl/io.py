@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from . import losses, optimizers
 from . import layers as layers_module
+from . import losses, optimizers
 from . import metrics as metrics_module
-from ._version import __version__
 from ._archive import (
     DOCUMENT,
     Archive,
@@ -40,11 +40,12 @@ from ._archive import (
     read_arrays,
     write_archive,
 )  # fmt: skip
+from ._version import __version__
 from .data import DTYPES
 from .errors import ConfigError, DivergenceError, FormatError, MinidlError, ShapeError
 from .layers import Layer, Shape
-from .parameter import Buffer, Parameter
 from .layers.activations import Activation
+from .parameter import Buffer, Parameter
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "weight_slots",
            "FORMAT_VERSION",
            "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
+
+_T = TypeVar("_T")
 
 #: The version of the file format this minidl writes; files of a newer version are refused.
 #: Version 2 records the model's input shape (version 1 files, without it, are still read).
@@ -288,7 +291,7 @@ def _make_layer(i: int, config: Any) -> Layer:
     return _component(lambda: layers_module.get(config), f"layer {i} ({config['type']!r})")
 
 
-def _component(make: Callable[[], Any], what: str) -> Any:
+def _component(make: Callable[[], _T], what: str) -> _T:
     # Components come only from the registries, which check argument names; a constructor that
     # rejects a value in an unexpected way still surfaces as a minidl error.
     try:
@@ -394,7 +397,7 @@ def _restore_training(
     loss = _component(lambda: losses.get(compiled["loss"]), "the loss")
     optimizer = _component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer")
     # each metric through its registry, as every component; compile checks names and targets
-    resolved = [_component(lambda m=m: metrics_module.get(m), f"metric {i}") for i, m in enumerate(metrics)]
+    resolved = [_component(partial(metrics_module.get, m), f"metric {i}") for i, m in enumerate(metrics)]
     _component(lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section")
     epochs, keys = training["epochs"], training["history"]
     if (
@@ -413,7 +416,6 @@ def _restore_training(
                 f"file holds a {entry['dtype']} array of shape {entry['shape']}."
             )
     expect_names(index, {f"history/{k}" for k in keys}, "history/")
-    optimizer = model.optimizer
     template = model.trainer.optimizer_state_template()
     for name, entry in index.items():
         if name.startswith("optimizer/"):

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_softmax
 
-from ._component import Described, ValueEquality
 from ._checks import choice, number
+from ._component import Described, ValueEquality
 from .data import class_labels
 from .errors import ConfigError, DataError, ShapeError
 from .registry import Registry
@@ -107,7 +107,8 @@ class Loss(Described, ValueEquality, ABC):
         return {"reduction": self.reduction}
 
 
-registry: Registry[Loss] = Registry("loss", Loss, plural="losses")
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Loss] = Registry("loss", Loss, plural="losses")  # type: ignore[type-abstract]
 register = registry.register
 get = registry.get
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -239,7 +239,11 @@ class Sequential:
 
     def _weights(self) -> list[tuple[Layer, Parameter | Buffer]]:
         # what get_weights lists, as Keras does: per layer, its parameters, then its buffers
-        return [(layer, w) for layer in self._layers for w in (*layer.parameters(), *layer.buffers())]
+        slots: list[tuple[Layer, Parameter | Buffer]] = []
+        for layer in self._layers:
+            slots.extend((layer, p) for p in layer.parameters())
+            slots.extend((layer, b) for b in layer.buffers())
+        return slots
 
     # ------------------------------------------------------------------ compile
     @property
@@ -376,6 +380,16 @@ class Sequential:
         set_training(self._layers, False)
         return forward_in_chunks(self._layers, x, batch_size or len(x))
 
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[False] = False
+    ) -> float | list[float]: ...
+    @overload
+    def evaluate(self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]) -> dict[str, float]: ...
+    @overload
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]: ...
     def evaluate(
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
     ) -> float | list[float] | dict[str, float]:
@@ -462,7 +476,7 @@ class Sequential:
                 f"set_weights needs a list of {len(slots)} arrays (one per parameter and buffer); received {got}."
             )
         arrays = []
-        for (layer, p), w in zip(slots, weights):
+        for (layer, p), w in zip(slots, weights, strict=True):
             a = as_weight(w, f"the {p.name} of {layer.name}")
             if a.shape != p.shape:
                 raise ShapeError(
@@ -470,7 +484,7 @@ class Sequential:
                     f"received an array of shape {a.shape}."
                 )
             arrays.append(a)
-        for (_, p), a in zip(slots, arrays):
+        for (_, p), a in zip(slots, arrays, strict=True):
             p.value[...] = a
 
     # ------------------------------------------------------------------ random state

@@ -7,16 +7,16 @@ keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import math
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ._component import Described
 from ._checks import number
+from ._component import Described
 from .errors import ConfigError
 from .parameter import Parameter
 from .registry import Registry
@@ -173,10 +173,14 @@ def _checked_slot(name: str, value: Any, expected: Any) -> Any:
 
 
 _MAX_COUNT = 2**63  # integer slots are counts (steps); past int64 numpy arithmetic on them overflows
+# most specific first: a bool is an Integral, an Integral a Real
+_NUMBER_KINDS: tuple[tuple[type[Any], str], ...] = (
+    (bool, "a bool"), (numbers.Integral, "an integer"), (numbers.Real, "a real number")
+)
 
 
 def _checked_number(name: str, value: Any, expected: Any) -> Any:
-    for kind, label in ((bool, "a bool"), (numbers.Integral, "an integer"), (numbers.Real, "a real number")):
+    for kind, label in _NUMBER_KINDS:
         if isinstance(expected, kind):
             if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
                 raise ConfigError(f"Optimizer state {name!r} must be {label} like {expected!r}; received {_shown(value)}.")
@@ -204,7 +208,8 @@ def _shown(value: Any) -> str:
     return repr(value)
 
 
-registry: Registry[Optimizer] = Registry("optimizer", Optimizer)
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Optimizer] = Registry("optimizer", Optimizer)  # type: ignore[type-abstract]
 register = registry.register
 get = registry.get
 

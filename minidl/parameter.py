@@ -83,7 +83,7 @@ def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:
     # and allocating the flat gradient only once the old values are gone, means packing never
     # holds more than one extra copy of the weights (peak 2x the parameters instead of 4x).
     for p in parameters:
-        p.grad = None  # type: ignore[assignment]
+        del p.grad
     values = np.empty(total, dtype=dtype)
     offset = 0
     for p in parameters:

@@ -31,7 +31,7 @@ def require_matplotlib() -> None:
 
 
 def _figure_class() -> Any:
-    try:
+    try:  # imported here: matplotlib is an optional extra, and import minidl must stay fast
         from matplotlib.figure import Figure
     except ImportError:
         raise ConfigError(
@@ -49,7 +49,7 @@ def _groups(history: History) -> list[str]:
 
 def plot_history(history: History, axes: Any) -> None:
     """Draws ``history`` onto a sequence of matplotlib axes, one per figure (loss, then metrics)."""
-    for ax, name in zip(axes, _groups(history)):
+    for ax, name in zip(axes, _groups(history), strict=False):  # a grid may hold more axes than figures
         ax.plot(history.epochs[: len(history.history[name])], history.history[name], label=f"training {name}")
         if f"val_{name}" in history.history:
             values = history.history[f"val_{name}"]
@@ -113,13 +113,16 @@ def save_run_figure(
 ) -> None:
     """Saves the curves of ``history`` and, for two-input data, the decision boundary over the points."""
     groups = _groups(history)
-    boundary = model is not None and x is not None and np.ndim(x) == 2 and np.shape(x)[1] == 2
-    panels = len(groups) + (1 if boundary else 0) + (1 if boundary and x_test is not None else 0)
+    # (model, x, y) and the test pair, each drawn only when all of it is given and x has two inputs
+    boundaries: list[tuple[Sequential, np.ndarray, np.ndarray, str]] = []
+    if model is not None and x is not None and y is not None and np.ndim(x) == 2 and np.shape(x)[1] == 2:
+        boundaries.append((model, x, y, "training data"))
+        if x_test is not None and y_test is not None:
+            boundaries.append((model, x_test, y_test, "test data"))
+    panels = len(groups) + len(boundaries)
     figure = _figure_class()(figsize=(4.5 * panels, 4), layout="constrained")
     axes = figure.subplots(1, panels, squeeze=False)[0]
     plot_history(history, axes[: len(groups)])
-    if boundary:
-        plot_decision_boundary(model, x, y, axes[len(groups)], title="training data")  # type: ignore[arg-type]
-        if x_test is not None:
-            plot_decision_boundary(model, x_test, y_test, axes[len(groups) + 1], title="test data")  # type: ignore[arg-type]
+    for ax, (drawn, points, labels, title) in zip(axes[len(groups) :], boundaries, strict=True):
+        plot_decision_boundary(drawn, points, labels, ax, title=title)
     figure.savefig(path)

@@ -41,7 +41,7 @@ def _seconds(duration: float) -> str:
         return f"{duration * 1e6:.0f}us"
     if duration < 1.0:
         return f"{duration * 1000:.0f}ms"
-    minutes, seconds = divmod(int(round(duration)), 60)
+    minutes, seconds = divmod(round(duration), 60)
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 

@@ -21,7 +21,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ._version import __version__
 from .errors import ComponentTypeError, ConfigError, DuplicateNameError, PluginError, UnknownComponentError
@@ -36,7 +36,15 @@ __all__ = [
     "check_arguments",
 ]
 
-T = TypeVar("T")
+
+
+class _Configurable(Protocol):
+    def get_config(self) -> dict[str, Any]: ...
+
+
+#: A kind's base class: every component describes itself with get_config (what files and
+#: configurations store).
+T = TypeVar("T", bound=_Configurable)
 
 #: Setting this environment variable to a true value turns entry-point discovery off.
 DISABLE_ENV = "MINIDL_DISABLE_PLUGINS"
@@ -275,7 +283,8 @@ class Registry(Generic[T]):
         if self._names.get(cls) == name:
             del self._names[cls]
 
-    def _check_class(self, obj: Any, what: str) -> None:
+    def _check_class(self, obj: Any, what: str) -> type[T]:
+        """``obj`` itself, once it is known to be a concrete subclass of the base, else ComponentTypeError."""
         if not (inspect.isclass(obj) and issubclass(obj, self.base)):
             got = _qualname(obj) if inspect.isclass(obj) else f"{type(obj).__name__} {obj!r}"
             raise ComponentTypeError(
@@ -286,6 +295,7 @@ class Registry(Generic[T]):
             raise ComponentTypeError(
                 f"{what} ({_qualname(obj)}) is abstract: it does not implement {missing}."
             )
+        return obj
 
     # ------------------------------------------------------------------ discovery
     def _discovered(self) -> dict[str, list[_Plugin]]:
@@ -352,7 +362,7 @@ class Registry(Generic[T]):
 
     def _refuse_shadowed(self, name: str) -> None:
         # "evil-dist:relu" must not smuggle in a plugin the rules ignore.
-        dist, sep, bare = name.rpartition(":")
+        _dist, sep, bare = name.rpartition(":")
         if sep and bare in self._classes:
             raise UnknownComponentError(
                 f"The {self.kind} {name!r} is ignored: {bare!r} is a {_source_of(self._classes[bare])} "
@@ -371,13 +381,13 @@ class Registry(Generic[T]):
                 if plugin.problem:
                     raise ValueError(f"malformed entry point: {plugin.problem}")
                 obj = metadata.EntryPoint(name=plugin.name, value=plugin.value, group=plugin.group).load()
-            except (Exception, SystemExit) as exc:  # a broken plugin must not break minidl (nor exit)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not break minidl (nor exit)
                 plugin.error = exc
             else:
-                self._check_class(obj, f"The {plugin.where()}")
-                plugin.cls = obj
-                self._names.setdefault(obj, self._public_name(plugin))
-                return obj
+                cls = self._check_class(obj, f"The {plugin.where()}")
+                plugin.cls = cls
+                self._names.setdefault(cls, self._public_name(plugin))
+                return cls
         raise PluginError(
             f"Could not load the {self.kind} {plugin.name!r}: {plugin.where()} failed with "
             f"{type(plugin.error).__name__}: {plugin.error}"
@@ -445,8 +455,7 @@ class Registry(Generic[T]):
         if isinstance(identifier, str):
             return self.create(self.get_class(identifier), kwargs)
         if inspect.isclass(identifier):
-            self._check_class(identifier, f"The {self.kind} class")
-            return self.create(identifier, kwargs)
+            return self.create(self._check_class(identifier, f"The {self.kind} class"), kwargs)
         raise ComponentTypeError(
             f"Cannot make a {self.kind} from {type(identifier).__name__} {identifier!r}; pass a "
             f"name (one of {', '.join(self.names())}), a {self.base.__name__} subclass or "
@@ -477,15 +486,19 @@ class Registry(Generic[T]):
         target = _class_target(cls)
         for name, plugins in self._discovered().items():
             for plugin in plugins:
-                if _value_target(plugin.value) == target and name not in self._classes and not plugin.problem:
-                    if self._load(plugin) is cls:
-                        return self._public_name(plugin)
+                if (
+                    _value_target(plugin.value) == target
+                    and name not in self._classes
+                    and not plugin.problem
+                    and self._load(plugin) is cls
+                ):
+                    return self._public_name(plugin)
         return None
 
     def serialize(self, component: T) -> str | dict[str, Any]:
         """The plain-JSON form of ``component``: its name, or ``{"type": name, **config}``."""
         name = self.name_of(type(component))
-        config = component.get_config()  # type: ignore[attr-defined]
+        config = component.get_config()
         return {"type": name, **config} if config else name
 
     # ------------------------------------------------------------------ introspection
@@ -495,7 +508,7 @@ class Registry(Generic[T]):
             ComponentInfo(self.kind, name, _source_of(cls), _version_of(cls), "ok", lookup=name)
             for name, cls in sorted(self._classes.items())
         ]
-        for name, plugins in sorted(self._discovered().items()):
+        for _name, plugins in sorted(self._discovered().items()):
             for plugin in sorted(plugins, key=lambda p: _normalize_dist(p.dist_name)):
                 infos.append(self._describe_plugin(plugin, len(plugins), load))
         return infos
@@ -522,8 +535,8 @@ class Registry(Generic[T]):
         return f"Registry(kind={self.kind!r}, group={self.group!r}, names={self.names()})"
 
 
-def check_arguments(cls: type, arguments: Mapping[str, Any], what: str) -> None:
-    """Raises ConfigError when ``arguments`` holds a key ``cls``'s constructor does not take."""
+def check_arguments(cls: Callable[..., Any], arguments: Mapping[str, Any], what: str) -> None:
+    """Raises ConfigError when ``arguments`` holds a key ``cls`` (a class or a function) does not take."""
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # builtins without a signature: let the call decide

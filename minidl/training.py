@@ -12,9 +12,9 @@ does; the model owns the trainer and tells it when layers or compile settings ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from math import isfinite
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ __all__ = ["Trainer", "EVAL_ROWS", "set_training"]
 EVAL_ROWS = 4096  # figures between epochs are computed in chunks of this many rows
 
 Arrays = tuple[np.ndarray, np.ndarray]
+_T = TypeVar("_T")
 
 
 class _StepPlan(NamedTuple):
@@ -211,7 +212,7 @@ class Trainer:
             set_training(model.layers, False)
 
     def _run_epoch(
-        self, x: np.ndarray, y: np.ndarray, batches: list[Arrays] | None, batch_size: int, cbs: CallbackList
+        self, x: np.ndarray, y: np.ndarray, batches: Iterable[Arrays] | None, batch_size: int, cbs: CallbackList
     ) -> float:
         step = self.train_step
         if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
@@ -290,7 +291,7 @@ def _shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Gene
         yield x[rows], y[rows]
 
 
-def _required(value: Any, what: str) -> Any:
+def _required(value: _T | None, what: str) -> _T:
     # The model checks compile before handing over; this keeps the types honest for mypy.
     if value is None:
         raise NotCompiledError(f"The model has no {what}: call model.compile(loss=..., optimizer=...) first.")

@@ -21,9 +21,9 @@ from minidl.parameter import Parameter
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
-MODULES = ["minidl"] + sorted(
+MODULES = ["minidl", *sorted(
     f"minidl.{info.name}" for info in pkgutil.iter_modules(minidl.__path__) if not info.name.startswith("_")
-)
+)]
 
 
 def _documented_code() -> str:

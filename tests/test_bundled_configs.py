@@ -57,7 +57,7 @@ def test_xor_stuck_seed_is_the_networks_own_minimum() -> None:
     model.fit(x_train, y_train, epochs=1000, batch_size=30, shuffle=False, verbose=0)
     for got, want in zip(model.get_weights(), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
-    loss, accuracy = model.evaluate(x_test, y_test)
+    _loss, accuracy = model.evaluate(x_test, y_test)
     assert accuracy < 0.70, f"seed {min(XOR_STUCK_SEEDS)} no longer stuck: test accuracy {accuracy}"
 
 
@@ -125,7 +125,7 @@ def test_playground_xor_is_the_issue_network() -> None:
         assert layer.W.value.min() >= -0.5 and layer.W.value.max() < 0.5 and (layer.b.value == 0.1).all()
     assert model.loss.get_config() == {"reduction": "mean"} and type(model.loss).__name__ == "HalfMSE"
     assert model.optimizer.learning_rate == 0.03 and c.fit["batch_size"] == 30
-    x_train, y_train, x_test, y_test = c.split()
+    x_train, y_train, x_test, _y_test = c.split()
     assert (len(x_train), len(x_test)) == (300, 200) and set(y_train) == {-1, 1}
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import minidl
-
 from minidl import SGD, Activation, Layer, Loss, Optimizer, testing
 from minidl.registry import iter_registries
 
@@ -189,7 +188,7 @@ def test_the_kit_catches_broken_components(cls: type, check: str, message: str) 
 def test_check_component_names_the_failing_check() -> None:
     with pytest.raises(AssertionError, match=r"\[activation:WrongSquare-registered\]"):
         testing.check_activation(WrongSquare)
-    with pytest.raises(TypeError, match="subclass of minidl.Loss"):
+    with pytest.raises(TypeError, match=r"subclass of minidl\.Loss"):
         testing.check_loss(WrongSquare)
 
 

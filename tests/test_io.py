@@ -87,7 +87,7 @@ def test_save_weights_and_load_weights(tmp_path: Path) -> None:
     target.load_weights(tmp_path / "w.minidl")
     assert weights_equal(target.get_weights(), source.get_weights())
     target.load_weights(saved_file(tmp_path))  # a full model file holds the weights too
-    with pytest.raises(FormatError, match="weights only: use model.load_weights"):
+    with pytest.raises(FormatError, match=r"weights only: use model\.load_weights"):
         minidl.load(tmp_path / "w.minidl")
 
 
@@ -171,7 +171,7 @@ def test_overwriting_keeps_the_existing_files_mode(tmp_path: Path) -> None:
 
 
 def test_save_into_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="folder .*missing.* does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"folder .*missing.* does not exist"):
         trained_model().save(tmp_path / "missing" / "m.minidl")
     assert list(tmp_path.iterdir()) == []
 

@@ -296,7 +296,7 @@ def test_bytes_added_around_the_archive(valid: Path, tmp_path: Path, where: str)
 
 
 def test_compressed_member(valid: Path, tmp_path: Path) -> None:
-    document, members = read_archive(valid)
+    _document, members = read_archive(valid)
     path = tmp_path / "deflated.minidl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import BatchNormalization, Buffer, ConfigError, Dense, DivergenceError, Layer, LayerNormalization
-from minidl import Sequential
+from minidl import (
+    BatchNormalization,
+    Buffer,
+    ConfigError,
+    Dense,
+    DivergenceError,
+    Layer,
+    LayerNormalization,
+    Sequential,
+)
 from minidl.testing import numerical_gradient
 
 

@@ -148,7 +148,7 @@ def test_a_broken_plugin_breaks_nothing_else(site: Site, value: str, source: str
 
 def test_a_malformed_entry_point_is_a_plugin_error(site: Site) -> None:
     site.install("minidl-malformed", {"minidl.activations": {"odd": "not a valid :: reference"}}, {})
-    with pytest.raises(PluginError, match="minidl-malformed 1.0"):
+    with pytest.raises(PluginError, match=r"minidl-malformed 1\.0"):
         activations.get("odd")
 
 
@@ -214,9 +214,9 @@ def test_plugins_of_every_group(site: Site) -> None:
 
 
 def test_in_process_registration_rules() -> None:
-    with pytest.raises(DuplicateNameError, match="'mse' is already registered.*replace=True"):
+    with pytest.raises(DuplicateNameError, match=r"'mse' is already registered.*replace=True"):
         losses.register("mse")(type("Other", (minidl.MSE,), {}))
-    with pytest.raises(ComponentTypeError, match="subclass of minidl.Loss"):
+    with pytest.raises(ComponentTypeError, match=r"subclass of minidl\.Loss"):
         losses.register("not_a_loss")(dict)
     with pytest.raises(ComponentTypeError, match="abstract"):
         losses.register("abstract_loss")(type("Abstract", (minidl.Loss,), {}))
@@ -266,7 +266,7 @@ def test_register_checks_plugins_not_yet_scanned(site: Site) -> None:
     site.install("minidl-cube", {"minidl.activations": {"cube": "unscanned:Cube"}}, {"unscanned": CUBE})
     assert activations.registry._plugins is None  # nothing has read the entry points yet
     try:
-        with pytest.raises(DuplicateNameError, match="minidl-cube 1.0"):
+        with pytest.raises(DuplicateNameError, match=r"minidl-cube 1\.0"):
             activations.register("cube")(OtherCube)
     finally:  # a registration that wrongly succeeded must not leak into later tests
         if "cube" in activations.registry._classes:
@@ -308,9 +308,9 @@ def test_get_accepts_every_identifier_form() -> None:
     assert minidl.optimizers.get(minidl.SGD, learning_rate=0.3).learning_rate == 0.3
     assert minidl.optimizers.get({"type": "sgd", "learning_rate": 0.4}).learning_rate == 0.4
     assert minidl.optimizers.get("sgd", learning_rate=0.5).learning_rate == 0.5
-    with pytest.raises(minidl.ConfigError, match="Unknown argument.*'lr'.*accepts: learning_rate"):
+    with pytest.raises(minidl.ConfigError, match=r"Unknown argument.*'lr'.*accepts: learning_rate"):
         minidl.optimizers.get({"type": "sgd", "lr": 0.1})
-    with pytest.raises(ComponentTypeError, match="Cannot make a optimizer from int 3|Cannot make an? optimizer"):
+    with pytest.raises(ComponentTypeError, match=r"Cannot make a optimizer from int 3|Cannot make an? optimizer"):
         minidl.optimizers.get(3)
     with pytest.raises(minidl.ConfigError, match="'type' key"):
         minidl.optimizers.get({"learning_rate": 0.1})

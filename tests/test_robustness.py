@@ -269,7 +269,7 @@ def test_bad_fit_input_changes_nothing(case: str) -> None:
 
 def test_wrong_width_at_predict() -> None:
     model = make_model()
-    with pytest.raises(ShapeError, match="X has 4 features, but the first layer, dense_0 .* expects 3"):
+    with pytest.raises(ShapeError, match=r"X has 4 features, but the first layer, dense_0 .* expects 3"):
         model.predict(np.ones((2, 4)))
 
 

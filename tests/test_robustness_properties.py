@@ -7,6 +7,7 @@ never modify the input nor, on error, the model.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -54,11 +55,9 @@ def load_outcome(data: bytes) -> Any:
     assert isinstance(model, minidl.Sequential)
     model.predict(X)  # a model that loads must work, and train or refuse with a minidl error
     if model.optimizer is not None:
-        with np.errstate(all="ignore"):  # a mutated learning rate may overflow: the guard's business
-            try:
-                model.fit(X, Y, epochs=1, batch_size=8)
-            except MinidlError:
-                pass
+        # a mutated learning rate may overflow: the guard's business
+        with np.errstate(all="ignore"), contextlib.suppress(MinidlError):
+            model.fit(X, Y, epochs=1, batch_size=8)
     return model
 
 

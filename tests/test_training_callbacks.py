@@ -7,11 +7,17 @@ import csv
 
 import numpy as np
 import pytest
-
-from minidl import Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ReduceLROnPlateau
-from minidl.errors import ConfigError
-
 from test_callbacks import data, drive, model
+
+from minidl import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+)
+from minidl.errors import ConfigError
 
 
 @pytest.mark.parametrize(

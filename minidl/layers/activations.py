@@ -43,7 +43,8 @@ class Activation(ValueEquality, Layer):
         return type(self).__name__
 
 
-registry: Registry[Activation] = Registry("activation", Activation)
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Activation] = Registry("activation", Activation)  # type: ignore[type-abstract]
 register = registry.register
 get = registry.get
 

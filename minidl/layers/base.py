@@ -172,5 +172,6 @@ def expect_rank(layer: Layer, input_shape: Shape, rank: int, example: str) -> No
         )
 
 
-registry: Registry[Layer] = Registry("layer", Layer)
+# the base is abstract on purpose: a registry never instantiates it (mypy issue 4717)
+registry: Registry[Layer] = Registry("layer", Layer)  # type: ignore[type-abstract]
 register = registry.register

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import initializers
 from .._checks import positive_int
-from ..errors import ConfigError, ComponentTypeError, ShapeError
+from ..errors import ComponentTypeError, ConfigError, ShapeError
 from ..parameter import Parameter
 from . import activations
 from .base import Layer, Shape, as_shape, register

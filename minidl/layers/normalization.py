@@ -39,10 +39,6 @@ class _Normalization(Layer):
         self._xhat: np.ndarray | None = None
         self._inv: np.ndarray | None = None
 
-    @classmethod
-    def example(cls) -> _Normalization:
-        return cls()
-
     def example_input_shape(self) -> Shape:
         return self.input_shape or (4, 3)
 
@@ -118,7 +114,7 @@ class BatchNormalization(_Normalization):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.require_built()
-        mean_buffer, var_buffer = self.moving_mean.value, self.moving_variance.value  # type: ignore[union-attr]
+        mean_buffer, var_buffer = self.moving_mean.value, self.moving_variance.value  # type: ignore[union-attr]  # require_built() made them
         self._batch_statistics = self.training and len(x) > 0  # an empty batch has no statistics
         if self._batch_statistics:
             axes = tuple(range(x.ndim - 1))

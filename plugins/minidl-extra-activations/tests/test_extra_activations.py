@@ -11,9 +11,9 @@ import pytest
 if os.environ.get("MINIDL_REQUIRE_PLUGINS") != "1":
     pytest.importorskip("minidl_extra_activations", reason="minidl-extra-activations is not installed")
 
-from minidl import activations  # noqa: E402
-from minidl.testing import parametrize_with_checks  # noqa: E402
-from minidl_extra_activations import ELU, GELU, LeakyReLU, SiLU, Softplus, Swish  # noqa: E402
+from minidl import activations
+from minidl.testing import parametrize_with_checks
+from minidl_extra_activations import ELU, GELU, LeakyReLU, SiLU, Softplus, Swish
 
 ALL = [LeakyReLU, ELU, Softplus, Swish, SiLU, GELU]
 

@@ -10,9 +10,9 @@ import pytest
 if os.environ.get("MINIDL_REQUIRE_PLUGINS") != "1":
     pytest.importorskip("minidl_extras", reason="minidl-extras is not installed")
 
-from minidl import ConfigError, Dense, Parameter, Sequential, initializers, losses, optimizers  # noqa: E402
-from minidl.testing import check_initializer, parametrize_with_checks  # noqa: E402
-from minidl_extras import Dropout, Huber, Orthogonal, RMSprop  # noqa: E402
+from minidl import ConfigError, Dense, Parameter, Sequential, initializers, losses, optimizers
+from minidl.testing import check_initializer, parametrize_with_checks
+from minidl_extras import Dropout, Huber, Orthogonal, RMSprop
 
 
 @parametrize_with_checks([Huber, RMSprop, Dropout, Orthogonal])

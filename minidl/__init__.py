@@ -53,7 +53,7 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import BatchNormalization, Dense, Input, Layer, LayerNormalization
+from .layers import BatchNormalization, Conv1D, Conv2D, Dense, Input, Layer, LayerNormalization
 from .losses import (
     MAE,
     MSE,
@@ -100,6 +100,8 @@ __all__ = [
     "Metric",
     # components
     "Dense",
+    "Conv2D",
+    "Conv1D",
     "Input",
     "BatchNormalization",
     "LayerNormalization",

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__, config
 from .errors import MinidlError
@@ -68,22 +69,40 @@ def _plugins(args: argparse.Namespace) -> int:
         print(f"{registry.plural} (entry-point group {registry.group}):")
         for info in infos:
             status, detail = info.status, info.detail
+            failures: list[str] = []
             if args.check and status in ("ok", "conflicting") and info.source != "built-in":
-                status, detail = _kit_status(registry, info.lookup, status, detail)
+                status, detail, failures = _kit_status(registry, info.lookup, status, detail)
             failed += status == "failed" or status.startswith("fails")
             source = f"{info.source} {info.version}".strip()
             print(f"  {info.name:<{width}} {source:<36} {status}" + (f": {detail}" if detail else ""))
+            for failure in failures:  # every failing check: its id and its whole message
+                print(_indented(failure, 6))
     return 1 if failed else 0
 
 
-def _kit_status(registry, name: str, status: str, detail: str) -> tuple[str, str]:
-    from .testing import check_component
+def _kit_status(registry: Any, name: str, status: str, detail: str) -> tuple[str, str, list[str]]:
+    """Runs every check of the kit on one plugin component: its status, detail and failures."""
+    from .testing import CheckFailure, checks
 
+    failures: list[str] = []
     try:
-        check_component(registry.get_class(name))
+        component_checks = checks(registry.get_class(name))
+        for check in component_checks:
+            try:
+                check()
+            except CheckFailure as exc:  # a check reports any exception as a CheckFailure
+                failures.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not raised
-        return "fails the kit", str(exc).splitlines()[0]
-    return status, f"{detail}; passes the kit" if detail else "passes the kit"
+        return "fails the kit", f"{type(exc).__name__}: {exc}", []
+    if failures:
+        return "fails the kit", f"{len(failures)} of {len(component_checks)} checks fail", failures
+    return status, f"{detail}; passes the kit" if detail else "passes the kit", []
+
+
+def _indented(text: str, spaces: int) -> str:
+    """``text`` indented by ``spaces``, its continuation lines by 4 more."""
+    first, *rest = text.splitlines() or [""]
+    return "\n".join([" " * spaces + first, *(" " * (spaces + 4) + line for line in rest)])
 
 
 #: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
@@ -106,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
+        return int(args.run(args))
     except MinidlError as exc:
         print(f"minidl: error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ METADATA and entry_points.txt, and the plugin's module, in a folder put on ``sys
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -319,6 +320,7 @@ def test_get_accepts_every_identifier_form() -> None:
 # --------------------------------------------------------------------------- more of the rules
 CANARY = '''
 import os
+import re
 open(os.environ["MINIDL_CANARY"], "w").close()  # proves the module was imported
 raise RuntimeError("a listing must never import this module")
 '''
@@ -478,3 +480,140 @@ def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFix
     rows = {tuple(line.split()[:3]): line for line in out.splitlines() if line.startswith("  ")}
     assert "failed: ModuleNotFoundError" in rows[("broken", "minidl-bad", "1.0")]
     assert "passes the kit" in rows[("cube", "dist-a", "1.0")] and "conflicting" in rows[("cube", "dist-a", "1.0")]
+
+
+BROKEN_PLUGINS = '''
+import numpy as np
+from minidl import Activation, Layer, Metric, Parameter
+
+
+class WrongSquare(Activation):
+    """x**2 with a derivative off by 10%."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, grad_output):
+        return grad_output * 2.2 * self.x
+
+
+class Picky(Activation):
+    """Raises a TypeError (not an assertion) on every input."""
+
+    def forward(self, x):
+        raise TypeError("Picky takes only lists")
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class TwoLines(Activation):
+    """Raises an error whose message has two lines."""
+
+    def forward(self, x):
+        raise ValueError("TwoLines refuses every input:\\nit is a test double")
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class NaNMetric(Metric):
+    def __call__(self, y_true, y_pred):
+        return float("nan")
+
+
+class Scale(Layer):
+    """A layer with weights, in the build protocol."""
+
+    def build(self, input_shape, rng, dtype):
+        self.w = Parameter(rng.uniform(0.5, 1.5, input_shape).astype(dtype), name="scale")
+
+    def parameters(self):
+        return [self.w]
+
+    def forward(self, x):
+        self.x = x
+        return x * self.w.value
+
+    def backward(self, grad_output):
+        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
+        return grad_output * self.w.value
+
+
+class ForgetfulScale(Scale):
+    def parameters(self):
+        return []
+'''
+
+BROKEN_GROUPS = {
+    "minidl.activations": {
+        "wrong_square": "kit_plugins:WrongSquare",
+        "picky": "kit_plugins:Picky",
+        "two_lines": "kit_plugins:TwoLines",
+    },
+    "minidl.metrics": {"nan_metric": "kit_plugins:NaNMetric"},
+    "minidl.layers": {"scale": "kit_plugins:Scale", "forgetful_scale": "kit_plugins:ForgetfulScale"},
+}
+
+
+def _failures(out: str, name: str) -> list[str]:
+    """The lines under the row of ``name``: one per failing check (continuation lines indented more)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == [name])
+    found = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("      "):
+            break
+        found.append(line)
+    return found
+
+
+def test_minidl_plugins_check_prints_every_failing_check_in_full(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.install("minidl-kit-cases", BROKEN_GROUPS, {"kit_plugins": BROKEN_PLUGINS})
+    assert minidl.cli.main(["plugins", "--check"]) == 1
+    out, err = capsys.readouterr()
+    assert err == "" and "Traceback" not in out
+    rows = {line.split()[0]: line for line in out.splitlines() if re.match(r"  \S", line)}
+    assert "passes the kit" in rows["scale"] and _failures(out, "scale") == []
+    for name in ("wrong_square", "picky", "two_lines", "nan_metric", "forgetful_scale"):
+        assert re.search(r"fails the kit: \d+ of \d+ checks fail$", rows[name]), rows[name]
+    wrong = _failures(out, "wrong_square")
+    assert [line.split()[0] for line in wrong] == [
+        "[activation:wrong_square-gradients]", "[activation:wrong_square-training_mode]"
+    ]
+    assert re.match(
+        r" {6}\[activation:wrong_square-gradients\] WrongSquare: dL/dinput disagrees with central "
+        r"differences at \d+ of 40 points; worst at x\[\d+, \d+\] = \S+: \S+ instead of \S+ "
+        r"\(tolerance \S+\)$",
+        wrong[0],
+    ), wrong[0]
+    picky = _failures(out, "picky")
+    assert "      [activation:picky-shapes] TypeError: Picky takes only lists" in picky
+    two_lines = _failures(out, "two_lines")  # every line of a message, the next ones indented more
+    assert two_lines[:2] == [
+        "      [activation:two_lines-shapes] ValueError: TwoLines refuses every input:",
+        "          it is a test double",
+    ]
+    nan_metric = "      [metric:nan_metric-values] NaNMetric(): value nan is not a finite float"
+    assert nan_metric in _failures(out, "nan_metric")
+    forgetful = "      [layer:forgetful_scale-parameters] ForgetfulScale.w is a Parameter but parameters() "
+    assert any(line.startswith(forgetful) for line in _failures(out, "forgetful_scale"))
+
+
+def test_minidl_plugins_check_fails_them_under_python_dash_O(site: Site) -> None:
+    site.install("minidl-kit-cases", BROKEN_GROUPS, {"kit_plugins": BROKEN_PLUGINS})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-O", "-m", "minidl", "plugins", "--check"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+    assert "[metric:nan_metric-values] NaNMetric(): value nan is not a finite float" in done.stdout
+    assert "[activation:wrong_square-gradients] WrongSquare: dL/dinput disagrees" in done.stdout
+    assert "[activation:picky-shapes] TypeError: Picky takes only lists" in done.stdout
+    assert "[layer:forgetful_scale-parameters]" in done.stdout
+    scale = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["scale"])
+    assert "passes the kit" in scale

@@ -1,8 +1,8 @@
 """Layers: the ``Layer`` interface, its registry and the built-in layers.
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
-layers (with their own registry), ``dense`` the fully connected layer and ``Input``,
-``normalization`` batch and layer normalization.
+layers (with their own registry), ``dense`` the fully connected layer and ``Input``, ``conv``
+the convolutions, ``normalization`` batch and layer normalization.
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from typing import Any
 
 from . import activations
 from .base import Layer, Shape, as_shape, expect_rank, register, registry
+from .conv import Conv1D, Conv2D
 from .dense import Dense, Input
 from .normalization import BatchNormalization, LayerNormalization
 
-__all__ = ["Layer", "Shape", "Dense", "Input", "BatchNormalization", "LayerNormalization", "as_shape", "expect_rank", "registry", "register", "get"]
+__all__ = [
+    "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D", "BatchNormalization", "LayerNormalization",
+    "as_shape", "expect_rank", "registry", "register", "get",
+]
 
 
 def get(identifier: Any, **kwargs: Any) -> Layer:

@@ -23,6 +23,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    sweeps,
     testing,
     training,
     validation,
@@ -53,7 +54,22 @@ from .errors import (
     UnknownComponentError,
 )
 from .initializers import Initializer
-from .layers import BatchNormalization, Conv1D, Conv2D, Dense, Input, Layer, LayerNormalization
+from .layers import (
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    LayerNormalization,
+    MaxPooling2D,
+    Reshape,
+)
 from .losses import (
     MAE,
     MSE,
@@ -69,6 +85,7 @@ from .model import Sequential, load
 from .optimizers import SGD, Adam, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
+from .sweeps import sweep
 
 __all__ = [
     "__version__",
@@ -87,6 +104,7 @@ __all__ = [
     "validation",
     "training",
     "guard",
+    "sweeps",
     # interfaces
     "Layer",
     "Activation",
@@ -105,6 +123,13 @@ __all__ = [
     "Input",
     "BatchNormalization",
     "LayerNormalization",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
+    "Dropout",
     "Sigmoid",
     "Tanh",
     "ReLU",
@@ -130,6 +155,8 @@ __all__ = [
     # files and checkpoints
     "load",
     "ModelCheckpoint",
+    # many fits
+    "sweep",
     # errors
     "MinidlError",
     "ShapeError",

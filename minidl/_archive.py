@@ -31,9 +31,9 @@ import numpy as np
 from .errors import FormatError, MinidlError
 
 __all__ = [
-    "DOCUMENT", "DTYPES", "MAX_DEPTH", "Archive", "atomic_write", "check_index", "check_member_sizes",
-    "expect_entry", "expect_names", "known_keys", "open_archive", "parse_json", "read_arrays",
-    "write_archive",
+    "DOCUMENT", "DTYPES", "MAX_DEPTH", "Archive", "archive_bytes", "atomic_write", "check_index",
+    "check_member_sizes", "expect_entry", "expect_names", "known_keys", "open_archive", "parse_json",
+    "read_arrays", "write_archive",
 ]  # fmt: skip
 
 DOCUMENT = "minidl.json"
@@ -62,6 +62,18 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def write_archive(path: PathLike, document: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    with atomic_write(path) as stream:
+        _write_zip(stream, document, arrays)
+
+
+def archive_bytes(document: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    """The archive :func:`write_archive` would write, as bytes (a model inside a pickle)."""
+    buffer = io.BytesIO()
+    _write_zip(buffer, document, arrays)
+    return buffer.getvalue()
+
+
+def _write_zip(stream: IO[bytes], document: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     members, index = [], []
     for i, (name, array) in enumerate(arrays.items()):
         data = npy_bytes(array)
@@ -71,7 +83,7 @@ def write_archive(path: PathLike, document: dict[str, Any], arrays: dict[str, np
              "sha256": hashlib.sha256(data).hexdigest()}
         )  # fmt: skip
     text = json.dumps(document | {"arrays": index}, allow_nan=False, indent=1).encode("utf-8")
-    with atomic_write(path) as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
         for name, data in [(DOCUMENT, text), *members]:
             archive.writestr(zipfile.ZipInfo(name, FIXED_TIME), data)
 

@@ -1,4 +1,5 @@
-"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl configs``, ``minidl plugins``, ``minidl --version``.
+"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl sweep CONFIG``, ``minidl configs``,
+``minidl plugins``, ``minidl --version``.
 
 Output piped into a reader that stops early (``minidl plugins | head -2``) ends the command
 quietly with status 141 (128 + SIGPIPE, what the shell reports for ``yes | head``), as Unix
@@ -31,6 +32,35 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", metavar="IMAGE", help="save the loss curves (and the decision boundary for 2-input data) to IMAGE, e.g. out.png; needs matplotlib")
     train.set_defaults(run=_train)
 
+    sweep = sub.add_parser(
+        "sweep", help="train a configuration many times: a grid of values x seeds, on local processes or Ray"
+    )
+    sweep.add_argument("config", help="a bundled name (see 'minidl configs') or a path to a .toml file")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                       help="values for a key of the configuration, e.g. optimizer.learning_rate=0.01,0.1; "
+                            "repeatable")
+    sweep.add_argument("--seeds", help="model seeds, e.g. 0-19 or 0,3,5-7 (default: the file's seed)")
+    sweep.add_argument("--trials", type=int, metavar="N",
+                       help="run only N grid points (the first, or --random)")
+    sweep.add_argument("--random", action="store_true", help="draw the --trials grid points at random")
+    sweep.add_argument("--sample-seed", type=int, default=0, help="seed of the --random draw (default 0)")
+    sweep.add_argument("--backend", choices=["local", "ray", "serial"], default="local",
+                       help="local worker processes (default), Ray tasks, or this process one by one")
+    sweep.add_argument("--workers", type=int,
+                       help="worker processes, or a local Ray's CPUs (default: every core)")
+    sweep.add_argument("--threads", type=int, default=1, help="BLAS threads per trial (default 1)")
+    sweep.add_argument("--address",
+                       help="the Ray cluster to use, e.g. auto or ray://host:10001 (default: start one)")
+    sweep.add_argument("--metric",
+                       help="the figure that ranks trials (default: test_<metric> with a test split)")
+    sweep.add_argument("--mode", choices=["auto", "max", "min"], default="auto",
+                       help="higher or lower is better (default: from the metric)")
+    sweep.add_argument("--target", type=float, help="count, per grid point, the trials that reach this value")
+    sweep.add_argument("--out", required=True, help="output folder; run the same command again to resume")
+    sweep.add_argument("--no-plot", action="store_true",
+                       help="do not draw sweep.png (drawn when matplotlib is installed)")
+    sweep.set_defaults(run=_sweep)  # fmt: skip
+
     configs = sub.add_parser("configs", help="list the bundled configurations")
     configs.set_defaults(run=_configs)
 
@@ -44,6 +74,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     config.train(config.load(args.config), seed=args.seed, epochs=args.epochs, plot=args.plot)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweeps import sweep
+
+    try:
+        result = sweep(
+            args.config, out=args.out, grid=args.grid, seeds=args.seeds, trials=args.trials, random=args.random,
+            sample_seed=args.sample_seed, backend=args.backend, workers=args.workers, threads=args.threads,
+            address=args.address, metric=args.metric, mode=args.mode, target=args.target, plot=not args.no_plot,
+            stream=sys.stdout,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        return 130  # 128 + SIGINT; the sweep said where its finished trials are
+    print(result.summary_text())
     return 0
 
 

@@ -29,6 +29,7 @@ from ._archive import (
     DOCUMENT,
     Archive,
     PathLike,
+    archive_bytes,
     atomic_write,
     check_index,
     check_member_sizes,
@@ -50,7 +51,8 @@ from .parameter import Buffer, Parameter
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["save", "load", "save_weights", "load_weights", "atomic_write", "planned_shapes", "weight_slots",
+__all__ = ["save", "load", "save_weights", "load_weights", "to_bytes", "from_bytes", "atomic_write",
+           "planned_shapes", "weight_slots",
            "FORMAT_VERSION",
            "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
 
@@ -74,6 +76,13 @@ def save(model: Sequential, path: PathLike) -> None:
     random generator states) to ``path`` atomically; the previous file survives any failure."""
     document, arrays = _model_document(model)
     write_archive(path, document, arrays)
+
+
+def to_bytes(model: Sequential) -> bytes:
+    """The bytes :func:`save` would write for ``model``: the same safe format, kept in memory
+    (a fitted ``minidl.sklearn`` estimator carries its network this way inside a pickle)."""
+    document, arrays = _model_document(model)
+    return archive_bytes(document, arrays)
 
 
 def save_weights(model: Sequential, path: PathLike) -> None:
@@ -170,6 +179,22 @@ def load(path: PathLike, model_class: type[Sequential]) -> Sequential:
         document = _read_document(archive, "model")
         index = check_index(archive, document)
         return _build_model(archive, document, index, model_class)
+
+
+def from_bytes(data: bytes, model_class: type[Sequential], *, where: str = "The model bytes") -> Sequential:
+    """Reads :func:`to_bytes`'s output with every check :func:`load` makes; ``where`` names
+    the source in error messages."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FormatError(
+            f"{where} must be bytes holding a minidl model file; received {type(data).__name__}."
+        )
+    archive = Archive(bytes(data), where)
+    try:
+        document = _read_document(archive, "model")
+        index = check_index(archive, document)
+        return _build_model(archive, document, index, model_class)
+    finally:
+        archive.zip.close()
 
 
 def load_weights(model: Sequential, path: PathLike) -> None:

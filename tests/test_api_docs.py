@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 from pathlib import Path
@@ -45,7 +46,12 @@ def test_the_matcher_needs_the_name_as_code() -> None:
 
 @pytest.mark.parametrize("module_name", MODULES)
 def test_every_public_name_is_documented(module_name: str) -> None:
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:  # a module of an optional extra (minidl.sklearn) where it is missing
+        if "pip install 'minidl[" not in str(exc) or os.environ.get("MINIDL_REQUIRE_EXTRAS") == "1":
+            raise
+        pytest.skip(str(exc))
     assert hasattr(module, "__all__"), f"{module_name} has no explicit __all__"
     missing = undocumented(list(module.__all__), CODE_TEXT)
     assert not missing, f"{module_name}: {missing} appear in no code span of README.md or docs/ (add them to docs/reference/api.md)"

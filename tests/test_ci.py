@@ -33,3 +33,16 @@ def test_readme_installs_upgrade_pip_first() -> None:
     assert len(installs) == 2, installs  # the main job's and the tests'
     for command in installs:
         assert ".venv/bin/pip install --upgrade pip &&" in command
+
+
+def test_ci_installs_the_optional_extras_before_the_tests() -> None:
+    # minidl.sklearn's and the Ray backend's tests must run in CI, not skip: the extras are
+    # installed before the README's command runs the suite, and MINIDL_REQUIRE_EXTRAS=1 turns
+    # their skip into a failure
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (test_command,) = [c for c in _readme_commands() if c.endswith("-m pytest -q")]
+    extras = ci.index('.venv/bin/pip install -e ".[sklearn,ray]"')
+    assert extras < ci.index("export MINIDL_REQUIRE_EXTRAS=1") < ci.index(test_command)
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^sklearn = \["scikit-learn>=1\.6"\]', pyproject, re.MULTILINE)
+    assert re.search(r'^ray = \["ray>=', pyproject, re.MULTILINE)

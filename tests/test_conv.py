@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from test_io_support import read_archive
 
 import minidl
 from minidl import ConfigError, Conv1D, Conv2D, FormatError, Sequential, ShapeError, testing
+from minidl.config import TrainingConfig
 from minidl.layers import conv as conv_module
 
 
@@ -464,14 +466,44 @@ def test_summary_and_names() -> None:
     assert minidl.layers.get({"type": "conv1d", "filters": 2, "kernel_size": 3}).kernel_size == (3,)
 
 
-def test_a_configuration_file_builds_a_cnn(tmp_path: Path) -> None:
-    built = minidl.layers.get({"type": "conv2d", "filters": 8, "kernel_size": [3, 3], "padding": "same",
-                               "strides": [1, 2], "activation": "relu"})  # fmt: skip
-    assert built.get_config() == {
+CNN_TOML = """
+[model]
+seed = 0
+input_shape = [28, 28, 3]
+
+[[model.layers]]
+type = "conv2d"
+filters = 8
+kernel_size = [3, 3]
+strides = [1, 2]
+padding = "same"
+activation = "relu"
+
+[[model.layers]]
+type = "conv2d"
+filters = 2
+kernel_size = 3
+
+[compile]
+loss = "mse"
+optimizer = "sgd"
+
+[data]
+dataset = "digits"
+"""
+
+
+def test_a_configuration_file_builds_a_cnn() -> None:
+    model = TrainingConfig.from_dict(tomllib.loads(CNN_TOML)).build()
+    assert model.layers[0].get_config() == {
         "filters": 8, "kernel_size": [3, 3], "strides": [1, 2], "padding": "same", "dilation_rate": [1, 1],
         "use_bias": True, "activation": "relu", "kernel_init": "glorot_uniform", "bias_init": "zeros",
     }  # fmt: skip
-    assert built.compute_output_shape((28, 28, 3)) == (28, 14, 8)
+    assert model.output_shape == (26, 12, 2)  # (28, 14) after the first layer
+    broken = CNN_TOML.replace('type = "conv2d"\nfilters = 2', 'type = "conv1d"\nfilters = 2')
+    message = r"takes samples of shape \(steps, channels\); received samples of shape \(28, 14, 8\)"
+    with pytest.raises(ShapeError, match=message):
+        TrainingConfig.from_dict(tomllib.loads(broken)).build()
 
 
 # --------------------------------------------------------------------------- refused

@@ -42,10 +42,10 @@ def test_a_model_in_code_names_plugin_components() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (64, 2))
     y = np.sin(x[:, :1] * 2) + x[:, 1:] ** 2
-    model = Sequential([Dense(2, 16, activation="swish", weight_init="orthogonal"), "dropout", Dense(16, 1)], seed=0)
+    noise = {"type": "gaussian_noise", "stddev": 0.05}
+    model = Sequential([Dense(2, 16, activation="swish", weight_init="orthogonal"), noise, Dense(16, 1)], seed=0)
     w = model.get_weights()[0]
     np.testing.assert_allclose(w @ w.T, np.eye(2), atol=1e-12)  # orthonormal rows: a wide orthogonal matrix
-    model.layers[1].rate = 0.1
     model.compile(loss={"type": "huber", "delta": 1.0}, optimizer={"type": "rmsprop", "learning_rate": 0.01})
     before = model.evaluate(x, y)
     model.fit(x, y, epochs=60, batch_size=16)
@@ -64,8 +64,8 @@ out_features = 8
 activation = "gelu"
 weight_init = { type = "orthogonal", gain = 2.0 }
 [[model.layers]]
-type = "dropout"
-rate = 0.1
+type = "gaussian_noise"
+stddev = 0.1
 [[model.layers]]
 type = "dense"
 in_features = 8
@@ -98,7 +98,8 @@ def test_minidl_plugins_lists_sources_and_checks_them() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
     assert "minidl-extra-activations 0.1.0" in lines["swish"] and "passes the kit" in lines["swish"]
-    assert "minidl-extras 0.1.0" in lines["dropout"]
+    assert "minidl-extras 0.1.0" in lines["gaussian_noise"] and "passes the kit" in lines["gaussian_noise"]
+    assert "built-in" in lines["dropout"]  # the core owns it: minidl-extras no longer offers it
     assert "minidl-extras 0.1.0" in lines["orthogonal"] and "passes the kit" in lines["orthogonal"]
     groups = {line.split()[-1].rstrip("):") for line in done.stdout.splitlines() if "entry-point group" in line}
     plugin_groups = {ep.group for dist in PACKAGES for ep in metadata.distribution(dist).entry_points}

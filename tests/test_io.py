@@ -390,3 +390,23 @@ def test_any_optimizer_with_array_and_number_state_resumes_exactly(tmp_path: Pat
     loaded.fit(X, Y, epochs=2, batch_size=8)
     ref.fit(X, Y, epochs=4, batch_size=8)
     assert weights_equal(loaded.get_weights(), ref.get_weights())
+
+
+def test_to_bytes_is_the_file_and_from_bytes_resumes_exactly(tmp_path: Path) -> None:
+    model, ref = make_model(), make_model()
+    model.fit(X, Y, epochs=2, batch_size=8)
+    model.save(tmp_path / "m.minidl")
+    data = minidl.io.to_bytes(model)
+    assert data == (tmp_path / "m.minidl").read_bytes()  # the same format, byte for byte
+    again = minidl.io.from_bytes(data, minidl.Sequential)
+    again.fit(X, Y, epochs=2, batch_size=8)
+    ref.fit(X, Y, epochs=4, batch_size=8)
+    assert weights_equal(again.get_weights(), ref.get_weights())
+
+
+def test_from_bytes_checks_like_load() -> None:
+    data = minidl.io.to_bytes(make_model())
+    with pytest.raises(FormatError, match="the pickled network is not a minidl model file"):
+        minidl.io.from_bytes(data[:-1], minidl.Sequential, where="the pickled network")
+    with pytest.raises(FormatError, match=r"must be bytes .* received str"):
+        minidl.io.from_bytes("not bytes", minidl.Sequential)  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 ``base`` holds the interface and the registry, ``activations`` the parameter-free activation
 layers (with their own registry), ``dense`` the fully connected layer and ``Input``, ``conv``
-the convolutions, ``normalization`` batch and layer normalization.
+the convolutions, ``normalization`` batch and layer normalization, ``pooling`` the pooling
+layers on ``(height, width, channels)`` images, ``reshaping`` ``Flatten`` and ``Reshape``,
+``regularization`` ``Dropout``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from .base import Layer, Shape, as_shape, expect_rank, register, registry
 from .conv import Conv1D, Conv2D
 from .dense import Dense, Input
 from .normalization import BatchNormalization, LayerNormalization
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .regularization import Dropout
+from .reshaping import Flatten, Reshape
 
 __all__ = [
     "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D", "BatchNormalization", "LayerNormalization",
-    "as_shape", "expect_rank", "registry", "register", "get",
+    "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Flatten", "Reshape",
+    "Dropout", "as_shape", "expect_rank", "registry", "register", "get",
 ]
 
 

@@ -49,8 +49,10 @@ MAX_WINDOW_BYTES = 64 * 2**20
 _CHUNK_BYTES = 2 * 2**20
 
 # The kernel's gradient cols.T @ g sums over every output position of the batch; OpenBLAS does
-# such a long, thin product faster in pieces of about this many bytes of cols (W6's second layer:
-# 4.7 ms in pieces of 452 rows, 8.6 ms in one product).
+# such a long, thin product faster in pieces of about this many bytes of cols (W6's second layer,
+# over several runs: 4.7-7.0 ms in pieces of 452 rows, 8.6-9.8 ms in one product; larger pieces
+# gain less). Each piece is one more BLAS call, which costs more when BLAS threads must wait for a
+# busy CPU: a reason not to make the pieces smaller still.
 _PRODUCT_BYTES = 256 * 2**10
 
 

@@ -2,10 +2,13 @@
 
 - ``huber`` (group ``minidl.losses``): squared near the target, linear far from it;
 - ``rmsprop`` (group ``minidl.optimizers``): steps scaled by a running mean of squared gradients;
-- ``dropout`` (group ``minidl.layers``): zeroes a random fraction of its inputs during training;
+- ``gaussian_noise`` (group ``minidl.layers``): adds zero-mean normal noise to its inputs in training;
 - ``orthogonal`` (group ``minidl.initializers``): a random (semi-)orthogonal matrix times a gain.
 
 Only minidl's public API is used (``minidl.validation`` for the hyper-parameter checks).
+
+The package offered ``dropout`` until minidl took it into its core (``minidl.Dropout``); a
+plugin must not offer a name the core owns, so the layer group now shows ``gaussian_noise``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from numpy.typing import DTypeLike
 from minidl import Initializer, Layer, Loss, NotCompiledError, Optimizer, Parameter
 from minidl.validation import number
 
-__all__ = ["Huber", "RMSprop", "Dropout", "Orthogonal"]
+__all__ = ["Huber", "RMSprop", "GaussianNoise", "Orthogonal"]
 
 
 class Huber(Loss):
@@ -74,41 +77,55 @@ class RMSprop(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-class Dropout(Layer):
-    """During training, zeroes each input with probability ``rate`` and scales the rest by
-    ``1 / (1 - rate)`` (so the expected output equals the input); outside training, the identity.
+class GaussianNoise(Layer):
+    """During training, ``y = x + stddev * z`` with ``z`` standard normal, drawn anew for every
+    element at every call; outside training, the identity (as Keras's ``GaussianNoise``).
 
-    The masks come from the generator the model gives the layer in ``build``, so a seeded model
-    drops the same units on every run.
+    The noise does not depend on ``x``, so ``dL/dx = dL/dy``. It comes from the generator the model
+    gives the layer in ``build``: a seeded model adds the same noise on every run, and a run
+    resumed from a model file adds the noise the uninterrupted run would have (the model saves
+    the generator's state).
     """
 
-    def __init__(self, rate: float = 0.5, *, name: str | None = None) -> None:
+    def __init__(self, stddev: float, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.rate = number("rate", rate, low=0.0, high=1.0, high_open=True)
+        self.stddev = number("stddev", stddev, low=0.0)
         self._rng: np.random.Generator | None = None
-        self._mask: np.ndarray | None = None
+
+    @classmethod
+    def example(cls) -> GaussianNoise:
+        return cls(0.5)
 
     def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype: np.dtype) -> None:
         self._rng = rng
 
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """No parameters (minidl checks a model file against this before reading it)."""
+        return []
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not self.training or self.rate == 0.0:
-            self._mask = None
-            return x
+        if not self.training or self.stddev == 0.0:
+            return x  # nothing drawn: the generator's stream is left as it was
         if self._rng is None:
-            raise NotCompiledError("Dropout needs a random generator: add it to a model, or call build(rng, dtype).")
-        keep = self._rng.random(x.shape) >= self.rate
-        self._mask = keep * np.asarray(1.0 / (1.0 - self.rate), dtype=x.dtype)
-        return x * self._mask
+            raise NotCompiledError(
+                "GaussianNoise needs a random generator: add it to a model, or call "
+                "layer.build_for(input_shape, numpy.random.default_rng(seed), dtype) first."
+            )
+        # normal draws in x's own dtype: float32 ones cost half the random bits
+        kind = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        noise = self._rng.standard_normal(x.shape, dtype=kind)
+        noise *= self.stddev
+        noise += x
+        return noise
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return grad_output if self._mask is None else grad_output * self._mask
+        return grad_output
 
     def get_config(self) -> dict[str, Any]:
-        return {"rate": self.rate}
+        return {"stddev": self.stddev}
 
     def describe(self) -> str:
-        return f"Dropout {self.rate:g}"
+        return f"GaussianNoise {self.stddev:g}"
 
 
 class Orthogonal(Initializer):

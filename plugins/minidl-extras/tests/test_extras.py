@@ -10,12 +10,22 @@ import pytest
 if os.environ.get("MINIDL_REQUIRE_PLUGINS") != "1":
     pytest.importorskip("minidl_extras", reason="minidl-extras is not installed")
 
-from minidl import ConfigError, Dense, Parameter, Sequential, initializers, losses, optimizers
+from minidl import (
+    ConfigError,
+    Dense,
+    Dropout,
+    Parameter,
+    Sequential,
+    initializers,
+    layers,
+    losses,
+    optimizers,
+)
 from minidl.testing import check_initializer, parametrize_with_checks
-from minidl_extras import Dropout, Huber, Orthogonal, RMSprop
+from minidl_extras import GaussianNoise, Huber, Orthogonal, RMSprop
 
 
-@parametrize_with_checks([Huber, RMSprop, Dropout, Orthogonal])
+@parametrize_with_checks([Huber, RMSprop, GaussianNoise, Orthogonal])
 def test_conformance(check) -> None:
     check()
 
@@ -41,35 +51,49 @@ def test_rmsprop_first_steps_by_hand() -> None:
     assert p.value[0] == pytest.approx(expected, rel=1e-14)
 
 
-def test_dropout_in_training_only() -> None:
-    layer = Dropout(0.25)
-    layer.build_for((5,), np.random.default_rng(0), np.dtype("float64"))
-    x = np.ones((200, 50))
-    np.testing.assert_array_equal(layer.forward(x), x)  # not training: identity
+def test_gaussian_noise_in_training_only() -> None:
+    layer = GaussianNoise(0.5)
+    layer.build_for((50,), np.random.default_rng(0), np.dtype("float64"))
+    x = np.random.default_rng(1).standard_normal((400, 50))
+    assert layer.forward(x) is x  # not training: identity
     layer.training = True
-    y = layer.forward(x)
-    dropped = np.mean(y == 0)
-    assert 0.22 < dropped < 0.28
-    np.testing.assert_allclose(y[y != 0], 1 / 0.75)
-    g = layer.backward(np.ones_like(x))
-    np.testing.assert_array_equal(g == 0, y == 0)  # the same mask on the way back
+    noise = layer.forward(x) - x
+    # 20,000 normal draws: mean 0 and standard deviation 0.5 within a few standard errors
+    assert abs(noise.mean()) < 5 * 0.5 / np.sqrt(noise.size)
+    assert abs(noise.std() - 0.5) < 0.02
+    np.testing.assert_array_equal(noise + x, x + 0.5 * np.random.default_rng(0).standard_normal(x.shape))
+    g = np.random.default_rng(2).standard_normal(x.shape)
+    assert layer.backward(g) is g  # the noise does not depend on x
+    layer32 = GaussianNoise(0.1)
+    layer32.build_for((3,), np.random.default_rng(0), np.dtype("float32"))
+    layer32.training = True
+    assert layer32.forward(np.ones((2, 3), np.float32)).dtype == np.float32
 
 
-def test_dropout_by_name_in_a_seeded_model() -> None:
+def test_gaussian_noise_refuses_a_negative_or_missing_stddev() -> None:
+    with pytest.raises(ConfigError, match=r"stddev must be a finite number >= 0; received stddev=-1"):
+        GaussianNoise(-1)
+    with pytest.raises(TypeError):
+        GaussianNoise()  # type: ignore[call-arg]
+
+
+def test_gaussian_noise_by_name_in_a_seeded_model() -> None:
     def run() -> list[np.ndarray]:
-        model = Sequential([Dense(3, 8, activation="relu"), "dropout", Dense(8, 1)], seed=3)
+        noise = {"type": "gaussian_noise", "stddev": 0.2}
+        model = Sequential([Dense(3, 8, activation="relu"), noise, Dense(8, 1)], seed=3)
         model.compile(loss="huber", optimizer="rmsprop")
         model.fit(np.random.default_rng(0).standard_normal((32, 3)), np.ones(32), epochs=3, batch_size=8)
         return model.get_weights()
 
-    for a, b in zip(run(), run()):
+    first, second = run(), run()
+    for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_model_switches_dropout_on_only_inside_fit() -> None:
+def test_the_model_switches_gaussian_noise_on_only_inside_fit() -> None:
     seen = []
 
-    class Spy(Dropout):
+    class Spy(GaussianNoise):
         def forward(self, x):
             seen.append(self.training)
             return super().forward(x)
@@ -80,8 +104,19 @@ def test_the_model_switches_dropout_on_only_inside_fit() -> None:
     x = np.random.default_rng(1).standard_normal((8, 2))
     model.fit(x, np.zeros(8), epochs=2, batch_size=4)
     assert seen == [True] * 4 and layer.training is False
-    np.testing.assert_array_equal(model.predict(x), model.predict(x))  # inference: no dropout
+    np.testing.assert_array_equal(model.predict(x), model.predict(x))  # inference: no noise
     assert seen[4:] == [False, False]
+
+
+def test_dropout_is_the_core_one_now() -> None:
+    """The package offered "dropout" before minidl took it in; the name is the core's alone."""
+    import minidl_extras
+
+    assert layers.registry.get_class("dropout") is Dropout
+    assert not hasattr(minidl_extras, "Dropout")
+    infos = layers.registry.describe()
+    names = {info.name: info for info in infos if info.source.startswith("minidl-extras")}
+    assert "dropout" not in names and names["gaussian_noise"].status in ("ok", "not loaded")
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5), (2, 3, 4)])

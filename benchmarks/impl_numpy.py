@@ -289,6 +289,8 @@ def _windows3x3(padded: np.ndarray) -> np.ndarray:
 #: 9-11 ms on one; products of 784 rows took 2.7 ms and 6.4 ms (the block of the window matrix
 #: stays in the cache)
 KERNEL_GRAD_ROWS = 784
+#: samples per chunk of the input gradient's window matrix (8 x 14 x 14 x 288 floats: 1.8 MB)
+GRADIENT_WINDOW_SAMPLES = 8
 
 
 class _Conv3x3:
@@ -332,9 +334,12 @@ class _Conv3x3:
             np.matmul(self._columns_t.T, kernel, out=out.reshape(rows, c_out))
         else:
             columns = self.work.get("columns", (2, 2, n, half, half, 3, 3, c_in))
-            np.copyto(columns, windows)
+            block = rows // 4
+            flat_columns, flat_out = columns.reshape(4, block, 9 * c_in), out.reshape(4, block, c_out)
+            for k in range(4):  # each block's product right after its copy, while it is in the cache
+                np.copyto(columns[k // 2, k % 2], windows[k // 2, k % 2])
+                np.matmul(flat_columns[k], kernel, out=flat_out[k])
             self._columns_t = columns.reshape(rows, 9 * c_in).T
-            np.matmul(columns.reshape(rows, 9 * c_in), kernel, out=out.reshape(rows, c_out))
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:
@@ -355,12 +360,20 @@ class _Conv3x3:
         for p in range(2):
             for q in range(2):
                 grad_padded[:, 1 + p : size + 1 : 2, 1 + q : size + 1 : 2, :] = grad_out[p, q]
-        columns = self.work.get("grad_columns", (n, size, size, 3, 3, c_out))
-        np.copyto(columns, _windows3x3(grad_padded))
         flipped = self.work.get("flipped", (3, 3, c_out, c_in))
         np.copyto(flipped, self.kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+        flipped_matrix = flipped.reshape(-1, c_in)
         grad_in = self.work.get("grad_in", (n, size, size, c_in))
-        np.matmul(columns.reshape(rows, 9 * c_out), flipped.reshape(-1, c_in), out=grad_in.reshape(rows, c_in))
+        # in chunks of samples whose window matrix (about 1.8 MB) stays in the cache for its product
+        step = GRADIENT_WINDOW_SAMPLES
+        columns = self.work.get("grad_columns", (step, size, size, 3, 3, c_out))
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            part = columns[: stop - start]
+            np.copyto(part, _windows3x3(grad_padded[start:stop]))
+            chunk_rows = (stop - start) * size * size
+            np.matmul(part.reshape(chunk_rows, 9 * c_out), flipped_matrix,
+                      out=grad_in[start:stop].reshape(chunk_rows, c_in))
         return grad_in
 
 

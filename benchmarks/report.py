@@ -69,7 +69,7 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
         text = verdict(None if value is None else met, spreads, quick)
         out.append({"target": what, "measured": value, "goal": goal,
                     "met": {"yes": True, "no": False}.get(text), "verdict": text,
-                    "spread": max(spreads) if spreads else None})
+                    "spread": max(spreads) if spreads and value is not None else None})
 
     def time_ratio(w, a, b, dtype=None):  # how many times longer a takes than b, and both timings
         ta, tb = _timing(_row(w, a, dtype)), _timing(_row(w, b, dtype))

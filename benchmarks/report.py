@@ -190,11 +190,12 @@ def _cnn_section(w: dict[str, Any]) -> list[str]:
     ref = _row(w, NUMPY)
     lines = _table(
         ["implementation", "time per run: median (min - max)", "spread", "samples/s", "x numpy ref speed",
-         "conv GFLOP/s", "final loss", "test accuracy", "weight gap", "check"],
+         "conv GFLOP/s", "final loss", "test accuracy", "float32 gap", "float64 gap", "check"],
         [[r["impl"], _spread(r["time_per_run"]), f"{spread(r['time_per_run']):.2f}",
           f"{r['samples_per_second']:,.0f}", f"{r['samples_per_second'] / ref['samples_per_second']:.2f}",
           f"{r['gflops']:.2f}",
-          f"{r['final_loss']:.5g}", f"{r['test_accuracy']:.3f}", f"{r['weight_gap']:.1e}", r["check"]]
+          f"{r['final_loss']:.5g}", f"{r['test_accuracy']:.3f}", f"{r['weight_gap_float32']:.1e}",
+          f"{r['weight_gap_float64']:.1e}", r["check"]]
          for r in w["rows"]])
     profiles = w.get("profile", {})
     if profiles:

@@ -318,8 +318,11 @@ W6_LR = 0.05
 W6_SIZE = 28
 #: W6's layers, in order: the profile's parts (then the loss and the update)
 W6_PARTS = ("conv 1", "pool 1", "conv 2", "pool 2", "flatten", "dense")
-W6_WEIGHT_TOLERANCE = 1e-2  # of the change training made to the reference's weights (float32)
-W6_JUDGED_SAMPLES = 512
+#: the float64 check run: every implementation's final weights equal the reference's to this
+#: fraction of the largest change training made to each array (they agree to about 1e-15)
+W6_WEIGHT_TOLERANCE = 1e-9
+W6_CHECK_SAMPLES = 512  # samples (8 steps) of the float64 check run, at most
+W6_JUDGED_SAMPLES = 512  # training samples the float64 judge scores the timed runs' final weights on
 
 
 def cnn_conv_flops(size: int = W6_SIZE) -> int:
@@ -337,19 +340,66 @@ def cnn_conv_flops(size: int = W6_SIZE) -> int:
     return total
 
 
-def _check_cnn_weights(initial: list[np.ndarray], results: dict[str, Any]) -> dict[str, tuple[float, str]]:
-    # every implementation's final weights must be the reference's, to a small fraction of how far
-    # training moved them (an implementation that trained less or differently is off by far more)
+def cnn_weight_gaps(initial: list[np.ndarray], results: dict[str, Any]) -> dict[str, float]:
+    """Each implementation's final weights against the reference's: the largest difference in an
+    array as a fraction of the largest change training made to that array (inf if one never moved).
+
+    An implementation that trained less or differently is off by a sizeable fraction.
+    """
     reference = [np.asarray(w, np.float64) for w in results[NUMPY][0]]
-    moved = [float(np.max(np.abs(r - w0))) for r, w0 in zip(reference, initial)]
-    checks = {}
+    moved = [float(np.max(np.abs(r - np.asarray(w0, np.float64)))) for r, w0 in zip(reference, initial)]
+    gaps = {}
     for name, (weights, _) in results.items():
-        worst = max(float(np.max(np.abs(np.asarray(a, np.float64) - r))) / max(m, 1e-30)
-                    for a, r, m in zip(weights, reference, moved))
-        ok = worst <= W6_WEIGHT_TOLERANCE and min(moved) > 0.0
-        checks[name] = (worst, "ok" if ok else f"FAILED: weights differ by {worst:.1e} of training's change "
-                        f"(> {W6_WEIGHT_TOLERANCE:g})")
-    return checks
+        gaps[name] = max(float(np.max(np.abs(np.asarray(a, np.float64) - r))) / m if m > 0 else float("inf")
+                         for a, r, m in zip(weights, reference, moved))
+    return gaps
+
+
+def _w6_prepares(p: problems.Problem, epochs: int) -> dict[str, Callable[[], Callable[[], Any]]]:
+    args = (p.weights, p.x, p.y, epochs, W6_BATCH, W6_LR)
+    prepares: dict[str, Callable[[], Callable[[], Any]]] = {
+        NUMPY: lambda: lambda: impl_numpy.small_cnn(*args),
+    }
+    if not impl_minidl.cnn_missing():
+        prepares["minidl"] = lambda: impl_minidl.small_cnn(*args)
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.small_cnn(*args)
+    return prepares
+
+
+def _w6_check(p: problems.Problem, epochs: int, timed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """W6's correctness check: a float64 run, and the timed float32 run's final loss.
+
+    In float32 this network's training is too sensitive to compare weights closely: a max-pooling
+    window whose two largest values differ in the last bits picks another element in one order of
+    summation than in another, and its gradient goes elsewhere; after 32 steps float32 runs of
+    correct implementations (PyTorch's, minidl's, the reference's, and the reference's on one or
+    two threads) end 1e-6 to 4e-2 of training's change apart. So every implementation is run
+    again in float64 (untimed, up to W6_CHECK_SAMPLES samples), where they must agree to
+    W6_WEIGHT_TOLERANCE; the timed run's final weights must give the reference's loss to a
+    relative 1e-2, as W3's and W4's float32 runs must.
+    """
+    p64 = p.astype("float64")
+    p64.x, p64.y = p64.x[:W6_CHECK_SAMPLES], p64.y[:W6_CHECK_SAMPLES]
+    checked = {name: prepare()() for name, prepare in _w6_prepares(p64, epochs).items() if name in timed}
+    gaps64 = cnn_weight_gaps(p64.weights, checked)
+    gaps32 = cnn_weight_gaps(p.weights, timed)
+    x, y = p.x[:W6_JUDGED_SAMPLES], p.y[:W6_JUDGED_SAMPLES]
+    losses = {name: problems.cnn_loss(weights, x, y) for name, (weights, _) in timed.items()}
+    out = {}
+    for name in timed:
+        loss_gap = abs(losses[name] - losses[NUMPY]) / max(abs(losses[NUMPY]), 1e-12)
+        if not gaps64[name] <= W6_WEIGHT_TOLERANCE:
+            check = (f"FAILED: float64 weights differ by {gaps64[name]:.1e} of training's change "
+                     f"(> {W6_WEIGHT_TOLERANCE:g})")
+        elif not loss_gap <= LOSS_TOLERANCE["float32"]:
+            check = (f"FAILED: final loss {losses[name]:.6g} vs {losses[NUMPY]:.6g} "
+                     f"(relative gap {loss_gap:.1e} > {LOSS_TOLERANCE['float32']:g})")
+        else:
+            check = "ok"
+        out[name] = {"final_loss": losses[name], "weight_gap_float64": gaps64[name],
+                     "weight_gap_float32": gaps32[name], "check": check}
+    return out
 
 
 def _instrument_minidl(profiler: Profiler):
@@ -396,20 +446,13 @@ def w6_small_cnn(s: Settings) -> dict[str, Any]:
     p = problems.small_cnn(s.w6_samples, size=W6_SIZE).astype("float32")
     epochs = s.w6_epochs
     args = (p.weights, p.x, p.y, epochs, W6_BATCH, W6_LR)
-    prepares: dict[str, Callable[[], Callable[[], Any]]] = {
-        NUMPY: lambda: lambda: impl_numpy.small_cnn(*args),
-    }
+    prepares = _w6_prepares(p, epochs)
     missing = impl_minidl.cnn_missing()
-    if not missing:
-        prepares["minidl"] = lambda: impl_minidl.small_cnn(*args)
-    if impl_torch.available():
-        prepares[TORCH] = lambda: impl_torch.small_cnn(*args)
     timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
     samples = epochs * len(p.x)
     steps = epochs * -(-len(p.x) // W6_BATCH)
     flops = cnn_conv_flops(p.x.shape[1])
-    checks = _check_cnn_weights(p.weights, results)
-    judged_x, judged_y = p.x[:W6_JUDGED_SAMPLES], p.y[:W6_JUDGED_SAMPLES]
+    checks = _w6_check(p, epochs, results)
     rows = []
     for name, timing in timings.items():
         weights, reported = results[name]
@@ -418,11 +461,9 @@ def w6_small_cnn(s: Settings) -> dict[str, Any]:
             "time_per_run": timing.as_dict(),
             "samples_per_second": samples / timing.median,
             "gflops": samples * flops / timing.median / 1e9,
-            "final_loss": problems.cnn_loss(weights, judged_x, judged_y),
             "last_epoch_loss": reported,
             "test_accuracy": problems.cnn_accuracy(weights, p.x_test, p.y_test),
-            "weight_gap": checks[name][0],
-            "check": checks[name][1],
+            **checks[name],
         })
     profile_repeats = 1 if s.quick else 3
     profiles = {NUMPY: profile_run(_numpy_cnn_profiled(p, epochs), steps, profile_repeats)}
@@ -436,14 +477,19 @@ def w6_small_cnn(s: Settings) -> dict[str, Any]:
     notes = [
         (f"Data: {p.source}; {len(p.x)} training samples ({steps} steps of {W6_BATCH}) per run, "
          f"{epochs} epoch(s), learning rate {W6_LR}; the test accuracy is on {len(p.x_test)} held-out "
-         f"samples, the final loss (float64 judge) on the first {len(judged_x)} training samples."),
+         f"samples, the final loss (float64 judge) on the first {min(len(p.x), W6_JUDGED_SAMPLES)} training "
+         "samples."),
         ("Network: conv 3x3 (1 -> 16, same) + ReLU + max-pool 2, conv 3x3 (16 -> 32, same) + ReLU + "
          "max-pool 2, flatten, dense to 10, softmax cross-entropy from logits; everyone starts from the same "
          "weights (PyTorch's converted to NCHW explicitly)."),
         (f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
          f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."),
-        (f"check: every implementation's final weights equal the {NUMPY}'s to {W6_WEIGHT_TOLERANCE:g} of the "
-         "largest change training made to each array ('weight gap' is that fraction)."),
+        (f"check: the same training in float64 (untimed, {min(len(p.x), W6_CHECK_SAMPLES)} samples) ends on "
+         f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each array "
+         "('float64 gap'), and the timed run's final loss is the reference's to a relative "
+         f"{LOSS_TOLERANCE['float32']:g}. The timed float32 runs' weights differ by more ('float32 gap'): "
+         "a pooling window whose largest values tie to the last bits picks another element in another "
+         "order of summation, and training amplifies the difference."),
         ("Peak memory is measured as the memory workload does: data and initial weights, plus the peak that "
          "building and training allocate (tracemalloc; it cannot see PyTorch's allocations)."),
     ]

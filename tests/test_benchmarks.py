@@ -107,6 +107,7 @@ def test_w6_runs_and_checks_every_implementation(tiny_results: dict) -> None:
     assert ("minidl" in impls) == (not impl_minidl.cnn_missing())
     assert all(r["check"] == "ok" for r in w6["rows"])
     assert all(r["final_loss"] > 0 and r["gflops"] > 0 for r in w6["rows"])
+    assert all(r["weight_gap_float64"] <= 1e-9 for r in w6["rows"])
     parts = [p["part"] for p in w6["profile"]["numpy reference"]["parts"]]
     assert parts == ["conv 1", "pool 1", "conv 2", "pool 2", "flatten", "dense", "loss", "update"]
     assert set(w6["profile"]) == {"numpy reference"} | ({"minidl"} & impls)
@@ -167,20 +168,38 @@ def test_torch_layout_conversion_round_trips() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(back, p.weights))
 
 
-def test_w6_check_fails_an_implementation_that_trained_differently() -> None:
+def test_w6_weight_gaps_tell_a_different_training() -> None:
     import numpy as np
 
     from benchmarks import workloads
 
-    p = _cnn_step_problem("float32")
+    p = _cnn_step_problem("float64")
     trained, loss = impl_numpy.small_cnn(p.weights, p.x, p.y, 3, 2, 0.1)
     short, _ = impl_numpy.small_cnn(p.weights, p.x, p.y, 2, 2, 0.1)  # one epoch less
-    drifted = [w + np.float32(1e-6) * np.sign(w) for w in trained]  # float32-sized differences
-    checks = workloads._check_cnn_weights(p.weights, {
+    drifted = [w * (1 + 1e-13) for w in trained]  # float64 rounding-sized differences
+    gaps = workloads.cnn_weight_gaps(p.weights, {
         "numpy reference": (trained, loss), "same": (drifted, loss), "short": (short, loss),
         "untrained": ([w.copy() for w in p.weights], loss)})
-    assert checks["numpy reference"][1] == checks["same"][1] == "ok"
-    assert checks["short"][1].startswith("FAILED") and checks["untrained"][1].startswith("FAILED")
+    assert gaps["numpy reference"] == 0.0
+    assert gaps["same"] <= workloads.W6_WEIGHT_TOLERANCE
+    assert gaps["short"] > 0.1 and gaps["untrained"] == pytest.approx(1.0)
+    never_moved = workloads.cnn_weight_gaps(p.weights, {"numpy reference": (p.weights, loss)})
+    assert np.isinf(never_moved["numpy reference"])
+
+
+def test_w6_check_fails_a_wrong_implementation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a minidl whose training differs (here: one step of another learning rate) fails the check
+    from benchmarks import impl_minidl, workloads
+
+    if impl_minidl.cnn_missing():
+        pytest.skip("this minidl has no Conv2D/MaxPooling2D/Flatten")
+    p = problems.small_cnn(128, seed=4).astype("float32")
+    timed = {name: prepare()() for name, prepare in workloads._w6_prepares(p, 1).items()}
+    real = impl_minidl.small_cnn
+    monkeypatch.setattr(impl_minidl, "small_cnn", lambda *a: real(*a[:5], a[5] * 1.01))
+    checks = workloads._w6_check(p, 1, timed)
+    assert checks["minidl"]["check"].startswith("FAILED: float64 weights differ")
+    assert checks["numpy reference"]["check"] == "ok"
 
 
 def test_conv_flops_count_three_products_but_none_for_the_data() -> None:

@@ -485,8 +485,8 @@ def w6_small_cnn(s: Settings) -> dict[str, Any]:
         (f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
          f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."),
         (f"check: the same training in float64 (untimed, {min(len(p.x), W6_CHECK_SAMPLES)} samples) ends on "
-         f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each array "
-         "('float64 gap'), and the timed run's final loss is the reference's to a relative "
+         f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each "
+         "array ('float64 gap'), and the timed run's final loss is the reference's to a relative "
          f"{LOSS_TOLERANCE['float32']:g}. The timed float32 runs' weights differ by more ('float32 gap'): "
          "a pooling window whose largest values tie to the last bits picks another element in another "
          "order of summation, and training amplifies the difference."),

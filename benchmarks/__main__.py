@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
     for target in results["targets"]:
         measured = "n/a" if target["measured"] is None else f"{target['measured']:.2f}"
-        print(f"  {target['target']}: {measured} (goal {target['goal']})")
+        print(f"  {target['target']}: {measured} (goal {target['goal']}): {target['verdict']}")
     failures = failed_checks(results)
     for failure in failures:
         print(f"CHECK FAILED: {failure}", file=sys.stderr)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 import minidl
 from minidl import config
 
-__all__ = ["lecture", "mlp_classifier"]
+__all__ = ["cnn_missing", "lecture", "mlp_classifier", "small_cnn", "small_cnn_model"]
+
+CNN_LAYERS = ("Conv2D", "MaxPooling2D", "Flatten")
 
 
 def lecture(name: str, weights: list[np.ndarray], epochs: int, *, guard: bool = True):
@@ -54,6 +58,51 @@ def mlp_classifier(
     def run() -> tuple[list[np.ndarray], float]:
         history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False,
                             on_nonfinite="raise" if guard else "ignore")
+        return model.get_weights(), history.history["loss"][-1]
+
+    return run
+
+
+def cnn_missing() -> list[str]:
+    """The layers W6 needs that this minidl lacks (empty when it can run W6)."""
+    return [name for name in CNN_LAYERS if not hasattr(minidl, name)]
+
+
+def small_cnn_model(weights: list[np.ndarray], size: int, dtype: str, lr: float):
+    """W6's network as a user writes it, compiled, with the shared weights set (Keras layout)."""
+    model = minidl.Sequential(
+        [
+            minidl.Conv2D(16, 3, padding="same", activation="relu"),
+            minidl.MaxPooling2D(2),
+            minidl.Conv2D(32, 3, padding="same", activation="relu"),
+            minidl.MaxPooling2D(2),
+            minidl.Flatten(),
+            minidl.Dense(10),
+        ],
+        input_shape=(size, size, 1), seed=0, dtype=dtype,
+    )
+    model.compile(
+        loss=minidl.losses.get("sparse_categorical_crossentropy", from_logits=True),
+        optimizer=minidl.optimizers.get("sgd", learning_rate=lr),
+    )
+    model.set_weights(weights)
+    return model
+
+
+def small_cnn(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float,
+    *, instrument: Callable[[Any], None] | None = None,
+):
+    """W6: prepares the model (untimed); the returned run trains it with ``fit`` and returns its weights.
+
+    ``instrument(model)``, when given, is called on the compiled model before the run (the profiler).
+    """
+    model = small_cnn_model(weights, x.shape[1], str(x.dtype), lr)
+    if instrument is not None:
+        instrument(model)
+
+    def run() -> tuple[list[np.ndarray], float]:
+        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False)
         return model.get_weights(), history.history["loss"][-1]
 
     return run

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["available", "configure", "lecture", "mlp_classifier", "tiny_call"]
+__all__ = [
+    "available", "cnn_weights_from_torch", "cnn_weights_to_torch", "configure", "lecture", "mlp_classifier",
+    "small_cnn", "tiny_call",
+]
 
 try:
     import torch
@@ -98,6 +101,64 @@ def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
     def run() -> tuple[list[np.ndarray], float]:
         loss = _train(model, loss_fn, batches, epochs, lr)
         return _weights_of(model), loss
+
+    return run
+
+
+def _cnn_module(dtype, features: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(features, 10, dtype=dtype),
+    )
+
+
+def cnn_weights_to_torch(weights: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """The shared W6 weights (Keras layout, channels-last) in PyTorch's layout (NCHW), converted explicitly.
+
+    A kernel ``(kh, kw, in, out)`` becomes ``(out, in, kh, kw)``. The dense weight ``(features, 10)``,
+    its rows in channels-last flattening order ``(h, w, c)``, becomes ``(10, features)`` with its
+    columns in PyTorch's flattening order ``(c, h, w)``.
+    """
+    k1, b1, k2, b2, w, b = weights
+    side, channels = size // 4, k2.shape[-1]
+    dense = w.reshape(side, side, channels, -1).transpose(3, 2, 0, 1).reshape(w.shape[1], -1)
+    arrays = (k1.transpose(3, 2, 0, 1), b1, k2.transpose(3, 2, 0, 1), b2, dense, b)
+    return [np.ascontiguousarray(a) for a in arrays]
+
+
+def cnn_weights_from_torch(arrays: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """The inverse of :func:`cnn_weights_to_torch`."""
+    k1, b1, k2, b2, dense, b = arrays
+    side, channels = size // 4, k2.shape[0]
+    w = dense.reshape(-1, channels, side, side).transpose(2, 3, 1, 0).reshape(-1, dense.shape[0])
+    arrays = (k1.transpose(2, 3, 1, 0), b1, k2.transpose(2, 3, 1, 0), b2, w, b)
+    return [np.ascontiguousarray(a) for a in arrays]
+
+
+def small_cnn(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+):
+    """W6 in PyTorch: NCHW, its default CPU convolution and pooling kernels, CrossEntropyLoss, plain SGD.
+
+    The images are converted to NCHW and the weights to PyTorch's layout here, before the timed run.
+    """
+    size = x.shape[1]
+    dtype = torch.from_numpy(x[:1]).dtype
+    model = _cnn_module(dtype, weights[4].shape[0])
+    params = [model[0].weight, model[0].bias, model[3].weight, model[3].bias, model[7].weight, model[7].bias]
+    with torch.no_grad():
+        for param, array in zip(params, cnn_weights_to_torch(weights, size)):
+            param.copy_(torch.from_numpy(array))
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    yt = torch.from_numpy(labels.astype(np.int64))
+    batches = [(xt[s : s + batch_size], yt[s : s + batch_size]) for s in range(0, len(x), batch_size)]
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run() -> tuple[list[np.ndarray], float]:
+        loss = _train(model, loss_fn, batches, epochs, lr)
+        arrays = [p.detach().numpy().copy() for p in params]
+        return cnn_weights_from_torch(arrays, size), loss
 
     return run
 

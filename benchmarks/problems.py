@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import expit, log_softmax
 
 __all__ = [
@@ -24,6 +25,11 @@ __all__ = [
     "classifier_loss",
     "classifier_accuracy",
     "lecture_loss",
+    "small_cnn",
+    "CNN_FILTERS",
+    "cnn_logits",
+    "cnn_loss",
+    "cnn_accuracy",
 ]
 
 LECTURE1_X = [[-2.0, -1.0], [25.0, 6.0], [17.0, 4.0], [-15.0, -6.0]]
@@ -147,3 +153,64 @@ def lecture_loss(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, *, bia
         h = expit(h)
     errors = (h - y) ** 2
     return float(errors.mean() if reduction == "mean" else errors.sum())
+
+
+#: W6's two convolutions: (input channels, filters) of each 3x3 'same' convolution
+CNN_FILTERS = ((1, 16), (16, 32))
+CNN_CLASSES = 10
+
+
+def small_cnn(samples: int, seed: int = 0, size: int = 28) -> Problem:
+    """W6: seeded synthetic ``(size, size, 1)`` images in [0, 1] of 10 classes, and the CNN's weights.
+
+    Each class has a blocky template (a random 7x7 pattern scaled up to the image size); a sample
+    is its class's template plus uniform noise, so the network has something to learn. The
+    weights are Keras's layout: per convolution a kernel ``(3, 3, in, out)`` (Glorot-uniform) and
+    a zero bias, then the dense layer's ``W`` ``(features, 10)`` and ``b``, its rows in the order
+    in which a channels-last ``(height, width, channels)`` map flattens. ``size`` must divide by 4.
+    """
+    if size % 4 or size <= 0:
+        raise ValueError(f"the image size must be a positive multiple of 4; received {size}")
+    rng = np.random.default_rng(seed)
+    total = samples + samples // 4
+    labels = rng.integers(0, CNN_CLASSES, total).astype(np.intp)
+    block = size // 7 if size % 7 == 0 else 1
+    cells = size // block
+    templates = np.kron(rng.random((CNN_CLASSES, cells, cells)), np.ones((block, block)))
+    x = 0.5 * templates[labels] + 0.5 * rng.random((total, size, size))
+    weights: list[np.ndarray] = []
+    for c_in, c_out in CNN_FILTERS:
+        limit = np.sqrt(6.0 / (9 * c_in + 9 * c_out))  # Keras's fans for a kernel: field size x channels
+        weights += [rng.uniform(-limit, limit, (3, 3, c_in, c_out)), np.zeros(c_out)]
+    features = (size // 4) ** 2 * CNN_FILTERS[-1][1]
+    weights += glorot_weights([features, CNN_CLASSES], rng)
+    x_train, y_train, x_test, y_test = _split(x[..., None], labels, rng)
+    return Problem(x_train, y_train, weights, x_test, y_test, f"synthetic {size}x{size}x1 images, 10 classes")
+
+
+def cnn_logits(weights: list[np.ndarray], x: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """W6's network in float64, written plainly (the judge): conv-ReLU-pool twice, flatten, dense."""
+    if len(x) > chunk:
+        return np.concatenate([cnn_logits(weights, x[s : s + chunk], chunk) for s in range(0, len(x), chunk)])
+    h = np.asarray(x, dtype=np.float64)
+    for kernel, bias in zip(weights[0:4:2], weights[1:4:2]):
+        padded = np.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        windows = sliding_window_view(padded, (3, 3), axis=(1, 2))  # (n, h, w, in, 3, 3)
+        columns = windows.transpose(0, 1, 2, 4, 5, 3).reshape(*h.shape[:3], -1)  # (n, h, w, 3 * 3 * in)
+        kernel = np.asarray(kernel, np.float64)
+        h = np.maximum(columns @ kernel.reshape(-1, kernel.shape[-1]) + bias, 0.0)
+        n, rows, cols, channels = h.shape
+        h = h.reshape(n, rows // 2, 2, cols // 2, 2, channels).max(axis=(2, 4))
+    h = h.reshape(len(h), -1)
+    return h @ np.asarray(weights[4], np.float64) + np.asarray(weights[5], np.float64)
+
+
+def cnn_loss(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
+    """Mean softmax cross-entropy of W6's network, in float64."""
+    logp = log_softmax(cnn_logits(weights, x), axis=1)
+    return float(-logp[np.arange(len(labels)), labels].mean())
+
+
+def cnn_accuracy(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of samples whose largest logit is the true class."""
+    return float((np.argmax(cnn_logits(weights, x), axis=1) == labels).mean())

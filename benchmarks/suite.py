@@ -12,7 +12,7 @@ from .harness import blas_threads, machine_info
 
 __all__ = ["run_suite", "WORKLOADS", "failed_checks"]
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "scaling", "memory")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory")
 
 
 def run_suite(
@@ -42,7 +42,7 @@ def run_suite(
         "machine": machine_info(),
         "workloads": done,
     }
-    results["targets"] = report.targets(done)
+    results["targets"] = report.targets(done, quick=settings.quick)
     return results
 
 
@@ -52,6 +52,7 @@ _RUNNERS = {
     "W3": workloads.w3_small_classifier,
     "W4": workloads.w4_wide_mlp,
     "W5": workloads.w5_limits,
+    "W6": workloads.w6_small_cnn,
     "scaling": workloads.scaling,
     "memory": workloads.memory,
 }

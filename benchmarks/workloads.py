@@ -19,9 +19,10 @@ import numpy as np
 
 from . import impl_minidl, impl_numpy, impl_sklearn, impl_torch, problems
 from .harness import Timing, time_interleaved
+from .profiling import Profiler, profile_run
 
 __all__ = ["Settings", "w1_lecture1", "w2_lecture2", "w3_small_classifier", "w4_wide_mlp", "w5_limits",
-           "scaling", "memory", "W4_SIZES"]
+           "w6_small_cnn", "scaling", "memory", "W4_SIZES", "W6_PARTS", "cnn_conv_flops"]
 
 W3_SIZES = [64, 128, 10]
 W4_SIZES = [784, 1024, 1024, 10]
@@ -49,13 +50,15 @@ class Settings:
     w4_epochs: int = 1
     scaling_samples: tuple[int, ...] = (1_000, 10_000, 100_000)
     scaling_widths: tuple[int, ...] = (32, 128, 512, 2048)
+    w6_samples: int = 2048
+    w6_epochs: int = 1
 
     @classmethod
     def make(cls, quick: bool, tiny: bool = False) -> Settings:
         if tiny:  # correctness only (the test suite): seconds, not minutes
-            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,))
+            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,), w6_samples=128, w6_epochs=2)
         if quick:
-            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512))
+            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512), w6_samples=256)
         return cls(False, 7, 1)
 
 
@@ -211,7 +214,8 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
     # the limit is timed in the same rounds as the implementations, so it sees the same load
     prepares[LIMIT] = lambda: _products_only(W4_SIZES, batch, steps)
     timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
-    limit_time = timings.pop(LIMIT).median
+    limit = timings.pop(LIMIT)
+    limit_time = limit.median
     results.pop(LIMIT)
     samples = epochs * len(p.x)
     rows = _classifier_rows(p, timings, results, samples, LOSS_TOLERANCE["float32"])
@@ -228,7 +232,8 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
         GUARD_NOTE,
         *_skipped_notes([TORCH, SKLEARN]),
     ]
-    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows, "notes": notes}
+    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows,
+            "matmul_limit": limit.as_dict(), "notes": notes}
 
 
 def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
@@ -306,6 +311,193 @@ def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dic
             "timed in W4's rounds, under the same load.",
         ],
     }
+
+
+W6_BATCH = 64
+W6_LR = 0.05
+W6_SIZE = 28
+#: W6's layers, in order: the profile's parts (then the loss and the update)
+W6_PARTS = ("conv 1", "pool 1", "conv 2", "pool 2", "flatten", "dense")
+#: the float64 check run: every implementation's final weights equal the reference's to this
+#: fraction of the largest change training made to each array (they agree to about 1e-15)
+W6_WEIGHT_TOLERANCE = 1e-9
+W6_CHECK_SAMPLES = 512  # samples (8 steps) of the float64 check run, at most
+W6_JUDGED_SAMPLES = 512  # training samples the float64 judge scores the timed runs' final weights on
+
+
+def cnn_conv_flops(size: int = W6_SIZE) -> int:
+    """Floating-point operations of W6's two convolutions in one training step, per sample.
+
+    Each convolution costs ``2 * h * w * out * 9 * in`` a product; a step makes three (forward,
+    kernel gradient, input gradient), the first layer two (its input is the data).
+    """
+    total = 0
+    side = size
+    for i, (c_in, c_out) in enumerate(problems.CNN_FILTERS):
+        product = 2 * side * side * c_out * 9 * c_in
+        total += product * (3 if i else 2)
+        side //= 2
+    return total
+
+
+def cnn_weight_gaps(initial: list[np.ndarray], results: dict[str, Any]) -> dict[str, float]:
+    """Each implementation's final weights against the reference's: the largest difference in an
+    array as a fraction of the largest change training made to that array (inf if one never moved).
+
+    An implementation that trained less or differently is off by a sizeable fraction.
+    """
+    reference = [np.asarray(w, np.float64) for w in results[NUMPY][0]]
+    moved = [float(np.max(np.abs(r - np.asarray(w0, np.float64)))) for r, w0 in zip(reference, initial)]
+    gaps = {}
+    for name, (weights, _) in results.items():
+        gaps[name] = max(float(np.max(np.abs(np.asarray(a, np.float64) - r))) / m if m > 0 else float("inf")
+                         for a, r, m in zip(weights, reference, moved))
+    return gaps
+
+
+def _w6_prepares(p: problems.Problem, epochs: int) -> dict[str, Callable[[], Callable[[], Any]]]:
+    args = (p.weights, p.x, p.y, epochs, W6_BATCH, W6_LR)
+    prepares: dict[str, Callable[[], Callable[[], Any]]] = {
+        NUMPY: lambda: lambda: impl_numpy.small_cnn(*args),
+    }
+    if not impl_minidl.cnn_missing():
+        prepares["minidl"] = lambda: impl_minidl.small_cnn(*args)
+    if impl_torch.available():
+        prepares[TORCH] = lambda: impl_torch.small_cnn(*args)
+    return prepares
+
+
+def _w6_check(p: problems.Problem, epochs: int, timed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """W6's correctness check: a float64 run, and the timed float32 run's final loss.
+
+    In float32 this network's training is too sensitive to compare weights closely: a max-pooling
+    window whose two largest values differ in the last bits picks another element in one order of
+    summation than in another, and its gradient goes elsewhere; after 32 steps float32 runs of
+    correct implementations (PyTorch's, minidl's, the reference's, and the reference's on one or
+    two threads) end 1e-6 to 4e-2 of training's change apart. So every implementation is run
+    again in float64 (untimed, up to W6_CHECK_SAMPLES samples), where they must agree to
+    W6_WEIGHT_TOLERANCE; the timed run's final weights must give the reference's loss to a
+    relative 1e-2, as W3's and W4's float32 runs must.
+    """
+    p64 = p.astype("float64")
+    p64.x, p64.y = p64.x[:W6_CHECK_SAMPLES], p64.y[:W6_CHECK_SAMPLES]
+    checked = {name: prepare()() for name, prepare in _w6_prepares(p64, epochs).items() if name in timed}
+    gaps64 = cnn_weight_gaps(p64.weights, checked)
+    gaps32 = cnn_weight_gaps(p.weights, timed)
+    x, y = p.x[:W6_JUDGED_SAMPLES], p.y[:W6_JUDGED_SAMPLES]
+    losses = {name: problems.cnn_loss(weights, x, y) for name, (weights, _) in timed.items()}
+    out = {}
+    for name in timed:
+        loss_gap = abs(losses[name] - losses[NUMPY]) / max(abs(losses[NUMPY]), 1e-12)
+        if not gaps64[name] <= W6_WEIGHT_TOLERANCE:
+            check = (f"FAILED: float64 weights differ by {gaps64[name]:.1e} of training's change "
+                     f"(> {W6_WEIGHT_TOLERANCE:g})")
+        elif not loss_gap <= LOSS_TOLERANCE["float32"]:
+            check = (f"FAILED: final loss {losses[name]:.6g} vs {losses[NUMPY]:.6g} "
+                     f"(relative gap {loss_gap:.1e} > {LOSS_TOLERANCE['float32']:g})")
+        else:
+            check = "ok"
+        out[name] = {"final_loss": losses[name], "weight_gap_float64": gaps64[name],
+                     "weight_gap_float32": gaps32[name], "check": check}
+    return out
+
+
+def _instrument_minidl(profiler: Profiler):
+    def instrument(model: Any) -> None:
+        if len(model.layers) != len(W6_PARTS):
+            raise RuntimeError(f"W6's minidl model has {len(model.layers)} layers, expected {len(W6_PARTS)}")
+        for part, layer in zip(W6_PARTS, model.layers):
+            profiler.wrap(layer, "forward", part, "forward")
+            profiler.wrap(layer, "backward", part, "backward")
+            profiler.wrap(layer, "backward_parameters", part, "backward")  # the first layer's
+        profiler.wrap(model.loss, "value_and_gradient", "loss", "forward")
+        profiler.wrap(model.optimizer, "step", "update", "forward")
+
+    return instrument
+
+
+def _numpy_cnn_profiled(p: problems.Problem, epochs: int):
+    def prepare(profiler: Profiler):
+        net = impl_numpy.SmallCnn(p.weights, W6_BATCH, p.x.shape[1], W6_LR)
+        for part, layer in net.layers.items():
+            profiler.wrap(layer, "forward", part, "forward")
+            profiler.wrap(layer, "backward", part, "backward")
+        profiler.wrap(net.loss, "value_and_gradient", "loss", "forward")
+        profiler.wrap(net.optimizer, "step", "update", "forward")
+        return lambda: net.train(p.x, p.y, epochs)
+
+    return prepare
+
+
+def _peak_memory(prepare: Callable[[], Callable[[], Any]], data_and_weights: int) -> dict[str, int]:
+    # as the memory workload measures: what building and training allocate (tracemalloc), plus
+    # the data and the initial weights, alive throughout
+    tracemalloc.start()
+    try:
+        prepare()()
+        allocated = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return {"allocated_bytes": allocated, "peak_bytes": data_and_weights + allocated}
+
+
+def w6_small_cnn(s: Settings) -> dict[str, Any]:
+    """W6: a small CNN on 28x28x1 images, float32, batch 64, plain SGD: speed, profile, memory."""
+    p = problems.small_cnn(s.w6_samples, size=W6_SIZE).astype("float32")
+    epochs = s.w6_epochs
+    args = (p.weights, p.x, p.y, epochs, W6_BATCH, W6_LR)
+    prepares = _w6_prepares(p, epochs)
+    missing = impl_minidl.cnn_missing()
+    timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup)
+    samples = epochs * len(p.x)
+    steps = epochs * -(-len(p.x) // W6_BATCH)
+    flops = cnn_conv_flops(p.x.shape[1])
+    checks = _w6_check(p, epochs, results)
+    rows = []
+    for name, timing in timings.items():
+        weights, reported = results[name]
+        rows.append({
+            "impl": name,
+            "time_per_run": timing.as_dict(),
+            "samples_per_second": samples / timing.median,
+            "gflops": samples * flops / timing.median / 1e9,
+            "last_epoch_loss": reported,
+            "test_accuracy": problems.cnn_accuracy(weights, p.x_test, p.y_test),
+            **checks[name],
+        })
+    profile_repeats = 1 if s.quick else 3
+    profiles = {NUMPY: profile_run(_numpy_cnn_profiled(p, epochs), steps, profile_repeats)}
+    if not missing:
+        profiles["minidl"] = profile_run(
+            lambda profiler: impl_minidl.small_cnn(*args, instrument=_instrument_minidl(profiler)),
+            steps, profile_repeats)
+    fixed = p.x.nbytes + p.y.nbytes + sum(w.nbytes for w in p.weights)
+    memory_rows = [{"impl": name, **_peak_memory(prepares[name], fixed)} for name in (NUMPY, "minidl")
+                   if name in prepares]
+    notes = [
+        (f"Data: {p.source}; {len(p.x)} training samples ({steps} steps of {W6_BATCH}) per run, "
+         f"{epochs} epoch(s), learning rate {W6_LR}; the test accuracy is on {len(p.x_test)} held-out "
+         f"samples, the final loss (float64 judge) on the first {min(len(p.x), W6_JUDGED_SAMPLES)} training "
+         "samples."),
+        ("Network: conv 3x3 (1 -> 16, same) + ReLU + max-pool 2, conv 3x3 (16 -> 32, same) + ReLU + "
+         "max-pool 2, flatten, dense to 10, softmax cross-entropy from logits; everyone starts from the same "
+         "weights (PyTorch's converted to NCHW explicitly)."),
+        (f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
+         f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."),
+        (f"check: the same training in float64 (untimed, {min(len(p.x), W6_CHECK_SAMPLES)} samples) ends on "
+         f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each "
+         "array ('float64 gap'), and the timed run's final loss is the reference's to a relative "
+         f"{LOSS_TOLERANCE['float32']:g}. The timed float32 runs' weights differ by more ('float32 gap'): "
+         "a pooling window whose largest values tie to the last bits picks another element in another "
+         "order of summation, and training amplifies the difference."),
+        ("Peak memory is measured as the memory workload does: data and initial weights, plus the peak that "
+         "building and training allocate (tracemalloc; it cannot see PyTorch's allocations)."),
+    ]
+    if missing:
+        notes.append(f"minidl: skipped, this minidl has no {', '.join(missing)} (the layers of issue 13).")
+    notes += _skipped_notes([TORCH])
+    return {"id": "W6", "title": "Small CNN on 28x28x1 images, float32, batch 64", "unit": "run",
+            "rows": rows, "profile": profiles, "memory": memory_rows, "steps": steps, "notes": notes}
 
 
 def scaling(s: Settings) -> dict[str, Any]:

@@ -109,23 +109,33 @@ def _lowest(dtype: np.dtype[Any]) -> Any:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _max_along(x: np.ndarray, axis: int, offsets: list[_Offset], out: int) -> np.ndarray:
-    """Max pooling along one axis of ``x``."""
+def _fold_along(
+    x: np.ndarray, axis: int, offsets: list[_Offset], out: int, ufunc: np.ufunc, fill: Any
+) -> np.ndarray:
+    """Pooling along one axis of ``x``: ``ufunc`` (maximum or add) folds each window's inputs.
+
+    ``fill`` starts the outputs that no offset covers whole (the padding of 'same').
+    """
     full = slice(0, out)
     if len(offsets) >= 2 and offsets[0][0] == full and offsets[1][0] == full:
         # the common case: the first two offsets make the result, the others fold into it in place
-        y = np.maximum(x[_along(axis, offsets[0][1])], x[_along(axis, offsets[1][1])])
+        y = ufunc(x[_along(axis, offsets[0][1])], x[_along(axis, offsets[1][1])])
         rest = offsets[2:]
     elif offsets[0][0] == full:
         y, rest = x[_along(axis, offsets[0][1])].copy(), offsets[1:]
     else:
         shape = list(x.shape)
         shape[axis] = out
-        y, rest = np.full(shape, _lowest(x.dtype), dtype=x.dtype), offsets
+        y, rest = np.full(shape, fill, dtype=x.dtype), offsets
     for o, i in rest:
         target = y[_along(axis, o)]
-        np.maximum(target, x[_along(axis, i)], out=target)
+        ufunc(target, x[_along(axis, i)], out=target)
     return y
+
+
+def _max_along(x: np.ndarray, axis: int, offsets: list[_Offset], out: int) -> np.ndarray:
+    """Max pooling along one axis of ``x`` (the padding is never picked)."""
+    return _fold_along(x, axis, offsets, out, np.maximum, _lowest(x.dtype))
 
 
 def _max_backward(
@@ -178,20 +188,7 @@ def _max_backward(
 
 def _sum_along(x: np.ndarray, axis: int, offsets: list[_Offset], out: int) -> np.ndarray:
     """Sum pooling along one axis of ``x`` (the real inputs only)."""
-    full = slice(0, out)
-    if len(offsets) >= 2 and offsets[0][0] == full and offsets[1][0] == full:
-        y = np.add(x[_along(axis, offsets[0][1])], x[_along(axis, offsets[1][1])])
-        rest = offsets[2:]
-    elif offsets[0][0] == full:
-        y, rest = x[_along(axis, offsets[0][1])].copy(), offsets[1:]
-    else:
-        shape = list(x.shape)
-        shape[axis] = out
-        y, rest = np.zeros(shape, dtype=x.dtype), offsets
-    for o, i in rest:
-        target = y[_along(axis, o)]
-        np.add(target, x[_along(axis, i)], out=target)
-    return y
+    return _fold_along(x, axis, offsets, out, np.add, 0)
 
 
 def _sum_backward(g: np.ndarray, size: int, axis: int, offsets: list[_Offset]) -> np.ndarray:

@@ -12,10 +12,17 @@ from .suite import WORKLOADS, failed_checks, run_suite, write_outputs
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: under a minute")
-    parser.add_argument("--out", type=Path, default=Path("benchmark-results"),
-                        help="folder for results.md, results.json and results.png (default: %(default)s)")
-    parser.add_argument("--only", default=",".join(WORKLOADS),
-                        help=f"comma-separated workloads to run (default: all of {','.join(WORKLOADS)})")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmark-results"),
+        help="folder for results.md, results.json and results.png (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated workloads to run (default: all of {','.join(WORKLOADS)})",
+    )
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = sorted(set(only) - set(WORKLOADS))

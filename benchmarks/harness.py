@@ -45,7 +45,12 @@ Prepare = Callable[[], Callable[[], Any]]
 
 
 def time_interleaved(
-    prepares: dict[str, Prepare], *, repeats: int, warmup: int = 1, units: int = 1, settle: float | None = None
+    prepares: dict[str, Prepare],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    units: int = 1,
+    settle: float | None = None,
 ) -> tuple[dict[str, Timing], dict[str, Any]]:
     """Times every implementation ``repeats`` times, in turn; returns timings and last results.
 
@@ -124,13 +129,26 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "versions": {
             name: _version(name)
-            for name in ("minidl", "numpy", "scipy", "torch", "scikit-learn", "threadpoolctl", "psutil", "matplotlib")
+            for name in (
+                "minidl",
+                "numpy",
+                "scipy",
+                "torch",
+                "scikit-learn",
+                "threadpoolctl",
+                "psutil",
+                "matplotlib",
+            )
         },
         "blas": None,
         "blas_threads": blas_threads(),
         # Reported, never changed: it selects OpenBLAS's kernels and so its speed.
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ},
+        "thread_env": {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+            if k in os.environ
+        },
     }
     psutil = optional("psutil")
     if psutil is not None:
@@ -140,7 +158,10 @@ def machine_info() -> dict[str, Any]:
     threadpoolctl = optional("threadpoolctl")
     if threadpoolctl is not None:
         info["blas"] = [
-            {k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
+            {
+                k: pool.get(k)
+                for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+            }
             for pool in threadpoolctl.threadpool_info()
         ]
     torch = optional("torch")

@@ -36,8 +36,14 @@ def lecture(name: str, weights: list[np.ndarray], epochs: int, *, guard: bool = 
 
 
 def mlp_classifier(
-    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float,
-    *, guard: bool = True,
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    *,
+    guard: bool = True,
 ):
     """A ReLU MLP with a linear last layer and a from-logits sparse cross-entropy, plain SGD.
 
@@ -56,8 +62,14 @@ def mlp_classifier(
     model.set_weights(weights)
 
     def run() -> tuple[list[np.ndarray], float]:
-        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False,
-                            on_nonfinite="raise" if guard else "ignore")
+        history = model.fit(
+            x,
+            labels,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=False,
+            on_nonfinite="raise" if guard else "ignore",
+        )
         return model.get_weights(), history.history["loss"][-1]
 
     return run
@@ -79,7 +91,9 @@ def small_cnn_model(weights: list[np.ndarray], size: int, dtype: str, lr: float)
             minidl.Flatten(),
             minidl.Dense(10),
         ],
-        input_shape=(size, size, 1), seed=0, dtype=dtype,
+        input_shape=(size, size, 1),
+        seed=0,
+        dtype=dtype,
     )
     model.compile(
         loss=minidl.losses.get("sparse_categorical_crossentropy", from_logits=True),
@@ -90,8 +104,14 @@ def small_cnn_model(weights: list[np.ndarray], size: int, dtype: str, lr: float)
 
 
 def small_cnn(
-    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float,
-    *, instrument: Callable[[Any], None] | None = None,
+    weights: list[np.ndarray],
+    x: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    *,
+    instrument: Callable[[Any], None] | None = None,
 ):
     """W6: prepares the model (untimed); the returned run trains it with ``fit`` and returns its weights.
 

@@ -14,8 +14,14 @@ from numpy.lib.stride_tricks import as_strided
 from scipy.special import expit
 
 __all__ = [
-    "lecture1_as_published", "lecture1_scalar", "lecture1_matrices", "lecture2_as_published", "lecture2",
-    "mlp_classifier", "SmallCnn", "small_cnn",
+    "lecture1_as_published",
+    "lecture1_scalar",
+    "lecture1_matrices",
+    "lecture2_as_published",
+    "lecture2",
+    "mlp_classifier",
+    "SmallCnn",
+    "small_cnn",
 ]
 
 
@@ -80,11 +86,17 @@ class _Lecture1Network:
         self.b3 -= lr * dl_dout * dout_db3
 
     def weights(self) -> list[np.ndarray]:
-        return [np.array([[self.w1, self.w3], [self.w2, self.w4]]), np.array([self.b1, self.b2]),
-                np.array([[self.w5], [self.w6]]), np.array([self.b3])]
+        return [
+            np.array([[self.w1, self.w3], [self.w2, self.w4]]),
+            np.array([self.b1, self.b2]),
+            np.array([[self.w5], [self.w6]]),
+            np.array([self.b3]),
+        ]
 
 
-def lecture1_as_published(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 0.1):
+def lecture1_as_published(
+    weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 0.1
+):
     """Lecture 1 with the cost structure of the lecture's published code: the yardstick of issue 6.
 
     A network object whose nine parameters are attributes, one method call per step, numpy rows;
@@ -97,6 +109,7 @@ def lecture1_as_published(weights: list[np.ndarray], x: np.ndarray, y: np.ndarra
     network = _Lecture1Network(weights)
     network.train(x, y, epochs, lr)
     return network.weights()
+
 
 def lecture1_scalar(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 0.1):
     """Lecture 1 in the lecture's own style: nine named scalars, one neuron at a time.
@@ -372,8 +385,11 @@ class _Conv3x3:
             part = columns[: stop - start]
             np.copyto(part, _windows3x3(grad_padded[start:stop]))
             chunk_rows = (stop - start) * size * size
-            np.matmul(part.reshape(chunk_rows, 9 * c_out), flipped_matrix,
-                      out=grad_in[start:stop].reshape(chunk_rows, c_in))
+            np.matmul(
+                part.reshape(chunk_rows, 9 * c_out),
+                flipped_matrix,
+                out=grad_in[start:stop].reshape(chunk_rows, c_in),
+            )
         return grad_in
 
 
@@ -411,7 +427,9 @@ class _PoolBiasReLU:
         ones = self.work.get("ones", (g.size // shape[-1],))
         if ones[0] != 1:
             ones.fill(1.0)
-        np.matmul(ones, g.reshape(-1, shape[-1]), out=self.grad)  # the bias gradient; 10x np.add.reduce's speed
+        np.matmul(
+            ones, g.reshape(-1, shape[-1]), out=self.grad
+        )  # the bias gradient; 10x np.add.reduce's speed
         hit = self.work.get("hit", shape, bool)
         taken = self.work.get("taken", shape, bool)
         grad_in = self.work.get("grad_in", (2, 2, *shape))
@@ -501,16 +519,27 @@ class SmallCnn:
         }
         self.loss = _SoftmaxCrossEntropy()
         c1, p1, c2, p2, _, d = self.layers.values()
-        self.optimizer = _PlainSGD([(c1.kernel, c1.grad), (p1.bias, p1.grad), (c2.kernel, c2.grad),
-                                    (p2.bias, p2.grad), (d.w, d.grad_w), (d.b, d.grad_b)], lr)
+        self.optimizer = _PlainSGD(
+            [
+                (c1.kernel, c1.grad),
+                (p1.bias, p1.grad),
+                (c2.kernel, c2.grad),
+                (p2.bias, p2.grad),
+                (d.w, d.grad_w),
+                (d.b, d.grad_b),
+            ],
+            lr,
+        )
         self.batch_size = batch_size
 
     def train(self, x: np.ndarray, labels: np.ndarray, epochs: int) -> float:
         """Trains on the batches in data-set order; returns the last epoch's mean batch loss."""
         layers = list(self.layers.values())
         first, rest = layers[0], layers[:0:-1]
-        batches = [(x[s : s + self.batch_size], labels[s : s + self.batch_size])
-                   for s in range(0, len(x), self.batch_size)]
+        batches = [
+            (x[s : s + self.batch_size], labels[s : s + self.batch_size])
+            for s in range(0, len(x), self.batch_size)
+        ]
         epoch_loss = 0.0
         for _ in range(epochs):
             total = 0.0

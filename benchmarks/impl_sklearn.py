@@ -25,13 +25,27 @@ def available() -> bool:
     return MLPClassifier is not None
 
 
-def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float):
+def mlp_classifier(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+):
     """Plain SGD (no momentum, no L2 penalty, no early stop), batches in data-set order."""
     hidden = tuple(w.shape[1] for w in weights[0:-2:2])
     model = MLPClassifier(
-        hidden_layer_sizes=hidden, activation="relu", solver="sgd", alpha=0.0, batch_size=batch_size,
-        learning_rate="constant", learning_rate_init=lr, momentum=0.0, nesterovs_momentum=False,
-        shuffle=False, max_iter=1, tol=0.0, n_iter_no_change=10**9, warm_start=True, random_state=0,
+        hidden_layer_sizes=hidden,
+        activation="relu",
+        solver="sgd",
+        alpha=0.0,
+        batch_size=batch_size,
+        learning_rate="constant",
+        learning_rate_init=lr,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        shuffle=False,
+        max_iter=1,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        warm_start=True,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns of its one iteration and of the batch size it clips

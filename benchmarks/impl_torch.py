@@ -9,8 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "available", "cnn_weights_from_torch", "cnn_weights_to_torch", "configure", "lecture", "mlp_classifier",
-    "small_cnn", "tiny_call",
+    "available",
+    "cnn_weights_from_torch",
+    "cnn_weights_to_torch",
+    "configure",
+    "lecture",
+    "mlp_classifier",
+    "small_cnn",
+    "tiny_call",
 ]
 
 try:
@@ -91,7 +97,9 @@ def lecture(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int
     return run
 
 
-def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float):
+def mlp_classifier(
+    weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int, lr: float
+):
     """ReLU MLP, linear last layer, nn.CrossEntropyLoss (mean), plain SGD, batches in order."""
     model = _dense_stack(weights, True, nn.ReLU, None)
     xt, yt = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
@@ -107,9 +115,14 @@ def mlp_classifier(weights: list[np.ndarray], x: np.ndarray, labels: np.ndarray,
 
 def _cnn_module(dtype, features: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(features, 10, dtype=dtype),
+        nn.Conv2d(1, 16, 3, padding=1, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, dtype=dtype),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(features, 10, dtype=dtype),
     )
 
 

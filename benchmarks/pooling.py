@@ -133,7 +133,10 @@ def _torch_steps(threads: tuple[int, ...]) -> dict[str, Step]:
             converted: dict[int, tuple[object, object]] = {}
 
             def step(
-                x: np.ndarray, g: np.ndarray, layout: object = layout, count: int = count,
+                x: np.ndarray,
+                g: np.ndarray,
+                layout: object = layout,
+                count: int = count,
                 converted: dict[int, tuple[object, object]] = converted,
             ) -> np.ndarray:
                 if id(x) not in converted:  # the conversion is done once, outside the timed calls

@@ -120,7 +120,9 @@ def synthetic_classification(sizes: list[int], samples: int, seed: int = 0) -> P
     rng = np.random.default_rng(seed)
     x, labels = _teacher_data(rng, samples + samples // 4, sizes[0], sizes[-1])
     x_train, y_train, x_test, y_test = _split(x, labels, rng)
-    return Problem(x_train, y_train, glorot_weights(sizes, rng), x_test, y_test, f"synthetic, {sizes[0]} features")
+    return Problem(
+        x_train, y_train, glorot_weights(sizes, rng), x_test, y_test, f"synthetic, {sizes[0]} features"
+    )
 
 
 def _logits(weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -144,7 +146,9 @@ def classifier_accuracy(weights: list[np.ndarray], x: np.ndarray, labels: np.nda
     return float((np.argmax(_logits(weights, x), axis=1) == labels).mean())
 
 
-def lecture_loss(weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, *, biases: bool, reduction: str) -> float:
+def lecture_loss(
+    weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, *, biases: bool, reduction: str
+) -> float:
     """Squared error of a sigmoid network (lecture 1: mean, with biases; lecture 2: sum, none)."""
     h = x
     step = 2 if biases else 1

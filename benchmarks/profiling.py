@@ -48,7 +48,9 @@ class Profiler:
         setattr(obj, method, timed)
 
 
-def profile_run(prepare: Callable[[Profiler], Callable[[], Any]], steps: int, repeats: int = 1) -> dict[str, Any]:
+def profile_run(
+    prepare: Callable[[Profiler], Callable[[], Any]], steps: int, repeats: int = 1
+) -> dict[str, Any]:
     """Profiles a run ``repeats`` times (a fresh one each time) and keeps the quickest.
 
     ``prepare(profiler)`` builds a fresh run, wraps its methods with ``profiler.wrap`` and
@@ -70,8 +72,14 @@ def profile_run(prepare: Callable[[Profiler], Callable[[], Any]], steps: int, re
         if not any(profiler.seconds.values()):
             raise RuntimeError("the profiled run never called a wrapped method (wrapped too late?)")
         parts = [
-            {"part": part, **{phase: profiler.seconds[(part, phase)] / steps
-                              for (p, phase) in profiler.seconds if p == part}}
+            {
+                "part": part,
+                **{
+                    phase: profiler.seconds[(part, phase)] / steps
+                    for (p, phase) in profiler.seconds
+                    if p == part
+                },
+            }
             for part in profiler.order
         ]
         covered = sum(profiler.seconds.values())

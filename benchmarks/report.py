@@ -63,13 +63,25 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
     """
     out: list[dict[str, Any]] = []
 
-    def add(what: str, value: float | None, goal: str, met: bool | None,
-            sides: tuple[dict[str, float] | None, ...] = ()) -> None:
+    def add(
+        what: str,
+        value: float | None,
+        goal: str,
+        met: bool | None,
+        sides: tuple[dict[str, float] | None, ...] = (),
+    ) -> None:
         spreads = [spread(t) for t in sides if t is not None]
         text = verdict(None if value is None else met, spreads, quick)
-        out.append({"target": what, "measured": value, "goal": goal,
-                    "met": {"yes": True, "no": False}.get(text), "verdict": text,
-                    "spread": max(spreads) if spreads and value is not None else None})
+        out.append(
+            {
+                "target": what,
+                "measured": value,
+                "goal": goal,
+                "met": {"yes": True, "no": False}.get(text),
+                "verdict": text,
+                "spread": max(spreads) if spreads and value is not None else None,
+            }
+        )
 
     def time_ratio(w, a, b, dtype=None):  # how many times longer a takes than b, and both timings
         ta, tb = _timing(_row(w, a, dtype)), _timing(_row(w, b, dtype))
@@ -83,8 +95,13 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
         # issue 6 measures W1 and W2 against the lecture-style code (its 9 us and 16 us figures
         # are what the published code costs); the speed-written reference is reported beside it
         r, sides = time_ratio(w, "minidl", LECTURE)
-        add(f"{key}: minidl step / lecture's numpy step", r, "<= 1.5 (aim 1.0)", r is not None and r <= 1.5,
-            sides)
+        add(
+            f"{key}: minidl step / lecture's numpy step",
+            r,
+            "<= 1.5 (aim 1.0)",
+            r is not None and r <= 1.5,
+            sides,
+        )
         r, sides = time_ratio(w, "minidl", NUMPY)
         add(f"{key}: minidl step / speed-written numpy step", r, "(no goal: the lower bound)", None, sides)
         r, sides = time_ratio(w, TORCH, "minidl")
@@ -94,8 +111,13 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
     if w:
         for dtype in ("float64", "float32"):
             r, sides = time_ratio(w, NUMPY, "minidl", dtype)
-            add(f"W3 {dtype}: minidl samples/s / numpy samples/s", r, ">= 0.9", r is not None and r >= 0.9,
-                sides)
+            add(
+                f"W3 {dtype}: minidl samples/s / numpy samples/s",
+                r,
+                ">= 0.9",
+                r is not None and r >= 0.9,
+                sides,
+            )
     w = results.get("W4")
     if w:
         r, sides = time_ratio(w, NUMPY, "minidl")
@@ -105,8 +127,13 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
         _guard_cost(w, "W4", add)
         row = _row(w, "minidl")
         f = row.get("fraction_of_matmul_limit") if row else None
-        add("W4: minidl fraction of the matmul limit", f, ">= 0.85", f is not None and f >= 0.85,
-            (_timing(row), w.get("matmul_limit")))
+        add(
+            "W4: minidl fraction of the matmul limit",
+            f,
+            ">= 0.85",
+            f is not None and f >= 0.85,
+            (_timing(row), w.get("matmul_limit")),
+        )
     m = results.get("memory")
     if m:
         peaks = {r["impl"]: r["peak_bytes"] for r in m["rows"]}
@@ -117,11 +144,21 @@ def targets(results: dict[str, Any], *, quick: bool = False) -> list[dict[str, A
         r, sides = time_ratio(w, NUMPY, "minidl")
         add("W6: minidl samples/s / numpy samples/s", r, ">= 0.9", r is not None and r >= 0.9, sides)
         r, sides = time_ratio(w, TORCH, "minidl")
-        add("W6: minidl samples/s / PyTorch samples/s", r, ">= 0.5 (aim 1.0)", r is not None and r >= 0.5,
-            sides)
+        add(
+            "W6: minidl samples/s / PyTorch samples/s",
+            r,
+            ">= 0.5 (aim 1.0)",
+            r is not None and r >= 0.5,
+            sides,
+        )
         r, sides = time_ratio(w, TORCH, NUMPY)
-        add("W6: numpy reference samples/s / PyTorch samples/s", r, "(no goal: the reference's own pace)",
-            None, sides)
+        add(
+            "W6: numpy reference samples/s / PyTorch samples/s",
+            r,
+            "(no goal: the reference's own pace)",
+            None,
+            sides,
+        )
         peaks = {r["impl"]: r["peak_bytes"] for r in w.get("memory", [])}
         r = peaks["minidl"] / peaks[NUMPY] if peaks.get(NUMPY) and "minidl" in peaks else None
         add("W6: minidl peak memory / numpy peak memory", r, "<= 1.3", r is not None and r <= 1.3)
@@ -133,8 +170,13 @@ def _guard_cost(w: dict[str, Any], key: str, add: Any) -> None:
     guarded, unguarded = _row(w, "minidl"), _row(w, UNGUARDED)
     if guarded and unguarded:
         share = 1.0 - _seconds(unguarded) / _seconds(guarded)
-        add(f"{key}: share of minidl's time spent in the non-finite guard", share, "small (no set goal)",
-            None, (_timing(guarded), _timing(unguarded)))
+        add(
+            f"{key}: share of minidl's time spent in the non-finite guard",
+            share,
+            "small (no set goal)",
+            None,
+            (_timing(guarded), _timing(unguarded)),
+        )
 
 
 def _fmt_time(seconds: float) -> str:
@@ -162,9 +204,19 @@ def _lecture_section(w: dict[str, Any]) -> list[str]:
     rows = []
     for r in w["rows"]:
         t = r["time_per_step"]
-        rows.append([r["impl"], _spread(t), f"{t['median'] / ref['time_per_step']['median']:.2f}",
-                     f"{r['final_loss']:.6g}", r["check"]])
-    return _table(["implementation", "time per step: median (min - max)", "x numpy ref time", "final loss", "check"], rows)
+        rows.append(
+            [
+                r["impl"],
+                _spread(t),
+                f"{t['median'] / ref['time_per_step']['median']:.2f}",
+                f"{r['final_loss']:.6g}",
+                r["check"],
+            ]
+        )
+    return _table(
+        ["implementation", "time per step: median (min - max)", "x numpy ref time", "final loss", "check"],
+        rows,
+    )
 
 
 def _classifier_section(w: dict[str, Any]) -> list[str]:
@@ -173,14 +225,21 @@ def _classifier_section(w: dict[str, Any]) -> list[str]:
         ref = _row(w, NUMPY, r.get("dtype"))
         speed = r["samples_per_second"] / ref["samples_per_second"]
         cells = ([r["dtype"]] if "dtype" in r else []) + [
-            r["impl"], _spread(r["time_per_run"]), f"{r['samples_per_second']:,.0f}", f"{speed:.2f}",
+            r["impl"],
+            _spread(r["time_per_run"]),
+            f"{r['samples_per_second']:,.0f}",
+            f"{speed:.2f}",
         ]
         if "gflops" in r:
             cells += [f"{r['gflops']:.1f}", _ratio_text(r.get("fraction_of_matmul_limit"))]
         cells += [f"{r['final_loss']:.5g}", f"{r['test_accuracy']:.3f}", r["check"]]
         rows.append(cells)
     header = (["dtype"] if w["rows"] and "dtype" in w["rows"][0] else []) + [
-        "implementation", "time per run: median (min - max)", "samples/s", "x numpy ref speed"]
+        "implementation",
+        "time per run: median (min - max)",
+        "samples/s",
+        "x numpy ref speed",
+    ]
     if w["rows"] and "gflops" in w["rows"][0]:
         header += ["GFLOP/s", "of matmul limit"]
     return _table([*header, "final loss", "test accuracy", "check"], rows)
@@ -189,14 +248,36 @@ def _classifier_section(w: dict[str, Any]) -> list[str]:
 def _cnn_section(w: dict[str, Any]) -> list[str]:
     ref = _row(w, NUMPY)
     lines = _table(
-        ["implementation", "time per run: median (min - max)", "spread", "samples/s", "x numpy ref speed",
-         "conv GFLOP/s", "final loss", "test accuracy", "float32 gap", "float64 gap", "check"],
-        [[r["impl"], _spread(r["time_per_run"]), f"{spread(r['time_per_run']):.2f}",
-          f"{r['samples_per_second']:,.0f}", f"{r['samples_per_second'] / ref['samples_per_second']:.2f}",
-          f"{r['gflops']:.2f}",
-          f"{r['final_loss']:.5g}", f"{r['test_accuracy']:.3f}", f"{r['weight_gap_float32']:.1e}",
-          f"{r['weight_gap_float64']:.1e}", r["check"]]
-         for r in w["rows"]])
+        [
+            "implementation",
+            "time per run: median (min - max)",
+            "spread",
+            "samples/s",
+            "x numpy ref speed",
+            "conv GFLOP/s",
+            "final loss",
+            "test accuracy",
+            "float32 gap",
+            "float64 gap",
+            "check",
+        ],
+        [
+            [
+                r["impl"],
+                _spread(r["time_per_run"]),
+                f"{spread(r['time_per_run']):.2f}",
+                f"{r['samples_per_second']:,.0f}",
+                f"{r['samples_per_second'] / ref['samples_per_second']:.2f}",
+                f"{r['gflops']:.2f}",
+                f"{r['final_loss']:.5g}",
+                f"{r['test_accuracy']:.3f}",
+                f"{r['weight_gap_float32']:.1e}",
+                f"{r['weight_gap_float64']:.1e}",
+                r["check"],
+            ]
+            for r in w["rows"]
+        ],
+    )
     profiles = w.get("profile", {})
     if profiles:
         names = list(profiles)
@@ -216,8 +297,14 @@ def _cnn_section(w: dict[str, Any]) -> list[str]:
         other = [(_share(profiles[n]["other"], profiles[n]["step_seconds"]), "") for n in names]
         rows.append(["other (loop, slicing, checks)"] + [c for pair in other for c in pair])
         rows.append(["whole step"] + [c for n in names for c in (_fmt_time(profiles[n]["step_seconds"]), "")])
-        lines += ["", ("Profile of a step: time per step in each part, and its share of the step "
-                       "(loss and update: the whole call, in the forward column)."), ""]
+        lines += [
+            "",
+            (
+                "Profile of a step: time per step in each part, and its share of the step "
+                "(loss and update: the whole call, in the forward column)."
+            ),
+            "",
+        ]
         lines += _table(header, rows)
     memory = w.get("memory", [])
     if memory:
@@ -226,9 +313,16 @@ def _cnn_section(w: dict[str, Any]) -> list[str]:
         lines += ["", "Peak memory of one run:", ""]
         lines += _table(
             ["implementation", "peak MiB", "x numpy ref", "allocated by building and training, MiB"],
-            [[r["impl"], f"{r['peak_bytes'] / mb:.1f}",
-              _ratio_text(r["peak_bytes"] / mem_ref if mem_ref else None), f"{r['allocated_bytes'] / mb:.1f}"]
-             for r in memory])
+            [
+                [
+                    r["impl"],
+                    f"{r['peak_bytes'] / mb:.1f}",
+                    _ratio_text(r["peak_bytes"] / mem_ref if mem_ref else None),
+                    f"{r['allocated_bytes'] / mb:.1f}",
+                ]
+                for r in memory
+            ],
+        )
     return lines + [""] + [f"- {n}" for n in w["notes"]]
 
 
@@ -239,10 +333,21 @@ def _share(seconds: float | None, step: float) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The whole run as Markdown: machine, targets, then one table per workload."""
     m = results["machine"]
-    lines = [f"# minidl benchmark results ({'quick' if results['settings']['quick'] else 'full'} run)", "",
-             f"Run {results['started']} in {results['seconds']:.0f} s.", "", "## Machine", ""]
-    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
-                     for b in m.get("blas") or []) or "unknown (threadpoolctl not installed)"
+    lines = [
+        f"# minidl benchmark results ({'quick' if results['settings']['quick'] else 'full'} run)",
+        "",
+        f"Run {results['started']} in {results['seconds']:.0f} s.",
+        "",
+        "## Machine",
+        "",
+    ]
+    blas = (
+        ", ".join(
+            f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+            for b in m.get("blas") or []
+        )
+        or "unknown (threadpoolctl not installed)"
+    )
     lines += [
         f"- CPU: {m['cpu']}, {m['logical_cpus']} logical CPUs"
         + (f", {m['memory_gb']} GB RAM, load average {m['load_average']}" if "memory_gb" in m else ""),
@@ -254,14 +359,26 @@ def markdown(results: dict[str, Any]) -> str:
     if "torch_threads" in m:
         lines.append(f"- PyTorch threads: {m['torch_threads']}")
     lines += ["", "## Targets", ""]
-    lines += _table(["target", "measured", "goal", "met", "spread (max/min)"], [
-        [t["target"], _ratio_text(t["measured"]), t["goal"],
-         "**no**" if t["verdict"] == "no" else t["verdict"],
-         "" if t.get("spread") is None else f"{t['spread']:.2f}"]
-        for t in results["targets"]
-    ])
-    lines += ["", (f"A goal reads 'noisy: rerun' when the timed repeats of either side of its ratio spread "
-                   f"more than {NOISY_SPREAD}x (max/min); a quick run never says whether a goal is met.")]
+    lines += _table(
+        ["target", "measured", "goal", "met", "spread (max/min)"],
+        [
+            [
+                t["target"],
+                _ratio_text(t["measured"]),
+                t["goal"],
+                "**no**" if t["verdict"] == "no" else t["verdict"],
+                "" if t.get("spread") is None else f"{t['spread']:.2f}",
+            ]
+            for t in results["targets"]
+        ],
+    )
+    lines += [
+        "",
+        (
+            f"A goal reads 'noisy: rerun' when the timed repeats of either side of its ratio spread "
+            f"more than {NOISY_SPREAD}x (max/min); a quick run never says whether a goal is met."
+        ),
+    ]
     for key in ("W1", "W2", "W3", "W4"):
         w = results["workloads"].get(key)
         if w:
@@ -271,12 +388,20 @@ def markdown(results: dict[str, Any]) -> str:
     w5 = results["workloads"].get("W5")
     if w5:
         lines += ["", f"## W5. {w5['title']}", ""]
-        lines += _table(["product", "shapes", "time: median (min - max)", "GFLOP/s"],
-                        [[p["product"], p["shape"], _spread(p["time"]), f"{p['gflops']:.1f}"] for p in w5["products"]])
+        lines += _table(
+            ["product", "shapes", "time: median (min - max)", "GFLOP/s"],
+            [[p["product"], p["shape"], _spread(p["time"]), f"{p['gflops']:.1f}"] for p in w5["products"]],
+        )
         lim = w5["limit"]
-        lines += ["", f"Matrix-multiply limit of a W4 step: {_fmt_time(lim['step_seconds'])}, "
-                      f"{lim['samples_per_second']:,.0f} samples/s, {lim['gflops']:.1f} GFLOP/s.", ""]
-        lines += _table(["tiny call", "time: median (min - max)"], [[k, _spread(v)] for k, v in w5["tiny_calls"].items()])
+        lines += [
+            "",
+            f"Matrix-multiply limit of a W4 step: {_fmt_time(lim['step_seconds'])}, "
+            f"{lim['samples_per_second']:,.0f} samples/s, {lim['gflops']:.1f} GFLOP/s.",
+            "",
+        ]
+        lines += _table(
+            ["tiny call", "time: median (min - max)"], [[k, _spread(v)] for k, v in w5["tiny_calls"].items()]
+        )
         lines += [""] + [f"- {n}" for n in w5["notes"]]
     w6 = results["workloads"].get("W6")
     if w6:
@@ -284,20 +409,57 @@ def markdown(results: dict[str, Any]) -> str:
     sc = results["workloads"].get("scaling")
     if sc:
         lines += ["", f"## {sc['title']}", ""]
-        lines += _table(["axis", "value", "train samples", "implementation", "time per epoch: median (min - max)", "check"],
-                        [[r["axis"], f"{r['value']:,}", f"{r['samples']:,}", r["impl"], _spread(r["time_per_epoch"]), r["check"]]
-                         for r in sc["rows"]])
+        lines += _table(
+            [
+                "axis",
+                "value",
+                "train samples",
+                "implementation",
+                "time per epoch: median (min - max)",
+                "check",
+            ],
+            [
+                [
+                    r["axis"],
+                    f"{r['value']:,}",
+                    f"{r['samples']:,}",
+                    r["impl"],
+                    _spread(r["time_per_epoch"]),
+                    r["check"],
+                ]
+                for r in sc["rows"]
+            ],
+        )
         lines += [""] + [f"- {n}" for n in sc["notes"]]
     mem = results["workloads"].get("memory")
     if mem:
         mb = 2**20
         need = mem["data_bytes"] + mem["parameter_bytes"] + mem["batch_activation_bytes"]
-        lines += ["", f"## {mem['title']}", "",
-                  f"Data {mem['data_bytes'] / mb:.1f} MiB, parameters {mem['parameter_bytes'] / mb:.1f} MiB, one batch's "
-                  f"activations {mem['batch_activation_bytes'] / mb:.1f} MiB: {need / mb:.1f} MiB in all.", ""]
-        lines += _table(["implementation", "peak MiB", "x (data + parameters + activations)", "allocated by training, MiB"],
-                        [[r["impl"], f"{r['peak_bytes'] / mb:.1f}", f"{r['peak_bytes'] / need:.2f}",
-                          f"{r['allocated_bytes'] / mb:.1f}"] for r in mem["rows"]])
+        lines += [
+            "",
+            f"## {mem['title']}",
+            "",
+            f"Data {mem['data_bytes'] / mb:.1f} MiB, parameters {mem['parameter_bytes'] / mb:.1f} MiB, one batch's "
+            f"activations {mem['batch_activation_bytes'] / mb:.1f} MiB: {need / mb:.1f} MiB in all.",
+            "",
+        ]
+        lines += _table(
+            [
+                "implementation",
+                "peak MiB",
+                "x (data + parameters + activations)",
+                "allocated by training, MiB",
+            ],
+            [
+                [
+                    r["impl"],
+                    f"{r['peak_bytes'] / mb:.1f}",
+                    f"{r['peak_bytes'] / need:.2f}",
+                    f"{r['allocated_bytes'] / mb:.1f}",
+                ]
+                for r in mem["rows"]
+            ],
+        )
         lines += [""] + [f"- {n}" for n in mem["notes"]]
     return "\n".join(lines) + "\n"
 

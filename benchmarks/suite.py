@@ -16,7 +16,11 @@ WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory")
 
 
 def run_suite(
-    *, quick: bool = False, tiny: bool = False, only: tuple[str, ...] = WORKLOADS, log: Callable[[str], None] = print
+    *,
+    quick: bool = False,
+    tiny: bool = False,
+    only: tuple[str, ...] = WORKLOADS,
+    log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Runs the selected workloads and returns every figure as plain values (JSON-ready).
 
@@ -65,7 +69,9 @@ def failed_checks(results: dict[str, Any]) -> list[str]:
         for row in w.get("rows", []):
             check = row.get("check", "ok")
             if check != "ok":
-                failures.append(f"{key} / {row['impl']}{' ' + row['dtype'] if 'dtype' in row else ''}: {check}")
+                failures.append(
+                    f"{key} / {row['impl']}{' ' + row['dtype'] if 'dtype' in row else ''}: {check}"
+                )
     return failures
 
 

@@ -22,16 +22,30 @@ from . import impl_minidl, impl_numpy, impl_sklearn, impl_torch, problems
 from .harness import Timing, time_interleaved
 from .profiling import Profiler, profile_run
 
-__all__ = ["Settings", "w1_lecture1", "w2_lecture2", "w3_small_classifier", "w4_wide_mlp", "w5_limits",
-           "w6_small_cnn", "scaling", "memory", "W4_SIZES", "W6_PARTS", "cnn_conv_flops"]
+__all__ = [
+    "Settings",
+    "w1_lecture1",
+    "w2_lecture2",
+    "w3_small_classifier",
+    "w4_wide_mlp",
+    "w5_limits",
+    "w6_small_cnn",
+    "scaling",
+    "memory",
+    "W4_SIZES",
+    "W6_PARTS",
+    "cnn_conv_flops",
+]
 
 W3_SIZES = [64, 128, 10]
 W4_SIZES = [784, 1024, 1024, 10]
 NUMPY = "numpy reference"
 LECTURE = "numpy, the lecture's code"  # the yardstick issue 6 sets for W1 and W2
 UNGUARDED = "minidl, guard off"  # on_nonfinite="ignore": what the per-step non-finite check costs
-GUARD_NOTE = (f"'{UNGUARDED}' is the same minidl run with fit(..., on_nonfinite='ignore'); the time it saves "
-              "is what the per-step check for NaN and infinity costs.")
+GUARD_NOTE = (
+    f"'{UNGUARDED}' is the same minidl run with fit(..., on_nonfinite='ignore'); the time it saves "
+    "is what the per-step check for NaN and infinity costs."
+)
 LIMIT = "matrix products only"
 TORCH = "PyTorch"
 SKLEARN = "scikit-learn"
@@ -78,15 +92,22 @@ def _check_weights(results: dict[str, Any], tolerance: float) -> dict[str, str]:
     checks = {}
     for name, weights in results.items():
         worst = max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in zip(weights, reference))
-        checks[name] = "ok" if worst <= tolerance else f"FAILED: weights differ by {worst:.2e} (> {tolerance:g})"
+        checks[name] = (
+            "ok" if worst <= tolerance else f"FAILED: weights differ by {worst:.2e} (> {tolerance:g})"
+        )
     return checks
 
 
 def _lecture_rows(timings, results, steps: int, judge: Callable[[list[np.ndarray]], float], tolerance: float):
     checks = _check_weights(results, tolerance)
     return [
-        {"impl": name, "time_per_step": timing.as_dict(), "steps": steps, "final_loss": judge(results[name]),
-         "check": checks[name]}
+        {
+            "impl": name,
+            "time_per_step": timing.as_dict(),
+            "steps": steps,
+            "final_loss": judge(results[name]),
+            "check": checks[name],
+        }
         for name, timing in timings.items()
     ]
 
@@ -117,8 +138,13 @@ def w1_lecture1(s: Settings) -> dict[str, Any]:
         GUARD_NOTE,
         *_skipped_notes([TORCH]),
     ]
-    return {"id": "W1", "title": "Lecture 1: 2-2-1 sigmoid, per-sample SGD", "unit": "step",
-            "rows": _lecture_rows(timings, results, steps, judge, 1e-9), "notes": notes}
+    return {
+        "id": "W1",
+        "title": "Lecture 1: 2-2-1 sigmoid, per-sample SGD",
+        "unit": "step",
+        "rows": _lecture_rows(timings, results, steps, judge, 1e-9),
+        "notes": notes,
+    }
 
 
 def w2_lecture2(s: Settings) -> dict[str, Any]:
@@ -134,13 +160,20 @@ def w2_lecture2(s: Settings) -> dict[str, Any]:
         prepares[TORCH] = lambda: impl_torch.lecture(p.weights, p.x, p.y, n, lecture=2)
     timings, results = time_interleaved(prepares, repeats=s.repeats, warmup=s.warmup, units=n)
     judge = lambda w: problems.lecture_loss(w, p.x, p.y, biases=False, reduction="sum")  # noqa: E731
-    notes = [f"{n} full-batch iterations per run; '{LECTURE}' has the published code's cost structure "
-             "(the output error term formed once per weight gradient, transposes on the fly); the "
-             f"{NUMPY} forms it once.",
-             "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
-             *_skipped_notes([TORCH])]
-    return {"id": "W2", "title": "Lecture 2: 3-4-1 bias-free sigmoid, full batch", "unit": "step",
-            "rows": _lecture_rows(timings, results, n, judge, 1e-9), "notes": notes}
+    notes = [
+        f"{n} full-batch iterations per run; '{LECTURE}' has the published code's cost structure "
+        "(the output error term formed once per weight gradient, transposes on the fly); the "
+        f"{NUMPY} forms it once.",
+        "scikit-learn cannot express this network (no squared error on a sigmoid output): skipped.",
+        *_skipped_notes([TORCH]),
+    ]
+    return {
+        "id": "W2",
+        "title": "Lecture 2: 3-4-1 bias-free sigmoid, full batch",
+        "unit": "step",
+        "rows": _lecture_rows(timings, results, n, judge, 1e-9),
+        "notes": notes,
+    }
 
 
 def _classifier_prepares(p: problems.Problem, epochs: int, batch: int, lr: float, peers: bool = True):
@@ -156,23 +189,29 @@ def _classifier_prepares(p: problems.Problem, epochs: int, batch: int, lr: float
     return prepares
 
 
-def _classifier_rows(p: problems.Problem, timings: dict[str, Timing], results, samples_per_run: int, tolerance: float):
+def _classifier_rows(
+    p: problems.Problem, timings: dict[str, Timing], results, samples_per_run: int, tolerance: float
+):
     judged = {name: problems.classifier_loss(w, p.x, p.y) for name, (w, _) in results.items()}
     reference = judged[NUMPY]
     rows = []
     for name, timing in timings.items():
         weights, reported = results[name]
         gap = abs(judged[name] - reference) / max(abs(reference), 1e-12)
-        rows.append({
-            "impl": name,
-            "time_per_run": timing.as_dict(),
-            "samples_per_second": samples_per_run / timing.median,
-            "final_loss": judged[name],
-            "last_epoch_loss": reported,
-            "test_accuracy": problems.classifier_accuracy(weights, p.x_test, p.y_test),
-            "check": "ok" if gap <= tolerance else f"FAILED: final loss {judged[name]:.6g} vs {reference:.6g} "
-                     f"(relative gap {gap:.1e} > {tolerance:g})",
-        })
+        rows.append(
+            {
+                "impl": name,
+                "time_per_run": timing.as_dict(),
+                "samples_per_second": samples_per_run / timing.median,
+                "final_loss": judged[name],
+                "last_epoch_loss": reported,
+                "test_accuracy": problems.classifier_accuracy(weights, p.x_test, p.y_test),
+                "check": "ok"
+                if gap <= tolerance
+                else f"FAILED: final loss {judged[name]:.6g} vs {reference:.6g} "
+                f"(relative gap {gap:.1e} > {tolerance:g})",
+            }
+        )
     return rows
 
 
@@ -187,7 +226,9 @@ def w3_small_classifier(s: Settings) -> dict[str, Any]:
     rows = []
     for dtype in ("float64", "float32"):
         p = base.astype(dtype)
-        timings, results = time_interleaved(_classifier_prepares(p, epochs, batch, 0.1), repeats=s.repeats, warmup=s.warmup)
+        timings, results = time_interleaved(
+            _classifier_prepares(p, epochs, batch, 0.1), repeats=s.repeats, warmup=s.warmup
+        )
         for row in _classifier_rows(p, timings, results, epochs * len(p.x), LOSS_TOLERANCE[dtype]):
             rows.append({"dtype": dtype, **row})
     notes = [
@@ -233,8 +274,14 @@ def w4_wide_mlp(s: Settings) -> dict[str, Any]:
         GUARD_NOTE,
         *_skipped_notes([TORCH, SKLEARN]),
     ]
-    return {"id": "W4", "title": "Wide MLP 784-1024-1024-10, float32", "unit": "run", "rows": rows,
-            "matmul_limit": limit.as_dict(), "notes": notes}
+    return {
+        "id": "W4",
+        "title": "Wide MLP 784-1024-1024-10, float32",
+        "unit": "run",
+        "rows": rows,
+        "matmul_limit": limit.as_dict(),
+        "notes": notes,
+    }
 
 
 def _matmul_shapes(sizes: list[int], batch: int) -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
@@ -286,11 +333,19 @@ def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dic
         a = rng.standard_normal(a_shape, dtype=np.float32)
         b = rng.standard_normal(b_shape, dtype=np.float32)
         out = np.empty((a_shape[0], b_shape[1]), dtype=np.float32)
-        timing = _best_time(lambda a=a, b=b, out=out: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20)
+        timing = _best_time(
+            lambda a=a, b=b, out=out: np.matmul(a, b, out=out), max(3, s.repeats), 5 if s.quick else 20
+        )
         flops = 2 * a_shape[0] * a_shape[1] * b_shape[1]
         total_median += timing.min
-        products.append({"product": label, "shape": f"{a_shape} @ {b_shape}", "time": timing.as_dict(),
-                         "gflops": flops / timing.median / 1e9})
+        products.append(
+            {
+                "product": label,
+                "shape": f"{a_shape} @ {b_shape}",
+                "time": timing.as_dict(),
+                "gflops": flops / timing.median / 1e9,
+            }
+        )
     step_flops = _flops_per_sample(sizes) * batch
     tiny_a, tiny_b = np.ones(2), np.ones(2)
     calls = {"numpy add, 2 elements": _best_time(lambda: np.add(tiny_a, tiny_b), s.repeats, 20000).as_dict()}
@@ -298,7 +353,8 @@ def w5_limits(s: Settings, sizes: list[int] = W4_SIZES, batch: int = 256) -> dic
         torch_add = impl_torch.tiny_call()
         calls["torch add, 2 elements"] = _best_time(torch_add, s.repeats, 20000).as_dict()
     return {
-        "id": "W5", "title": "Limits: matrix products of W4 (float32) and tiny calls",
+        "id": "W5",
+        "title": "Limits: matrix products of W4 (float32) and tiny calls",
         "products": products,
         "limit": {
             "step_seconds": total_median,
@@ -351,8 +407,10 @@ def cnn_weight_gaps(initial: list[np.ndarray], results: dict[str, Any]) -> dict[
     moved = [float(np.max(np.abs(r - np.asarray(w0, np.float64)))) for r, w0 in zip(reference, initial)]
     gaps = {}
     for name, (weights, _) in results.items():
-        gaps[name] = max(float(np.max(np.abs(np.asarray(a, np.float64) - r))) / m if m > 0 else float("inf")
-                         for a, r, m in zip(weights, reference, moved))
+        gaps[name] = max(
+            float(np.max(np.abs(np.asarray(a, np.float64) - r))) / m if m > 0 else float("inf")
+            for a, r, m in zip(weights, reference, moved)
+        )
     return gaps
 
 
@@ -391,15 +449,23 @@ def _w6_check(p: problems.Problem, epochs: int, timed: dict[str, Any]) -> dict[s
     for name in timed:
         loss_gap = abs(losses[name] - losses[NUMPY]) / max(abs(losses[NUMPY]), 1e-12)
         if not gaps64[name] <= W6_WEIGHT_TOLERANCE:
-            check = (f"FAILED: float64 weights differ by {gaps64[name]:.1e} of training's change "
-                     f"(> {W6_WEIGHT_TOLERANCE:g})")
+            check = (
+                f"FAILED: float64 weights differ by {gaps64[name]:.1e} of training's change "
+                f"(> {W6_WEIGHT_TOLERANCE:g})"
+            )
         elif not loss_gap <= LOSS_TOLERANCE["float32"]:
-            check = (f"FAILED: final loss {losses[name]:.6g} vs {losses[NUMPY]:.6g} "
-                     f"(relative gap {loss_gap:.1e} > {LOSS_TOLERANCE['float32']:g})")
+            check = (
+                f"FAILED: final loss {losses[name]:.6g} vs {losses[NUMPY]:.6g} "
+                f"(relative gap {loss_gap:.1e} > {LOSS_TOLERANCE['float32']:g})"
+            )
         else:
             check = "ok"
-        out[name] = {"final_loss": losses[name], "weight_gap_float64": gaps64[name],
-                     "weight_gap_float32": gaps32[name], "check": check}
+        out[name] = {
+            "final_loss": losses[name],
+            "weight_gap_float64": gaps64[name],
+            "weight_gap_float32": gaps32[name],
+            "check": check,
+        }
     return out
 
 
@@ -457,48 +523,73 @@ def w6_small_cnn(s: Settings) -> dict[str, Any]:
     rows = []
     for name, timing in timings.items():
         weights, reported = results[name]
-        rows.append({
-            "impl": name,
-            "time_per_run": timing.as_dict(),
-            "samples_per_second": samples / timing.median,
-            "gflops": samples * flops / timing.median / 1e9,
-            "last_epoch_loss": reported,
-            "test_accuracy": problems.cnn_accuracy(weights, p.x_test, p.y_test),
-            **checks[name],
-        })
+        rows.append(
+            {
+                "impl": name,
+                "time_per_run": timing.as_dict(),
+                "samples_per_second": samples / timing.median,
+                "gflops": samples * flops / timing.median / 1e9,
+                "last_epoch_loss": reported,
+                "test_accuracy": problems.cnn_accuracy(weights, p.x_test, p.y_test),
+                **checks[name],
+            }
+        )
     profile_repeats = 1 if s.quick else 3
     profiles = {NUMPY: profile_run(_numpy_cnn_profiled(p, epochs), steps, profile_repeats)}
     if not missing:
         profiles["minidl"] = profile_run(
             lambda profiler: impl_minidl.small_cnn(*args, instrument=_instrument_minidl(profiler)),
-            steps, profile_repeats)
+            steps,
+            profile_repeats,
+        )
     fixed = p.x.nbytes + p.y.nbytes + sum(w.nbytes for w in p.weights)
-    memory_rows = [{"impl": name, **_peak_memory(prepares[name], fixed)} for name in (NUMPY, "minidl")
-                   if name in prepares]
+    memory_rows = [
+        {"impl": name, **_peak_memory(prepares[name], fixed)}
+        for name in (NUMPY, "minidl")
+        if name in prepares
+    ]
     notes = [
-        (f"Data: {p.source}; {len(p.x)} training samples ({steps} steps of {W6_BATCH}) per run, "
-         f"{epochs} epoch(s), learning rate {W6_LR}; the test accuracy is on {len(p.x_test)} held-out "
-         f"samples, the final loss (float64 judge) on the first {min(len(p.x), W6_JUDGED_SAMPLES)} training "
-         "samples."),
-        ("Network: conv 3x3 (1 -> 16, same) + ReLU + max-pool 2, conv 3x3 (16 -> 32, same) + ReLU + "
-         "max-pool 2, flatten, dense to 10, softmax cross-entropy from logits; everyone starts from the same "
-         "weights (PyTorch's converted to NCHW explicitly)."),
-        (f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
-         f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."),
-        (f"check: the same training in float64 (untimed, {min(len(p.x), W6_CHECK_SAMPLES)} samples) ends on "
-         f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each "
-         "array ('float64 gap'), and the timed run's final loss is the reference's to a relative "
-         f"{LOSS_TOLERANCE['float32']:g}. The timed float32 runs' weights differ by more ('float32 gap'): "
-         "a pooling window whose largest values tie to the last bits picks another element in another "
-         "order of summation, and training amplifies the difference."),
-        ("Peak memory is measured as the memory workload does: data and initial weights, plus the peak that "
-         "building and training allocate (tracemalloc; it cannot see PyTorch's allocations)."),
+        (
+            f"Data: {p.source}; {len(p.x)} training samples ({steps} steps of {W6_BATCH}) per run, "
+            f"{epochs} epoch(s), learning rate {W6_LR}; the test accuracy is on {len(p.x_test)} held-out "
+            f"samples, the final loss (float64 judge) on the first {min(len(p.x), W6_JUDGED_SAMPLES)} training "
+            "samples."
+        ),
+        (
+            "Network: conv 3x3 (1 -> 16, same) + ReLU + max-pool 2, conv 3x3 (16 -> 32, same) + ReLU + "
+            "max-pool 2, flatten, dense to 10, softmax cross-entropy from logits; everyone starts from the same "
+            "weights (PyTorch's converted to NCHW explicitly)."
+        ),
+        (
+            f"GFLOP/s counts the convolutions only: forward, kernel gradient and input gradient (none for the "
+            f"first layer, whose input is the data), {flops / 1e6:.2f} MFLOP per sample."
+        ),
+        (
+            f"check: the same training in float64 (untimed, {min(len(p.x), W6_CHECK_SAMPLES)} samples) ends on "
+            f"the {NUMPY}'s weights to {W6_WEIGHT_TOLERANCE:g} of the largest change training made to each "
+            "array ('float64 gap'), and the timed run's final loss is the reference's to a relative "
+            f"{LOSS_TOLERANCE['float32']:g}. The timed float32 runs' weights differ by more ('float32 gap'): "
+            "a pooling window whose largest values tie to the last bits picks another element in another "
+            "order of summation, and training amplifies the difference."
+        ),
+        (
+            "Peak memory is measured as the memory workload does: data and initial weights, plus the peak that "
+            "building and training allocate (tracemalloc; it cannot see PyTorch's allocations)."
+        ),
     ]
     if missing:
         notes.append(f"minidl: skipped, this minidl has no {', '.join(missing)} (the layers of issue 13).")
     notes += _skipped_notes([TORCH])
-    return {"id": "W6", "title": "Small CNN on 28x28x1 images, float32, batch 64", "unit": "run",
-            "rows": rows, "profile": profiles, "memory": memory_rows, "steps": steps, "notes": notes}
+    return {
+        "id": "W6",
+        "title": "Small CNN on 28x28x1 images, float32, batch 64",
+        "unit": "run",
+        "rows": rows,
+        "profile": profiles,
+        "memory": memory_rows,
+        "steps": steps,
+        "notes": notes,
+    }
 
 
 def scaling(s: Settings) -> dict[str, Any]:
@@ -508,18 +599,33 @@ def scaling(s: Settings) -> dict[str, Any]:
         rows += _scaling_point(s, [64, 128, 10], samples, "samples", samples)
     for width in s.scaling_widths:
         rows += _scaling_point(s, [64, width, 10], 10_000 if not s.quick else 2_000, "width", width)
-    return {"id": "scaling", "title": "Scaling: time per epoch (float32, batch 32, 1 epoch per run)", "rows": rows,
-            "notes": ["Synthetic data; widths use a 64-W-10 network on 10,000 samples (2,000 in quick mode)."]}
+    return {
+        "id": "scaling",
+        "title": "Scaling: time per epoch (float32, batch 32, 1 epoch per run)",
+        "rows": rows,
+        "notes": ["Synthetic data; widths use a 64-W-10 network on 10,000 samples (2,000 in quick mode)."],
+    }
 
 
-def _scaling_point(s: Settings, sizes: list[int], samples: int, axis: str, value: int) -> list[dict[str, Any]]:
+def _scaling_point(
+    s: Settings, sizes: list[int], samples: int, axis: str, value: int
+) -> list[dict[str, Any]]:
     p = problems.synthetic_classification(sizes, samples).astype("float32")
     prepares = _classifier_prepares(p, 1, 32, 0.1)
     prepares.pop(SKLEARN, None)  # the peers' speed is compared in W3/W4; here PyTorch gives the slope
     timings, results = time_interleaved(prepares, repeats=max(1, s.repeats // 2), warmup=s.warmup)
     rows = _classifier_rows(p, timings, results, len(p.x), LOSS_TOLERANCE["float32"])
-    return [{"axis": axis, "value": value, "samples": len(p.x), "impl": r["impl"],
-             "time_per_epoch": r["time_per_run"], "check": r["check"]} for r in rows]
+    return [
+        {
+            "axis": axis,
+            "value": value,
+            "samples": len(p.x),
+            "impl": r["impl"],
+            "time_per_epoch": r["time_per_run"],
+            "check": r["check"],
+        }
+        for r in rows
+    ]
 
 
 def memory(s: Settings) -> dict[str, Any]:
@@ -542,10 +648,15 @@ def memory(s: Settings) -> dict[str, Any]:
             allocated = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        rows.append({"impl": name, "allocated_bytes": allocated, "peak_bytes": data_bytes + param_bytes + allocated})
+        rows.append(
+            {"impl": name, "allocated_bytes": allocated, "peak_bytes": data_bytes + param_bytes + allocated}
+        )
     return {
-        "id": "memory", "title": "Peak memory of training W4 (one epoch)",
-        "data_bytes": data_bytes, "parameter_bytes": param_bytes, "batch_activation_bytes": activation_bytes,
+        "id": "memory",
+        "title": "Peak memory of training W4 (one epoch)",
+        "data_bytes": data_bytes,
+        "parameter_bytes": param_bytes,
+        "batch_activation_bytes": activation_bytes,
         "rows": rows,
         "notes": [
             "peak = data + initial weights (alive throughout) + the peak of what building the model and training "

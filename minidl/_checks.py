@@ -28,7 +28,9 @@ def number(
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
-        raise ConfigError(f"{name} must be {_describe(low, high, low_open, high_open)}; received {name}={value!r}.")
+        raise ConfigError(
+            f"{name} must be {_describe(low, high, low_open, high_open)}; received {name}={value!r}."
+        )
     return float(value)
 
 
@@ -53,5 +55,7 @@ def positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
 def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
     """``value`` if it is one of ``options``, else ConfigError listing them."""
     if not isinstance(value, str) or value not in options:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, options))}; received {name}={value!r}.")
+        raise ConfigError(
+            f"{name} must be one of {', '.join(map(repr, options))}; received {name}={value!r}."
+        )
     return value

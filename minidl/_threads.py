@@ -13,6 +13,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from .errors import ConfigError
+
 __all__ = ["blas_threads", "check_threads"]
 
 
@@ -29,7 +31,13 @@ def blas_threads(threads: int | None) -> AbstractContextManager[Any]:
     """A context in which BLAS libraries use ``threads`` threads (None: leave them as they are)."""
     if threads is None:
         return nullcontext()
-    from threadpoolctl import threadpool_limits  # a dependency of minidl; imported when first needed
+    try:  # optional (the sweep extra; scikit-learn depends on it too): imported only when needed
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ConfigError(
+            f"Fixing the BLAS threads ({threads}) needs threadpoolctl, which is not installed; install it "
+            "with: pip install 'minidl[sweep]' (or pip install threadpoolctl)."
+        ) from None
 
     limits: AbstractContextManager[Any] = threadpool_limits(limits=threads, user_api="blas")
     return limits

@@ -43,8 +43,14 @@ __all__ = [
 
 Logs = dict[str, Any]
 HOOKS = (
-    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-    "on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
 )
 # Keras's names of the batch hooks, called in place of the short ones when a callback defines them
 _KERAS_BATCH_HOOKS = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
@@ -175,13 +181,17 @@ def _overrides_batch_hooks(callback: Callback) -> bool:
 # --------------------------------------------------------------------------- monitoring helpers
 def _verbosity(verbose: Any) -> int:
     if isinstance(verbose, bool) or verbose not in (0, 1):
-        raise ConfigError(f"verbose must be 0 (silent) or 1 (print what the callback does); received verbose={verbose!r}.")
+        raise ConfigError(
+            f"verbose must be 0 (silent) or 1 (print what the callback does); received verbose={verbose!r}."
+        )
     return int(verbose)
 
 
 def _optimizer_of(model: Sequential) -> Optimizer:
     if model.optimizer is None:
-        raise NotCompiledError("The learning-rate callbacks need a compiled model: call model.compile(...) first.")
+        raise NotCompiledError(
+            "The learning-rate callbacks need a compiled model: call model.compile(...) first."
+        )
     return model.optimizer
 
 
@@ -207,7 +217,9 @@ class _Monitor(Callback):
 
     def __init__(self, monitor: str, mode: str, min_delta: float, patience: int) -> None:
         if not isinstance(monitor, str):
-            raise ConfigError(f"monitor must be the name of a figure such as 'val_loss'; received {monitor!r}.")
+            raise ConfigError(
+                f"monitor must be the name of a figure such as 'val_loss'; received {monitor!r}."
+            )
         self.monitor = monitor
         self.mode = choice("mode", mode, ("auto", "min", "max"))
         self.min_delta = abs(number("min_delta", min_delta))
@@ -218,7 +230,11 @@ class _Monitor(Callback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         available = self.params.get("metrics")
         if available is not None and self.monitor not in available:
-            hint = " (validation figures need validation_data or validation_split)" if self.monitor.startswith("val_") else ""
+            hint = (
+                " (validation figures need validation_data or validation_split)"
+                if self.monitor.startswith("val_")
+                else ""
+            )
             raise ConfigError(
                 f"{type(self).__name__} monitors {self.monitor!r}, which this fit does not report{hint}; "
                 f"it reports: {', '.join(available)}."
@@ -268,7 +284,9 @@ class EarlyStopping(_Monitor):
     ) -> None:
         super().__init__(monitor, mode, min_delta, patience)
         if not isinstance(restore_best_weights, bool):
-            raise ConfigError(f"restore_best_weights must be True or False; received {restore_best_weights!r}.")
+            raise ConfigError(
+                f"restore_best_weights must be True or False; received {restore_best_weights!r}."
+            )
         self.restore_best_weights = restore_best_weights
         self.baseline = None if baseline is None else number("baseline", baseline)
         self.start_from_epoch = positive_int("start_from_epoch", start_from_epoch, allow_zero=True)
@@ -351,7 +369,9 @@ class ReduceLROnPlateau(_Monitor):
             elif not self._cooling:
                 self.wait += 1
                 if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
-                    optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr) or optimizer.learning_rate
+                    optimizer.learning_rate = (
+                        max(optimizer.learning_rate * self.factor, self.min_lr) or optimizer.learning_rate
+                    )
                     self._cooling, self.wait = self.cooldown, 0
 
 
@@ -369,7 +389,9 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule: Callable[..., float]) -> None:
         if not callable(schedule):
-            raise ComponentTypeError(f"schedule must be a function of (epoch, lr) or (epoch); received {schedule!r}.")
+            raise ComponentTypeError(
+                f"schedule must be a function of (epoch, lr) or (epoch); received {schedule!r}."
+            )
         self.schedule = schedule
         try:
             self._two_args = len(inspect.signature(schedule).parameters) >= 2
@@ -379,7 +401,9 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = _optimizer_of(self.model)
         lr = self.schedule(epoch, optimizer.learning_rate) if self._two_args else self.schedule(epoch)
-        optimizer.learning_rate = number("the learning rate returned by the schedule", lr, low=0.0, low_open=True)
+        optimizer.learning_rate = number(
+            "the learning rate returned by the schedule", lr, low=0.0, low_open=True
+        )
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         _log_learning_rate(logs, _optimizer_of(self.model))

@@ -21,7 +21,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minidl", description="A small plugin-based deep-learning framework.")
+    parser = argparse.ArgumentParser(
+        prog="minidl", description="A small plugin-based deep-learning framework."
+    )
     parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -29,36 +31,57 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="a bundled name (see 'minidl configs') or a path to a .toml file")
     train.add_argument("--seed", type=int, help="seed for initial weights and shuffling (overrides the file)")
     train.add_argument("--epochs", type=int, help="number of epochs (overrides the file)")
-    train.add_argument("--plot", metavar="IMAGE", help="save the loss curves (and the decision boundary for 2-input data) to IMAGE, e.g. out.png; needs matplotlib")
+    train.add_argument(
+        "--plot",
+        metavar="IMAGE",
+        help="save the loss curves (and the decision boundary for 2-input data) to IMAGE, e.g. out.png; needs matplotlib",
+    )
     train.set_defaults(run=_train)
 
     sweep = sub.add_parser(
         "sweep", help="train a configuration many times: a grid of values x seeds, on local processes or Ray"
     )
     sweep.add_argument("config", help="a bundled name (see 'minidl configs') or a path to a .toml file")
-    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                       help="values for a key of the configuration, e.g. optimizer.learning_rate=0.01,0.1; "
-                            "repeatable")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values for a key of the configuration, e.g. optimizer.learning_rate=0.01,0.1; repeatable",
+    )
     sweep.add_argument("--seeds", help="model seeds, e.g. 0-19 or 0,3,5-7 (default: the file's seed)")
-    sweep.add_argument("--trials", type=int, metavar="N",
-                       help="run only N grid points (the first, or --random)")
+    sweep.add_argument(
+        "--trials", type=int, metavar="N", help="run only N grid points (the first, or --random)"
+    )
     sweep.add_argument("--random", action="store_true", help="draw the --trials grid points at random")
     sweep.add_argument("--sample-seed", type=int, default=0, help="seed of the --random draw (default 0)")
-    sweep.add_argument("--backend", choices=["local", "ray", "serial"], default="local",
-                       help="local worker processes (default), Ray tasks, or this process one by one")
-    sweep.add_argument("--workers", type=int,
-                       help="worker processes, or a local Ray's CPUs (default: every core)")
+    sweep.add_argument(
+        "--backend",
+        choices=["local", "ray", "serial"],
+        default="local",
+        help="local worker processes (default), Ray tasks, or this process one by one",
+    )
+    sweep.add_argument(
+        "--workers", type=int, help="worker processes, or a local Ray's CPUs (default: every core)"
+    )
     sweep.add_argument("--threads", type=int, default=1, help="BLAS threads per trial (default 1)")
-    sweep.add_argument("--address",
-                       help="the Ray cluster to use, e.g. auto or ray://host:10001 (default: start one)")
-    sweep.add_argument("--metric",
-                       help="the figure that ranks trials (default: test_<metric> with a test split)")
-    sweep.add_argument("--mode", choices=["auto", "max", "min"], default="auto",
-                       help="higher or lower is better (default: from the metric)")
+    sweep.add_argument(
+        "--address", help="the Ray cluster to use, e.g. auto or ray://host:10001 (default: start one)"
+    )
+    sweep.add_argument(
+        "--metric", help="the figure that ranks trials (default: test_<metric> with a test split)"
+    )
+    sweep.add_argument(
+        "--mode",
+        choices=["auto", "max", "min"],
+        default="auto",
+        help="higher or lower is better (default: from the metric)",
+    )
     sweep.add_argument("--target", type=float, help="count, per grid point, the trials that reach this value")
     sweep.add_argument("--out", required=True, help="output folder; run the same command again to resume")
-    sweep.add_argument("--no-plot", action="store_true",
-                       help="do not draw sweep.png (drawn when matplotlib is installed)")
+    sweep.add_argument(
+        "--no-plot", action="store_true", help="do not draw sweep.png (drawn when matplotlib is installed)"
+    )
     sweep.set_defaults(run=_sweep)  # fmt: skip
 
     configs = sub.add_parser("configs", help="list the bundled configurations")
@@ -105,7 +128,9 @@ def _plugins(args: argparse.Namespace) -> int:
     from .registry import DISABLE_ENV, PluginWarning, iter_registries, plugins_disabled
 
     if plugins_disabled():
-        print(f"Plugin discovery is off ({DISABLE_ENV}={os.environ[DISABLE_ENV]}): only built-in and in-process components are listed.")
+        print(
+            f"Plugin discovery is off ({DISABLE_ENV}={os.environ[DISABLE_ENV]}): only built-in and in-process components are listed."
+        )
     with warnings.catch_warnings():  # a shadowed plugin is shown in the table, not warned about
         warnings.simplefilter("ignore", PluginWarning)
         tables = [(registry, registry.describe(load=args.check)) for registry in iter_registries()]

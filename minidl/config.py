@@ -112,7 +112,9 @@ def _check_data(data: Any, source: str) -> None:
         _known(data, _DATA_KEYS, f"{source}: [data] key")
         for key in ("x", "y"):
             if key not in data:
-                raise ConfigError(f"{source}: [data] needs 'x' and 'y', or a 'dataset' (one of {', '.join(datasets.GENERATORS)}).")
+                raise ConfigError(
+                    f"{source}: [data] needs 'x' and 'y', or a 'dataset' (one of {', '.join(datasets.GENERATORS)})."
+                )
         return
     name = data["dataset"]
     if name not in datasets.GENERATORS:
@@ -214,7 +216,8 @@ def format_predictions(model: Sequential, config: TrainingConfig) -> str:
     header = ["sample", *columns, "target", "prediction"]
     # not strict: [data] names is not checked against x, and a shorter list has always shown fewer rows
     rows = [
-        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)] for n, xi, t, p in zip(names, x, y2, pred, strict=False)
+        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)]
+        for n, xi, t, p in zip(names, x, y2, pred, strict=False)
     ]
     for entry in config.predict:
         p = model.predict(np.asarray(entry["x"]).reshape(1, -1))[0]
@@ -228,6 +231,8 @@ def _cells(values: np.ndarray) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in [header, *rows]]  # cells past the header's are dropped
+    lines = [
+        "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in [header, *rows]
+    ]  # cells past the header's are dropped
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

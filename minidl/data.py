@@ -82,7 +82,9 @@ def all_finite(array: np.ndarray) -> bool:
     return all(bool(np.isfinite(flat[i : i + (1 << 20)]).all()) for i in range(0, flat.size, 1 << 20))
 
 
-def as_inputs(x: Any, dtype: np.dtype, input_shape: tuple[int, ...] | None, first_layer: str = "") -> np.ndarray:
+def as_inputs(
+    x: Any, dtype: np.dtype, input_shape: tuple[int, ...] | None, first_layer: str = ""
+) -> np.ndarray:
     """``x`` as a finite array of ``dtype`` shaped ``(samples, *input_shape)``, else a clear error.
 
     With ``input_shape`` None (a model that learns it from the data) any shape with a sample
@@ -154,7 +156,11 @@ def as_targets(
             f"received shape {array.shape} for a model with {outputs} outputs."
         )
     if outputs is not None and array.shape[1] != outputs:
-        hint = " (for integer class labels use a sparse loss, e.g. 'sparse_categorical_crossentropy')" if array.shape[1] == 1 else ""
+        hint = (
+            " (for integer class labels use a sparse loss, e.g. 'sparse_categorical_crossentropy')"
+            if array.shape[1] == 1
+            else ""
+        )
         raise ShapeError(
             f"y has {array.shape[1]} columns, but the last layer, {last_layer}, outputs {outputs}{hint}."
         )
@@ -177,8 +183,12 @@ def class_labels(labels: np.ndarray, classes: int | None, owner: str) -> np.ndar
 
     Checked because numpy would index with them silently: a label of -1 picks the last class.
     """
-    if labels.dtype.kind not in "biuf" or (labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))):
-        raise DataError(f"Class labels must be whole numbers; received {labels[:5].tolist()} (dtype {labels.dtype}).")
+    if labels.dtype.kind not in "biuf" or (
+        labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))
+    ):
+        raise DataError(
+            f"Class labels must be whole numbers; received {labels[:5].tolist()} (dtype {labels.dtype})."
+        )
     if labels.size and (labels.min() < 0 or (classes is not None and labels.max() >= classes)):
         raise DataError(
             f"Class labels must lie in [0, {classes}) for {owner}; "

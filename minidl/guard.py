@@ -42,8 +42,14 @@ if TYPE_CHECKING:
     from .optimizers import Optimizer
 
 __all__ = [
-    "NONFINITE_POLICIES", "DivergenceWarning", "GuardState", "check_update", "check_weights_before_fit",
-    "gradient_sum", "refuse_step", "step_guard",
+    "NONFINITE_POLICIES",
+    "DivergenceWarning",
+    "GuardState",
+    "check_update",
+    "check_weights_before_fit",
+    "gradient_sum",
+    "refuse_step",
+    "step_guard",
 ]
 
 NONFINITE_POLICIES = ("raise", "stop", "ignore")
@@ -198,8 +204,14 @@ def _first_nonfinite(layers: tuple[Layer, ...], array: str) -> str | None:
 
 @contextmanager
 def step_guard(
-    guard: GuardState, stopper: Any, optimizer: Optimizer, history: History, *,
-    samples: int, batch_size: int, first_epoch: int,
+    guard: GuardState,
+    stopper: Any,
+    optimizer: Optimizer,
+    history: History,
+    *,
+    samples: int,
+    batch_size: int,
+    first_epoch: int,
 ) -> Iterator[Callable[[DivergenceError], None]]:
     """Sets the ``on_nonfinite`` policy (already in ``guard.policy``) for one ``fit`` and defers
     Ctrl-C to step boundaries.

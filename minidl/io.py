@@ -259,7 +259,10 @@ def _check_version(document: dict[str, Any], where: str) -> None:
 
 # -------------------------------------------------------------------------------- model building
 def _build_model(
-    archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model_class: type[Sequential]
+    archive: Archive,
+    document: dict[str, Any],
+    index: dict[str, dict[str, Any]],
+    model_class: type[Sequential],
 ) -> Sequential:
     config = document["model"]
     required = {"name", "seed", "dtype", "layers"}
@@ -294,7 +297,9 @@ def _build_model(
     slots = weight_slots(model)
     expect_names(index, {name for name in slots if name.startswith("state/")}, "state/")
     for name, (layer, p) in slots.items():  # built layers must be exactly what was planned
-        expect_entry(index.get(name) or _missing(name), p.shape, model.dtype, f"The {p.name} of layer {layer.name!r}")
+        expect_entry(
+            index.get(name) or _missing(name), p.shape, model.dtype, f"The {p.name} of layer {layer.name!r}"
+        )
     weights = read_arrays(archive, index, "weights/") | read_arrays(archive, index, "state/")
     model.set_weights([weights[name] for name in slots])
     if document["compile"] is not None:
@@ -338,7 +343,9 @@ def _input_shape(value: Any, layers: list[Layer]) -> Shape | None:
         or not 1 <= len(value) <= 8
         or not all(type(n) is int and 1 <= n < 2**31 for n in value)
     ):
-        raise FormatError(f"The model's input_shape must be a list of 1 to 8 positive integers; received {value!r}.")
+        raise FormatError(
+            f"The model's input_shape must be a list of 1 to 8 positive integers; received {value!r}."
+        )
     return tuple(value)
 
 
@@ -368,7 +375,9 @@ def _check_planned_shapes(
             try:
                 output_shape: Shape | None = layer.compute_output_shape(shape)
             except ShapeError as exc:
-                raise FormatError(f"Layer {i} ({layer.describe()}) of the file cannot take its input: {exc}") from None
+                raise FormatError(
+                    f"Layer {i} ({layer.describe()}) of the file cannot take its input: {exc}"
+                ) from None
             shapes = planned_shapes(layer, shape)
             shape = output_shape
         if shapes is None:
@@ -414,7 +423,9 @@ def _restore_training(
     archive: Archive, document: dict[str, Any], index: dict[str, dict[str, Any]], model: Sequential
 ) -> None:
     compiled, training = document["compile"], document["training"]
-    known_keys(compiled, {"loss", "optimizer", "metrics"}, "the compile section", required={"loss", "optimizer"})
+    known_keys(
+        compiled, {"loss", "optimizer", "metrics"}, "the compile section", required={"loss", "optimizer"}
+    )
     known_keys(training, {"epochs", "history", "optimizer", "random"}, "the training section")
     metrics = compiled.get("metrics", [])
     if not isinstance(metrics, list):
@@ -423,7 +434,9 @@ def _restore_training(
     optimizer = _component(lambda: optimizers.get(compiled["optimizer"]), "the optimizer")
     # each metric through its registry, as every component; compile checks names and targets
     resolved = [_component(partial(metrics_module.get, m), f"metric {i}") for i, m in enumerate(metrics)]
-    _component(lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section")
+    _component(
+        lambda: model.compile(loss=loss, optimizer=optimizer, metrics=resolved or None), "the compile section"
+    )
     epochs, keys = training["epochs"], training["history"]
     if (
         not isinstance(epochs, list)

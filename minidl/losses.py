@@ -90,7 +90,9 @@ class Loss(Described, ValueEquality, ABC):
         """An instance for conformance tests; losses whose constructor needs arguments override it."""
         return cls()
 
-    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    def example_batch(
+        self, rng: np.random.Generator, batch: int, outputs: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
@@ -257,7 +259,11 @@ class CategoricalCrossentropy(_Crossentropy):
         y_pred = _float_array(y_pred, "y_pred", np.float64)
         y_true = _float_array(y_true, "y_true", y_pred.dtype)
         if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
-            sparse = " For integer class labels, shape (samples,), use 'sparse_categorical_crossentropy'." if y_true.ndim == 1 else ""
+            sparse = (
+                " For integer class labels, shape (samples,), use 'sparse_categorical_crossentropy'."
+                if y_true.ndim == 1
+                else ""
+            )
             raise ShapeError(
                 "categorical_crossentropy takes one-hot targets and predictions both shaped (samples, classes); "
                 f"received y_true of shape {y_true.shape} and y_pred of shape {y_pred.shape}.{sparse}"
@@ -277,7 +283,9 @@ class CategoricalCrossentropy(_Crossentropy):
         value = -float(np.vdot(y_true, logp)) * scale
         return value, (grad * scale).astype(y_pred.dtype, copy=False)
 
-    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    def example_batch(
+        self, rng: np.random.Generator, batch: int, outputs: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, outputs, batch)
         y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
         if not self.from_logits:
@@ -334,7 +342,9 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         grad[rows, labels] = -scale / clipped * ((picked > self.epsilon) & (picked < 1 - self.epsilon))
         return -float(np.sum(np.log(clipped))) * scale, grad
 
-    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    def example_batch(
+        self, rng: np.random.Generator, batch: int, outputs: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         y_pred = rng.uniform(0.05, 0.95, (batch, outputs))
         if not self.from_logits:
             y_pred /= y_pred.sum(axis=1, keepdims=True)

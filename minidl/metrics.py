@@ -17,7 +17,16 @@ from ._checks import number
 from ._component import Described, ValueEquality
 from .registry import Registry
 
-__all__ = ["Metric", "Accuracy", "BinaryAccuracy", "MeanAbsoluteError", "MeanSquaredError", "registry", "register", "get"]
+__all__ = [
+    "Metric",
+    "Accuracy",
+    "BinaryAccuracy",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "registry",
+    "register",
+    "get",
+]
 
 
 class Metric(Described, ValueEquality, ABC):
@@ -39,7 +48,9 @@ class Metric(Described, ValueEquality, ABC):
         """An instance for conformance tests; metrics whose constructor needs arguments override it."""
         return cls()
 
-    def example_batch(self, rng: np.random.Generator, batch: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    def example_batch(
+        self, rng: np.random.Generator, batch: int, outputs: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
@@ -90,7 +101,9 @@ class Accuracy(_Thresholded):
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if y_pred.ndim == 2 and y_pred.shape[1] > 1:
             predicted = np.argmax(y_pred, axis=1)
-            truth = y_true.reshape(-1) if y_true.ndim == 1 or y_true.shape[1] == 1 else np.argmax(y_true, axis=1)
+            truth = (
+                y_true.reshape(-1) if y_true.ndim == 1 or y_true.shape[1] == 1 else np.argmax(y_true, axis=1)
+            )
             return float(np.mean(predicted == truth))
         return self._match(y_true, y_pred)
 

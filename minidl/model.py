@@ -70,12 +70,16 @@ class Sequential:
         dtype: str = "float64",
         name: str | None = None,
     ) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
             raise ConfigError(f"seed must be a non-negative integer or None; received seed={seed!r}.")
         self.seed = None if seed is None else int(seed)
         self.dtype = np.dtype(choice("dtype", str(np.dtype(dtype)) if _is_dtype(dtype) else dtype, DTYPES))
         self.name = name or "sequential"
-        self._input_shape: Shape | None = None if input_shape is None else as_shape(input_shape, "input_shape")
+        self._input_shape: Shape | None = (
+            None if input_shape is None else as_shape(input_shape, "input_shape")
+        )
         root = np.random.SeedSequence(self.seed)
         self._layer_seeds, shuffle_seed = root.spawn(2)
         self._layers: list[Layer] = []
@@ -183,7 +187,9 @@ class Sequential:
                 if index
                 else "take the model's input,"
             )
-            what = f"{input_shape[0]} features" if len(input_shape) == 1 else f"samples of shape {input_shape}"
+            what = (
+                f"{input_shape[0]} features" if len(input_shape) == 1 else f"samples of shape {input_shape}"
+            )
             raise ShapeError(
                 f"Layer {layer.name or self._default_name(layer)} ({layer.describe()}) cannot {source} "
                 f"{what}: {exc}"
@@ -266,7 +272,9 @@ class Sequential:
         self._optimizer = None if value is None else optimizers.get(value)
         self._trainer.reset()
 
-    def compile(self, loss: Any = "mse", optimizer: Any = "sgd", metrics: Sequence[Any] | None = None) -> None:
+    def compile(
+        self, loss: Any = "mse", optimizer: Any = "sgd", metrics: Sequence[Any] | None = None
+    ) -> None:
         """Sets the loss, the optimizer and the metrics (names, classes, instances or config dicts).
 
         ``metrics`` (e.g. ``["accuracy"]``) are reported each epoch under their registry names,
@@ -385,7 +393,9 @@ class Sequential:
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[False] = False
     ) -> float | list[float]: ...
     @overload
-    def evaluate(self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]) -> dict[str, float]: ...
+    def evaluate(
+        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]
+    ) -> dict[str, float]: ...
     @overload
     def evaluate(
         self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
@@ -405,14 +415,18 @@ class Sequential:
             return figures
         return figures["loss"] if len(figures) == 1 else list(figures.values())
 
-    def _held_out(self, x: np.ndarray, y: np.ndarray, data: Any, split: Any) -> tuple[np.ndarray, np.ndarray, Arrays | None]:
+    def _held_out(
+        self, x: np.ndarray, y: np.ndarray, data: Any, split: Any
+    ) -> tuple[np.ndarray, np.ndarray, Arrays | None]:
         """The training arrays and the validation pair (from ``validation_data`` or the split)."""
         split = number("validation_split", split, low=0.0, high=1.0, high_open=True)
         if data is not None:
             if split:
                 raise ConfigError("Pass validation_data or validation_split, not both.")
             if not isinstance(data, (tuple, list)) or len(data) != 2:
-                raise ConfigError(f"validation_data must be a pair (x_val, y_val); received {type(data).__name__}.")
+                raise ConfigError(
+                    f"validation_data must be a pair (x_val, y_val); received {type(data).__name__}."
+                )
             try:
                 return x, y, self._validate(*data)
             except MinidlError as exc:
@@ -445,7 +459,9 @@ class Sequential:
     def _inputs(self, x: Any) -> np.ndarray:
         first = self._layers[0]
         array = as_inputs(x, self.dtype, self._input_shape, f"{first.name} ({first.describe()})")
-        if not self.built:  # learnt from the first data, as Keras does; refused whole if a layer cannot take it
+        if (
+            not self.built
+        ):  # learnt from the first data, as Keras does; refused whole if a layer cannot take it
             self.build(array.shape[1:])
         return array
 
@@ -526,7 +542,9 @@ class Sequential:
         for i, layer in enumerate(self._layers):
             shape = "?" if shapes is None else _batch_shape(shapes[i + 1])
             count = sum(w.size for w in (*layer.parameters(), *layer.buffers()))
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, f"{count:,}" if layer.built else "?"))
+            rows.append(
+                (f"{layer.name} ({type(layer).__name__})", shape, f"{count:,}" if layer.built else "?")
+            )
         trainable = sum(p.size for p in self.parameters())
         frozen = sum(b.size for b in self.buffers())
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -611,7 +629,9 @@ def _resolve_metrics(metrics: Any, loss: Loss) -> dict[str, Metric]:
         metric = metrics_module.get(identifier)
         name = metrics_module.registry.name_of(type(metric), default=type(metric).__name__.lower())
         if name == "loss" or name in resolved:
-            raise ConfigError(f"The metric name {name!r} is used twice (or clashes with 'loss'); each figure needs one name.")
+            raise ConfigError(
+                f"The metric name {name!r} is used twice (or clashes with 'loss'); each figure needs one name."
+            )
         if loss.sparse_targets and not metric.accepts_labels:
             raise ConfigError(
                 f"The metric {name!r} compares arrays shaped like the predictions, but the loss "

@@ -96,7 +96,9 @@ class Optimizer(Described, ABC):
     def state_template(self, parameters: Sequence[Parameter]) -> dict[str, Any]:
         """What :meth:`get_state` would hold after one step: fresh ``init_state`` values by name."""
         return {
-            f"{i}/{slot}": value for i, p in enumerate(parameters) for slot, value in self.init_state(p).items()
+            f"{i}/{slot}": value
+            for i, p in enumerate(parameters)
+            for slot, value in self.init_state(p).items()
         }
 
     def set_state(self, parameters: Sequence[Parameter], state: Mapping[str, Any]) -> None:
@@ -161,8 +163,16 @@ def _checked_slot(name: str, value: Any, expected: Any) -> Any:
     # A restored slot must look exactly like a fresh one: same array shape and dtype, or a
     # number of the same kind (bool, int or float) in a range the update can use.
     if isinstance(expected, np.ndarray):
-        if not isinstance(value, np.ndarray) or value.shape != expected.shape or value.dtype != expected.dtype:
-            got = f"{value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray) else repr(value)
+        if (
+            not isinstance(value, np.ndarray)
+            or value.shape != expected.shape
+            or value.dtype != expected.dtype
+        ):
+            got = (
+                f"{value.dtype} array of shape {value.shape}"
+                if isinstance(value, np.ndarray)
+                else repr(value)
+            )
             raise ConfigError(
                 f"Optimizer state {name!r} must be a {expected.dtype} array of shape {expected.shape}; received {got}."
             )
@@ -175,7 +185,9 @@ def _checked_slot(name: str, value: Any, expected: Any) -> Any:
 _MAX_COUNT = 2**63  # integer slots are counts (steps); past int64 numpy arithmetic on them overflows
 # most specific first: a bool is an Integral, an Integral a Real
 _NUMBER_KINDS: tuple[tuple[type[Any], str], ...] = (
-    (bool, "a bool"), (numbers.Integral, "an integer"), (numbers.Real, "a real number")
+    (bool, "a bool"),
+    (numbers.Integral, "an integer"),
+    (numbers.Real, "a real number"),
 )
 
 
@@ -183,15 +195,21 @@ def _checked_number(name: str, value: Any, expected: Any) -> Any:
     for kind, label in _NUMBER_KINDS:
         if isinstance(expected, kind):
             if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                raise ConfigError(f"Optimizer state {name!r} must be {label} like {expected!r}; received {_shown(value)}.")
+                raise ConfigError(
+                    f"Optimizer state {name!r} must be {label} like {expected!r}; received {_shown(value)}."
+                )
             if kind is numbers.Integral and not 0 <= value < _MAX_COUNT:
                 raise ConfigError(
                     f"Optimizer state {name!r} is a count, so it must lie in [0, 2**63); received {_shown(value)}."
                 )
             if kind is numbers.Real and not _finite(value):
-                raise ConfigError(f"Optimizer state {name!r} must be a finite number; received {_shown(value)}.")
+                raise ConfigError(
+                    f"Optimizer state {name!r} must be a finite number; received {_shown(value)}."
+                )
             return type(expected)(value)
-    raise ConfigError(f"Optimizer state {name!r} holds a {type(expected).__name__}, which cannot be restored.")
+    raise ConfigError(
+        f"Optimizer state {name!r} holds a {type(expected).__name__}, which cannot be restored."
+    )
 
 
 def _finite(value: Any) -> bool:

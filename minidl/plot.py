@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from .callbacks import History
     from .model import Sequential
 
-__all__ = ["history_figure", "plot_history", "plot_decision_boundary", "save_run_figure", "require_matplotlib"]
+__all__ = [
+    "history_figure",
+    "plot_history",
+    "plot_decision_boundary",
+    "save_run_figure",
+    "require_matplotlib",
+]
 
 GRID = 200  # points per axis of the decision-boundary grid
 
@@ -80,22 +86,36 @@ def _scores(model: Sequential, points: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.argmax(out, axis=1).astype(float), True
 
 
-def plot_decision_boundary(model: Sequential, x: np.ndarray, y: np.ndarray, ax: Any, *, title: str = "") -> None:
+def plot_decision_boundary(
+    model: Sequential, x: np.ndarray, y: np.ndarray, ax: Any, *, title: str = ""
+) -> None:
     """Colours the plane by the model's output and draws the points ``(x, y)`` over it (two inputs only)."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2:
         raise ConfigError(f"A decision boundary needs two input features; the data has shape {x.shape}.")
     low, high = x.min(axis=0), x.max(axis=0)
     margin = 0.05 * (high - low) + 1e-9
-    g1, g2 = np.meshgrid(np.linspace(low[0] - margin[0], high[0] + margin[0], GRID),
-                         np.linspace(low[1] - margin[1], high[1] + margin[1], GRID))
+    g1, g2 = np.meshgrid(
+        np.linspace(low[0] - margin[0], high[0] + margin[0], GRID),
+        np.linspace(low[1] - margin[1], high[1] + margin[1], GRID),
+    )
     scores, classes = _scores(model, np.column_stack([g1.ravel(), g2.ravel()]))
     labels = np.asarray(y).reshape(len(x), -1)
     labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=1)
     lo, hi = (min(scores.min(), labels.min()), max(scores.max(), labels.max()))
-    ax.contourf(g1, g2, scores.reshape(g1.shape), levels=20 if not classes else len(np.unique(scores)),
-                cmap="RdBu", vmin=lo, vmax=hi, alpha=0.6)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, cmap="RdBu", vmin=lo, vmax=hi, edgecolors="k", linewidths=0.5, s=18)
+    ax.contourf(
+        g1,
+        g2,
+        scores.reshape(g1.shape),
+        levels=20 if not classes else len(np.unique(scores)),
+        cmap="RdBu",
+        vmin=lo,
+        vmax=hi,
+        alpha=0.6,
+    )
+    ax.scatter(
+        x[:, 0], x[:, 1], c=labels, cmap="RdBu", vmin=lo, vmax=hi, edgecolors="k", linewidths=0.5, s=18
+    )
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     if title:

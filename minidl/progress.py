@@ -131,4 +131,3 @@ def progress_callback(verbose: int, stream: TextIO | None = None, every: int = 1
     if verbose == 1 and every == 1 and _is_terminal(target):
         return ProgressBar(stream)
     return EpochLine(stream, every)
-

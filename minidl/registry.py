@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 class _Configurable(Protocol):
     def get_config(self) -> dict[str, Any]: ...
 
@@ -136,7 +135,9 @@ def _read_distributions() -> dict[str, list[_Plugin]]:
             version = dist.version or "?"
             text = dist.read_text("entry_points.txt") or ""
         except Exception as exc:  # noqa: BLE001 - one unreadable distribution must not hide the others
-            warnings.warn(f"Skipping a distribution with unreadable metadata: {exc!r}", PluginWarning, stacklevel=2)
+            warnings.warn(
+                f"Skipping a distribution with unreadable metadata: {exc!r}", PluginWarning, stacklevel=2
+            )
             continue
         key = _normalize_dist(name)
         if key in seen:  # the same distribution further down sys.path: the first one wins, as imports do
@@ -211,7 +212,9 @@ class Registry(Generic[T]):
         'ReLU'
     """
 
-    def __init__(self, kind: str, base: type[T], *, plural: str | None = None, group: str | None = None) -> None:
+    def __init__(
+        self, kind: str, base: type[T], *, plural: str | None = None, group: str | None = None
+    ) -> None:
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self.base = base
@@ -267,7 +270,9 @@ class Registry(Generic[T]):
         target = _class_target(cls)
         others = [p for p in self._discovered().get(name, []) if _value_target(p.value) != target]
         if others:
-            offered = " and ".join(f"{p.dist_name} {p.dist_version} (entry point {p.value!r})" for p in others)
+            offered = " and ".join(
+                f"{p.dist_name} {p.dist_version} (entry point {p.value!r})" for p in others
+            )
             raise DuplicateNameError(
                 f"The {self.kind} name {name!r} is offered by the installed plugin {offered}, "
                 f"so registering {_qualname(cls)} under it would shadow the plugin; pass replace=True "
@@ -528,7 +533,14 @@ class Registry(Generic[T]):
         if count > 1 and status in ("ok", "not loaded"):
             status, detail = "conflicting", f"offered by {count} distributions; use {lookup!r}"
         return ComponentInfo(
-            self.kind, plugin.name, plugin.dist_name, plugin.dist_version, status, detail, plugin.value, lookup
+            self.kind,
+            plugin.name,
+            plugin.dist_name,
+            plugin.dist_version,
+            status,
+            detail,
+            plugin.value,
+            lookup,
         )
 
     def __repr__(self) -> str:

@@ -120,6 +120,8 @@ CheckFunction = Callable[[type[Any]], None]
 def _strict() -> np.errstate:
     """``np.errstate`` with :data:`STRICT`'s settings (spelt out: numpy's stubs type each keyword)."""
     return np.errstate(all="raise", under="ignore")
+
+
 _ULP = float(np.finfo(np.float64).eps)
 
 
@@ -270,7 +272,11 @@ def _close(actual: Any, expected: Any, what: str, rtol: float, atol: float) -> N
 
 
 def _report(
-    actual: np.ndarray, expected: np.ndarray, tolerance: np.ndarray, what: str, reference: str,
+    actual: np.ndarray,
+    expected: np.ndarray,
+    tolerance: np.ndarray,
+    what: str,
+    reference: str,
     where: Callable[[tuple[int, ...]], str],
 ) -> None:
     gap = np.abs(actual - expected)
@@ -494,14 +500,25 @@ def _check_layer_gradients(cls: type[Any]) -> None:
     layer.forward(x)
     layer.backward(weights.copy())
     for p, grad in zip(params, analytic, strict=False):
-        _close(p.grad, grad, f"{cls.__qualname__}: dL/d{p.name or 'parameter'} with stale values in p.grad "
-               "beforehand (backward must overwrite p.grad, not add to it)", rtol=1e-12, atol=0.0)
+        _close(
+            p.grad,
+            grad,
+            f"{cls.__qualname__}: dL/d{p.name or 'parameter'} with stale values in p.grad "
+            "beforehand (backward must overwrite p.grad, not add to it)",
+            rtol=1e-12,
+            atol=0.0,
+        )
         p.grad[...] = 7.0
     layer.forward(x)
     layer.backward_parameters(weights.copy())
     for p, grad in zip(params, analytic, strict=False):
-        _close(p.grad, grad, f"{cls.__qualname__}: dL/d{p.name or 'parameter'} of backward_parameters "
-               "against backward's", rtol=1e-12, atol=0.0)
+        _close(
+            p.grad,
+            grad,
+            f"{cls.__qualname__}: dL/d{p.name or 'parameter'} of backward_parameters against backward's",
+            rtol=1e-12,
+            atol=0.0,
+        )
 
     def evaluate() -> np.ndarray:
         return np.asarray(weights * layer.forward(x))
@@ -619,7 +636,8 @@ def _check_layer_in_sequential(cls: type[Any]) -> None:
             model.save(path)
             loaded = load(path)
         _same(
-            loaded.predict(x), predicted,
+            loaded.predict(x),
+            predicted,
             "predictions of the model saved and loaded back (a layer must read its parameters' current "
             "values, p.value, at each forward, and keep nothing else that save does not store)",
         )
@@ -819,8 +837,11 @@ def _check_optimizer_elementwise(cls: type[Any]) -> None:
         b.step([flat])
     joined = np.concatenate([p.value.ravel() for p in separate])
     _close(
-        flat.value, joined, f"{cls.__qualname__} declares elementwise=True but a flat update differs",
-        rtol=1e-12, atol=1e-15,
+        flat.value,
+        joined,
+        f"{cls.__qualname__} declares elementwise=True but a flat update differs",
+        rtol=1e-12,
+        atol=1e-15,
     )
 
 
@@ -880,12 +901,14 @@ def _check_initializer_own_generator(cls: type[Any]) -> None:
     before = np.asarray(np.random.get_state(legacy=False)["state"]["key"]).copy()
     a = init((4, 3), np.random.default_rng(0), np.float64)
     _expect(
-        np.array_equal(np.random.get_state(legacy=False)["state"]["key"], before), f"{init!r} drew from numpy's global random state"
+        np.array_equal(np.random.get_state(legacy=False)["state"]["key"], before),
+        f"{init!r} drew from numpy's global random state",
     )
     keep = a.copy()
     a[...] = 123.0  # a caller owns (and may train) what it got
     _same(
-        init((4, 3), np.random.default_rng(0), np.float64), keep,
+        init((4, 3), np.random.default_rng(0), np.float64),
+        keep,
         "a second call returned an array shared with the first",
     )
 

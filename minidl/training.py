@@ -160,8 +160,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ the epoch loop
     def fit(
-        self, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, shuffle: bool,
-        callbacks: Sequence[Callback], start: int, validation: Arrays | None, verbose: int, on_nonfinite: str,
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int,
+        shuffle: bool,
+        callbacks: Sequence[Callback],
+        start: int,
+        validation: Arrays | None,
+        verbose: int,
+        on_nonfinite: str,
     ) -> History:
         """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History."""
         model = self.model
@@ -171,8 +181,13 @@ class Trainer:
         if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
             check_weights_before_fit(self.guard.layers, plan.value_sum)
         with step_guard(
-            self.guard, model, plan.optimizer, model.history,
-            samples=len(x), batch_size=batch_size, first_epoch=start,
+            self.guard,
+            model,
+            plan.optimizer,
+            model.history,
+            samples=len(x),
+            batch_size=batch_size,
+            first_epoch=start,
         ) as diverged:
             cbs = CallbackList([model.history, *callbacks], model)
             cbs.set_params({
@@ -183,8 +198,15 @@ class Trainer:
         return model.history
 
     def _epochs(
-        self, x: np.ndarray, y: np.ndarray, epochs: range, batch_size: int, shuffle: bool,
-        cbs: CallbackList, validation: Arrays | None, diverged: Callable[[DivergenceError], None],
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        epochs: range,
+        batch_size: int,
+        shuffle: bool,
+        cbs: CallbackList,
+        validation: Arrays | None,
+        diverged: Callable[[DivergenceError], None],
     ) -> None:
         model = self.model
         model.stop_training = False
@@ -212,7 +234,12 @@ class Trainer:
             set_training(model.layers, False)
 
     def _run_epoch(
-        self, x: np.ndarray, y: np.ndarray, batches: Iterable[Arrays] | None, batch_size: int, cbs: CallbackList
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batches: Iterable[Arrays] | None,
+        batch_size: int,
+        cbs: CallbackList,
     ) -> float:
         step = self.train_step
         if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
@@ -239,7 +266,9 @@ class Trainer:
         keys = ["loss", *self._metrics]
         return keys + [f"val_{key}" for key in keys] if validation else keys
 
-    def _epoch_logs(self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None) -> dict[str, float]:
+    def _epoch_logs(
+        self, loss: float, x: np.ndarray, y: np.ndarray, validation: Arrays | None
+    ) -> dict[str, float]:
         """``loss`` (the mean batch loss), the metrics on the training data at the epoch's end, and
         ``val_*`` figures on the validation data."""
         logs = {"loss": loss}

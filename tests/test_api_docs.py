@@ -22,9 +22,14 @@ from minidl.parameter import Parameter
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
-MODULES = ["minidl", *sorted(
-    f"minidl.{info.name}" for info in pkgutil.iter_modules(minidl.__path__) if not info.name.startswith("_")
-)]
+MODULES = [
+    "minidl",
+    *sorted(
+        f"minidl.{info.name}"
+        for info in pkgutil.iter_modules(minidl.__path__)
+        if not info.name.startswith("_")
+    ),
+]
 
 
 def _documented_code() -> str:
@@ -41,7 +46,10 @@ def undocumented(names: list[str], code: str) -> list[str]:
 
 def test_the_matcher_needs_the_name_as_code() -> None:
     # prose does not count, and a longer name does not hide a shorter one
-    assert undocumented(["Check", "pack", "load"], "`Checker` and `unpack()` and `x.load(p)`") == ["Check", "pack"]
+    assert undocumented(["Check", "pack", "load"], "`Checker` and `unpack()` and `x.load(p)`") == [
+        "Check",
+        "pack",
+    ]
 
 
 @pytest.mark.parametrize("module_name", MODULES)
@@ -54,14 +62,30 @@ def test_every_public_name_is_documented(module_name: str) -> None:
         pytest.skip(str(exc))
     assert hasattr(module, "__all__"), f"{module_name} has no explicit __all__"
     missing = undocumented(list(module.__all__), CODE_TEXT)
-    assert not missing, f"{module_name}: {missing} appear in no code span of README.md or docs/ (add them to docs/reference/api.md)"
+    assert not missing, (
+        f"{module_name}: {missing} appear in no code span of README.md or docs/ (add them to docs/reference/api.md)"
+    )
 
 
 def _built_in_classes() -> list[type]:
-    classes: list[type] = [Parameter, layers.Layer, activations.Activation, losses.Loss, initializers.Initializer]
-    for registry, module in ((activations.registry, activations), (losses.registry, losses),
-                             (initializers.registry, initializers), (layers.registry, layers)):
-        classes += [registry.get_class(n) for n in registry.names() if registry.get_class(n).__module__ == module.__name__]
+    classes: list[type] = [
+        Parameter,
+        layers.Layer,
+        activations.Activation,
+        losses.Loss,
+        initializers.Initializer,
+    ]
+    for registry, module in (
+        (activations.registry, activations),
+        (losses.registry, losses),
+        (initializers.registry, initializers),
+        (layers.registry, layers),
+    ):
+        classes += [
+            registry.get_class(n)
+            for n in registry.names()
+            if registry.get_class(n).__module__ == module.__name__
+        ]
     return classes
 
 
@@ -74,7 +98,13 @@ def _public_methods(cls: type) -> list[tuple[str, object]]:
 def test_public_methods_of_built_ins_are_annotated(cls: type) -> None:
     for name, fn in _public_methods(cls):
         signature = inspect.signature(fn)
-        bare = [p for p in list(signature.parameters)[1:] if signature.parameters[p].annotation is inspect.Parameter.empty]
+        bare = [
+            p
+            for p in list(signature.parameters)[1:]
+            if signature.parameters[p].annotation is inspect.Parameter.empty
+        ]
         assert not bare, f"{cls.__name__}.{name}: parameters {bare} have no type hint"
         if name != "__init__":
-            assert signature.return_annotation is not inspect.Signature.empty, f"{cls.__name__}.{name} has no return hint"
+            assert signature.return_annotation is not inspect.Signature.empty, (
+                f"{cls.__name__}.{name} has no return hint"
+            )

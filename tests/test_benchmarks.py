@@ -28,8 +28,13 @@ def tiny_results() -> dict:
 def test_every_implementation_reaches_the_reference(tiny_results: dict) -> None:
     assert failed_checks(tiny_results) == []
     w1 = tiny_results["workloads"]["W1"]
-    assert {"numpy reference", "numpy, the lecture's code", "numpy, weight matrices", "minidl",
-            "minidl, guard off"} <= {r["impl"] for r in w1["rows"]}
+    assert {
+        "numpy reference",
+        "numpy, the lecture's code",
+        "numpy, weight matrices",
+        "minidl",
+        "minidl, guard off",
+    } <= {r["impl"] for r in w1["rows"]}
     targets = {t["target"] for t in tiny_results["targets"]}
     assert "W1: minidl step / lecture's numpy step" in targets
     assert "W4: share of minidl's time spent in the non-finite guard" in targets
@@ -61,12 +66,16 @@ def test_lecture_code_yardsticks_do_the_same_arithmetic(seed: int) -> None:
     import numpy as np
 
     p1 = problems.lecture1(seed=seed)
-    for a, b in zip(impl_numpy.lecture1_as_published(p1.weights, p1.x, p1.y, 25),
-                    impl_numpy.lecture1_scalar(p1.weights, p1.x, p1.y, 25)):
+    for a, b in zip(
+        impl_numpy.lecture1_as_published(p1.weights, p1.x, p1.y, 25),
+        impl_numpy.lecture1_scalar(p1.weights, p1.x, p1.y, 25),
+    ):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-12
     p2 = problems.lecture2(seed=seed)
-    for a, b in zip(impl_numpy.lecture2_as_published(p2.weights, p2.x, p2.y, 40),
-                    impl_numpy.lecture2(p2.weights, p2.x, p2.y, 40)):
+    for a, b in zip(
+        impl_numpy.lecture2_as_published(p2.weights, p2.x, p2.y, 40),
+        impl_numpy.lecture2(p2.weights, p2.x, p2.y, 40),
+    ):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-12
 
 
@@ -85,8 +94,16 @@ def test_reports_are_written(tiny_results: dict, tmp_path: Path) -> None:
     names = {p.name for p in paths}
     assert {"results.md", "results.json"} <= names
     text = (tmp_path / "results.md").read_text(encoding="utf-8")
-    for heading in ("## Machine", "## Targets", "## W1.", "## W4.", "## W5.", "## W6.", "Profile of a step",
-                    "Peak memory"):
+    for heading in (
+        "## Machine",
+        "## Targets",
+        "## W1.",
+        "## W4.",
+        "## W5.",
+        "## W6.",
+        "Profile of a step",
+        "Peak memory",
+    ):
         assert heading in text
     data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert set(data["workloads"]) == {"W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory"}
@@ -177,9 +194,15 @@ def test_w6_weight_gaps_tell_a_different_training() -> None:
     trained, loss = impl_numpy.small_cnn(p.weights, p.x, p.y, 3, 2, 0.1)
     short, _ = impl_numpy.small_cnn(p.weights, p.x, p.y, 2, 2, 0.1)  # one epoch less
     drifted = [w * (1 + 1e-13) for w in trained]  # float64 rounding-sized differences
-    gaps = workloads.cnn_weight_gaps(p.weights, {
-        "numpy reference": (trained, loss), "same": (drifted, loss), "short": (short, loss),
-        "untrained": ([w.copy() for w in p.weights], loss)})
+    gaps = workloads.cnn_weight_gaps(
+        p.weights,
+        {
+            "numpy reference": (trained, loss),
+            "same": (drifted, loss),
+            "short": (short, loss),
+            "untrained": ([w.copy() for w in p.weights], loss),
+        },
+    )
     assert gaps["numpy reference"] == 0.0
     assert gaps["same"] <= workloads.W6_WEIGHT_TOLERANCE
     assert gaps["short"] > 0.1 and gaps["untrained"] == pytest.approx(1.0)
@@ -214,7 +237,7 @@ def test_conv_flops_count_three_products_but_none_for_the_data() -> None:
 
 
 def _timing(median: float, spread: float = 1.05) -> dict:
-    return {"median": median, "min": median / spread ** 0.5, "max": median * spread ** 0.5, "repeats": 7}
+    return {"median": median, "min": median / spread**0.5, "max": median * spread**0.5, "repeats": 7}
 
 
 def _w6_results(numpy_s: float, minidl_s: float, torch_s: float, *, noisy: str | None = None) -> dict:
@@ -277,8 +300,11 @@ def test_the_noise_threshold_is_where_the_docs_say() -> None:
 def test_a_quick_run_never_marks_a_goal_met_or_missed() -> None:
     from benchmarks import report
 
-    cases = (_w6_results(1.0, 1.0, 0.8), _w6_results(1.0, 3.0, 0.5),
-             _w6_results(1.0, 1.0, 0.8, noisy="minidl"))
+    cases = (
+        _w6_results(1.0, 1.0, 0.8),
+        _w6_results(1.0, 3.0, 0.5),
+        _w6_results(1.0, 1.0, 0.8, noisy="minidl"),
+    )
     for results in cases:
         targets = report.targets(results, quick=True)
         goals = [t for t in targets if "no goal" not in t["goal"]]
@@ -289,10 +315,21 @@ def test_a_quick_run_never_marks_a_goal_met_or_missed() -> None:
 def test_the_markdown_table_shows_the_verdicts(tmp_path: Path) -> None:
     from benchmarks import report
 
-    results = {"started": "now", "seconds": 1.0, "settings": {"quick": False},
-               "machine": {"cpu": "cpu", "logical_cpus": 2, "platform": "p", "python": "3", "versions": {},
-                           "OPENBLAS_CORETYPE": None, "thread_env": {}},
-               "workloads": {}}
+    results = {
+        "started": "now",
+        "seconds": 1.0,
+        "settings": {"quick": False},
+        "machine": {
+            "cpu": "cpu",
+            "logical_cpus": 2,
+            "platform": "p",
+            "python": "3",
+            "versions": {},
+            "OPENBLAS_CORETYPE": None,
+            "thread_env": {},
+        },
+        "workloads": {},
+    }
     results["targets"] = report.targets(_w6_results(1.0, 1.05, 0.8, noisy="PyTorch"))
     text = report.markdown(results)
     assert f"| {SPEED} | 0.95 | >= 0.9 | yes |" in text

@@ -23,7 +23,9 @@ from minidl.errors import ConfigError
 # the Playground's algorithm gets stuck the same way.
 XOR_STUCK_SEEDS = {17, 23, 29}
 XOR_SEEDS = [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="plateau near 62% at 1000 epochs")) if s in XOR_STUCK_SEEDS else s
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="plateau near 62% at 1000 epochs"))
+    if s in XOR_STUCK_SEEDS
+    else s
     for s in range(30)
 ]
 
@@ -138,7 +140,13 @@ def test_digits_cnn_is_the_network_the_guide_describes() -> None:
     c = config.load("digits-cnn")
     model = c.build()
     assert [type(layer).__name__ for layer in model.layers] == [
-        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+    ]
     assert model.input_shape == (8, 8, 1) and model.output_shape == (10,)
     x_train, _, x_test, _ = c.split()
     assert x_train.shape[1:] == (8, 8, 1) and (len(x_train), len(x_test)) == (1347, 450)
@@ -154,7 +162,10 @@ def test_playground_xor_is_the_issue_network() -> None:
     c = config.load("playground-xor")
     model = c.build()
     assert [(d.in_features, d.out_features, type(d.activation).__name__) for d in model.layers] == [
-        (2, 4, "Tanh"), (4, 2, "Tanh"), (2, 1, "Tanh")]
+        (2, 4, "Tanh"),
+        (4, 2, "Tanh"),
+        (2, 1, "Tanh"),
+    ]
     for layer in model.layers:
         assert layer.W.value.min() >= -0.5 and layer.W.value.max() < 0.5 and (layer.b.value == 0.1).all()
     assert model.loss.get_config() == {"reduction": "mean"} and type(model.loss).__name__ == "HalfMSE"
@@ -186,7 +197,9 @@ def test_bad_data_tables(data: str, message: str) -> None:
 
 def test_unknown_compile_key() -> None:
     with pytest.raises(ConfigError, match=r"\[compile\] key.*'metric'"):
-        config.TrainingConfig.from_dict({"model": {}, "compile": {"metric": []}, "data": {"x": [[1]], "y": [1]}})
+        config.TrainingConfig.from_dict(
+            {"model": {}, "compile": {"metric": []}, "data": {"x": [[1]], "y": [1]}}
+        )
 
 
 def test_plots(tmp_path, capsys) -> None:

@@ -63,14 +63,24 @@ def test_early_stopping_min_delta_and_max_mode() -> None:
     assert drive(stop, m, [0.5, 0.54, 0.6], monitor="val_accuracy") == [0, 1]  # +0.04 is no improvement
     assert stop.best == 0.5
     m.stop_training = False
-    assert drive(EarlyStopping(monitor="val_accuracy", patience=1), m, [0.5, 0.6, 0.7], "val_accuracy") == [0, 1, 2]
+    assert drive(EarlyStopping(monitor="val_accuracy", patience=1), m, [0.5, 0.6, 0.7], "val_accuracy") == [
+        0,
+        1,
+        2,
+    ]
 
 
 def test_early_stopping_in_fit_restores_the_weights_of_the_best_epoch() -> None:
     x, y = data()
     m = model()
     # nothing improves by more than 1e9 after the first epoch, so it is the best one
-    history = m.fit(x, y, epochs=20, batch_size=6, callbacks=[EarlyStopping("loss", patience=3, min_delta=1e9, restore_best_weights=True)])
+    history = m.fit(
+        x,
+        y,
+        epochs=20,
+        batch_size=6,
+        callbacks=[EarlyStopping("loss", patience=3, min_delta=1e9, restore_best_weights=True)],
+    )
     assert history.epochs == [0, 1, 2, 3]
     twin = model()
     twin.fit(x, y, epochs=1, batch_size=6)
@@ -97,8 +107,14 @@ def test_reduce_lr_on_plateau_with_cooldown_and_floor() -> None:
 def test_learning_rate_scheduler_equals_setting_the_rate_by_hand() -> None:
     x, y = data()
     scheduled = model()
-    scheduled.fit(x, y, epochs=4, batch_size=8, shuffle=False,
-                  callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)])
+    scheduled.fit(
+        x,
+        y,
+        epochs=4,
+        batch_size=8,
+        shuffle=False,
+        callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5**epoch)],
+    )
     manual = model()
     for epoch in range(4):
         manual.optimizer.learning_rate = 0.1 * 0.5**epoch
@@ -136,8 +152,11 @@ def test_lambda_callback_hooks_and_stopping() -> None:
             m.stop_training = True
 
     m = model()
-    cb = LambdaCallback(on_epoch_end=end, on_batch_end=lambda batch, logs: calls.append(("batch", batch)),
-                        on_train_begin=lambda logs: calls.append(("begin",)))
+    cb = LambdaCallback(
+        on_epoch_end=end,
+        on_batch_end=lambda batch, logs: calls.append(("batch", batch)),
+        on_train_begin=lambda logs: calls.append(("begin",)),
+    )
     history = m.fit(x, y, epochs=10, batch_size=8, callbacks=[cb])
     assert history.epochs == [0, 1, 2]
     assert calls[0] == ("begin",) and calls.count(("batch", 2)) == 3 and ("batch", 3) not in calls
@@ -158,8 +177,15 @@ def test_stop_training_in_a_batch_hook_stops_right_after_that_batch() -> None:
             m.stop_training = True
 
     m = model()
-    history = m.fit(x, y, epochs=10, batch_size=8, shuffle=False, validation_data=data(8),
-                    callbacks=[LambdaCallback(on_batch_end=end)])
+    history = m.fit(
+        x,
+        y,
+        epochs=10,
+        batch_size=8,
+        shuffle=False,
+        validation_data=data(8),
+        callbacks=[LambdaCallback(on_batch_end=end)],
+    )
     assert m.optimizer.iterations == 7 and history.epochs == [0, 1]
     by_hand = model()
     by_hand.fit(x, y, epochs=1, batch_size=8, shuffle=False)
@@ -202,7 +228,9 @@ def test_progress_bar_on_a_terminal(monkeypatch) -> None:
     model().fit(x, y, epochs=2, batch_size=5, verbose=1)
     text = screen.getvalue()
     assert "\r" in text and re.search(r"5/5 \[=+\]", text)
-    assert [line.split("\x1b[K")[-1] for line in text.split("\n") if line][-1].startswith("Epoch 2/2 - 5 steps")
+    assert [line.split("\x1b[K")[-1] for line in text.split("\n") if line][-1].startswith(
+        "Epoch 2/2 - 5 steps"
+    )
     plain = Terminal()
     monkeypatch.setattr("sys.stdout", plain)
     model().fit(x, y, epochs=2, verbose=2)
@@ -217,7 +245,9 @@ def classifier_fit(verbose_stream) -> Sequential:
     y = (x[:, 0] > 0).astype(float)
     m = Sequential([Dense(2, 1, activation="sigmoid")], seed=0)
     m.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy", "mse"])
-    m.fit(x, y, epochs=2, batch_size=8, validation_split=0.25, callbacks=[progress_callback(1, verbose_stream)])
+    m.fit(
+        x, y, epochs=2, batch_size=8, validation_split=0.25, callbacks=[progress_callback(1, verbose_stream)]
+    )
     return m
 
 
@@ -234,7 +264,9 @@ def test_progress_bar_shows_the_running_loss_live_and_every_figure_at_the_epoch_
     for epoch, text in enumerate(epochs[:2]):
         *frames, last = text.split("\r")
         live = [f for f in frames if f]
-        assert live and all(re.fullmatch(r"\d/4 \[[=>.]+\] - ETA \S+ - loss: \d\.\d{4}\x1b\[K", f) for f in live), live
+        assert live and all(
+            re.fullmatch(r"\d/4 \[[=>.]+\] - ETA \S+ - loss: \d\.\d{4}\x1b\[K", f) for f in live
+        ), live
         assert live[-1].startswith("4/4 [" + "=" * 24 + "]")
         assert last.startswith("\x1b[K" + f"Epoch {epoch + 1}/2 - 4 steps - ")
         assert last.endswith(" - " + expected_figures(m, epoch)), last
@@ -249,10 +281,14 @@ def test_redirected_progress_has_every_figure_and_no_control_characters() -> Non
     lines = text.splitlines()
     assert len(lines) == 2
     for epoch, line in enumerate(lines):
-        assert re.fullmatch(rf"Epoch {epoch + 1}/2 - 4 steps - \S+ - " + re.escape(expected_figures(m, epoch)), line), line
+        assert re.fullmatch(
+            rf"Epoch {epoch + 1}/2 - 4 steps - \S+ - " + re.escape(expected_figures(m, epoch)), line
+        ), line
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(4.8e-5, "48us"), (0.0123, "12ms"), (7.4, "7s"), (125.0, "2m05s")])
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(4.8e-5, "48us"), (0.0123, "12ms"), (7.4, "7s"), (125.0, "2m05s")]
+)
 def test_epoch_durations_are_readable_at_every_scale(seconds: float, text: str) -> None:
     # a lecture-1 epoch takes tens of microseconds; "0ms" would say nothing
     from minidl.progress import _seconds

@@ -27,8 +27,12 @@ def test_crossentropies_by_hand() -> None:
     onehot = np.eye(3)[labels]
     log_softmax = [[z - math.log(sum(math.exp(v) for v in row)) for z in row] for row in logits.tolist()]
     expected = -(log_softmax[0][0] + log_softmax[1][2]) / 2
-    assert losses.get("sparse_categorical_crossentropy", from_logits=True)(labels, logits) == pytest.approx(expected, rel=1e-14)
-    assert losses.get("categorical_crossentropy", from_logits=True)(onehot, logits) == pytest.approx(expected, rel=1e-14)
+    assert losses.get("sparse_categorical_crossentropy", from_logits=True)(labels, logits) == pytest.approx(
+        expected, rel=1e-14
+    )
+    assert losses.get("categorical_crossentropy", from_logits=True)(onehot, logits) == pytest.approx(
+        expected, rel=1e-14
+    )
     probs = np.exp(np.array(log_softmax))
     assert losses.get("sparse_categorical_crossentropy")(labels, probs) == pytest.approx(expected, rel=1e-12)
     assert losses.get("categorical_crossentropy")(onehot, probs) == pytest.approx(expected, rel=1e-12)

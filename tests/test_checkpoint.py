@@ -173,7 +173,9 @@ def test_newest_checkpoint_refused_for_its_content_falls_back(tmp_path: Path) ->
         minidl.load(newest)
     with pytest.warns(CheckpointWarning, match=r"epoch000003.minidl.*'0/t' is a count"):
         restored = load_latest(tmp_path)
-    assert restored.history.epochs == [0, 1] and restored.optimizer.iterations == 2 * math.ceil(len(X) / FIT["batch_size"])
+    assert restored.history.epochs == [0, 1] and restored.optimizer.iterations == 2 * math.ceil(
+        len(X) / FIT["batch_size"]
+    )
 
 
 def test_no_checkpoint(tmp_path: Path) -> None:

@@ -82,7 +82,9 @@ def test_epochs_override_and_file_config(tmp_path: Path, capsys: pytest.CaptureF
         (CUSTOM.replace('loss = "mse"', 'loss = "mse2"'), "Unknown loss 'mse2'"),
     ],
 )
-def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
+def test_bad_config_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     code, _, err = run(["train", str(path)], capsys)
@@ -101,7 +103,9 @@ def test_configs_lists_bundled(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_dash_m_runs_the_command() -> None:
-    done = subprocess.run([sys.executable, "-m", "minidl", "--version"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "minidl", "--version"], capture_output=True, text=True, check=True
+    )
     assert done.stdout.startswith("minidl ")
 
 
@@ -117,7 +121,11 @@ def test_a_reader_that_went_away_ends_the_command_quietly(argv: list[str]) -> No
     os.close(read)  # the reader is gone before the first byte: every write meets a broken pipe
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "minidl", *argv], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120
+            [sys.executable, "-m", "minidl", *argv],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
         )
     finally:
         os.close(write)
@@ -132,7 +140,9 @@ def test_piping_into_head_shows_the_first_lines_only() -> None:
     assert len(done.stdout.splitlines()) == 3 and done.stdout.startswith("Lecture 1")
 
 
-def test_plugins_says_when_discovery_is_off(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plugins_says_when_discovery_is_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with monkeypatch.context() as env:
         env.setenv("MINIDL_DISABLE_PLUGINS", "1")
         minidl.registry.refresh()

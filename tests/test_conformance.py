@@ -19,6 +19,7 @@ from minidl.registry import iter_registries
 
 CASES = [(r, name) for r in iter_registries() for name in r.names()]
 
+
 @pytest.mark.parametrize("registry,name", CASES, ids=[f"{r.kind}:{n}" for r, n in CASES])
 def test_every_registered_component_conforms(registry, name: str) -> None:
     testing.check_component(registry.get_class(name))  # a failure names its check id
@@ -27,8 +28,6 @@ def test_every_registered_component_conforms(registry, name: str) -> None:
 def test_every_kind_is_checked() -> None:
     kinds = {r.kind for r, _ in CASES}
     assert {"layer", "activation", "loss", "optimizer", "initializer"} <= kinds
-
-
 
 
 # --------------------------------------------------------------------------- the kit can fail
@@ -137,7 +136,9 @@ class NoisyOptimizer(SGD):
     """Adds noise from a fresh, unseeded generator to each step."""
 
     def update(self, param, state):
-        param.value -= self.learning_rate * (param.grad + np.random.default_rng().standard_normal(param.value.shape))
+        param.value -= self.learning_rate * (
+            param.grad + np.random.default_rng().standard_normal(param.value.shape)
+        )
 
 
 class GlobalStateInit(minidl.Initializer):
@@ -528,7 +529,10 @@ print(json.dumps({"optimize": sys.flags.optimize, "asserts_stripped": optimized,
 def test_the_kit_fails_broken_components_under_python_dash_O() -> None:
     done = subprocess.run(
         [sys.executable, "-O", "-c", O_SCRIPT, __file__],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])

@@ -510,8 +510,11 @@ def test_a_configuration_file_builds_a_cnn() -> None:
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"kernel_size": 0}, r"kernel_size must be a positive integer or a sequence of 2 positive integers, "
-                             r"e.g. 3 or \(3, 3\); received kernel_size=0\."),
+        (
+            {"kernel_size": 0},
+            r"kernel_size must be a positive integer or a sequence of 2 positive integers, "
+            r"e.g. 3 or \(3, 3\); received kernel_size=0\.",
+        ),
         ({"kernel_size": (3, 0)}, r"kernel_size must be a positive integer.*received kernel_size=\(3, 0\)"),
         ({"kernel_size": (3, 3, 3)}, r"a sequence of 2 positive integers.*received kernel_size=\(3, 3, 3\)"),
         ({"kernel_size": 2.5}, "kernel_size must be a positive integer"),

@@ -86,7 +86,12 @@ def test_train_test_split() -> None:
 def test_train_test_split_counts_as_scikit_learn(samples: int, test_size: float, tested: int) -> None:
     x, y = np.zeros((samples, 2)), np.arange(samples)
     x_train, x_test, y_train, y_test = datasets.train_test_split(x, y, test_size=test_size, seed=1)
-    assert (len(x_test), len(y_test), len(x_train), len(y_train)) == (tested, tested, samples - tested, samples - tested)
+    assert (len(x_test), len(y_test), len(x_train), len(y_train)) == (
+        tested,
+        tested,
+        samples - tested,
+        samples - tested,
+    )
 
 
 def test_load_checks_names_and_arguments() -> None:
@@ -111,7 +116,9 @@ def test_digits_as_images_are_the_flat_digits_reshaped() -> None:
     flat, same_labels = datasets.digits()
     raw = load_digits()
     assert images.shape == (1797, 8, 8, 1) and flat.shape == (1797, 64)
-    np.testing.assert_array_equal(images[..., 0], raw.images / 16.0)  # rows of pixels, as scikit-learn shows them
+    np.testing.assert_array_equal(
+        images[..., 0], raw.images / 16.0
+    )  # rows of pixels, as scikit-learn shows them
     np.testing.assert_array_equal(flat, raw.data / 16.0)
     np.testing.assert_array_equal(labels, same_labels)
     with pytest.raises(ConfigError, match="images must be True or False"):

@@ -86,7 +86,9 @@ def test_stop_policy_on_an_overflowing_update_warns_and_runs_on_train_end() -> N
     recorder = Recorder()
     with pytest.warns(DivergenceWarning, match=r"epoch 0, batch 1 .*That update was applied"), \
             np.errstate(over="ignore", invalid="ignore"):  # fmt: skip
-        history = model.fit(x, y, epochs=3, on_nonfinite="stop", callbacks=[HugeStepAt(0, 1), recorder], **FIT)
+        history = model.fit(
+            x, y, epochs=3, on_nonfinite="stop", callbacks=[HugeStepAt(0, 1), recorder], **FIT
+        )
     assert history.epochs == [] and model.optimizer.iterations == 2
     assert recorder.events == ["train_begin", "train_end"]
 
@@ -111,7 +113,9 @@ def test_finite_weights_whose_sum_overflows_pass_the_update_check() -> None:
 
 
 # ------------------------------------------------------------------------- position of the step
-@pytest.mark.parametrize(("initial_epoch", "at", "expected"), [(3, 5, (4, 1)), (0, 5, (1, 1)), (2, 1, (2, 0))])
+@pytest.mark.parametrize(
+    ("initial_epoch", "at", "expected"), [(3, 5, (4, 1)), (0, 5, (1, 1)), (2, 1, (2, 0))]
+)
 def test_position_with_initial_epoch(initial_epoch: int, at: int, expected: tuple[int, int]) -> None:
     # step ``at`` (counted from 1) of a run with 3 batches per epoch starting at initial_epoch
     model = model_with(FailingLoss(at, "nan"))

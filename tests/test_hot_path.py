@@ -57,7 +57,10 @@ def test_per_sample_and_batched_bias_gradients_agree() -> None:
     # a batch of one copies its row into the bias gradient instead of reducing over the batch
     layer = minidl.Dense(3, 2)
     layer.build_for((3,), np.random.default_rng(0), np.dtype("float64"))
-    x, g = np.random.default_rng(1).standard_normal((2, 3, 3)), np.random.default_rng(2).standard_normal((2, 3, 2))
+    x, g = (
+        np.random.default_rng(1).standard_normal((2, 3, 3)),
+        np.random.default_rng(2).standard_normal((2, 3, 2)),
+    )
     for xb, gb in zip(x, g):
         for row in range(3):
             layer.forward(xb[row : row + 1])

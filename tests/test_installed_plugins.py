@@ -43,7 +43,9 @@ def test_a_model_in_code_names_plugin_components() -> None:
     x = rng.uniform(-1, 1, (64, 2))
     y = np.sin(x[:, :1] * 2) + x[:, 1:] ** 2
     noise = {"type": "gaussian_noise", "stddev": 0.05}
-    model = Sequential([Dense(2, 16, activation="swish", weight_init="orthogonal"), noise, Dense(16, 1)], seed=0)
+    model = Sequential(
+        [Dense(2, 16, activation="swish", weight_init="orthogonal"), noise, Dense(16, 1)], seed=0
+    )
     w = model.get_weights()[0]
     np.testing.assert_allclose(w @ w.T, np.eye(2), atol=1e-12)  # orthonormal rows: a wide orthogonal matrix
     model.compile(loss={"type": "huber", "delta": 1.0}, optimizer={"type": "rmsprop", "learning_rate": 0.01})
@@ -83,7 +85,9 @@ y = [1.0, 1.0, 2.0, 0.5]
 """
 
 
-def test_a_toml_configuration_names_plugin_components(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_toml_configuration_names_plugin_components(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "plugins.toml"
     path.write_text(CONFIG)
     assert cli.main(["train", str(path)]) == 0
@@ -101,9 +105,17 @@ def test_minidl_plugins_lists_sources_and_checks_them() -> None:
     assert "minidl-extras 0.1.0" in lines["gaussian_noise"] and "passes the kit" in lines["gaussian_noise"]
     assert "built-in" in lines["dropout"]  # the core owns it: minidl-extras no longer offers it
     assert "minidl-extras 0.1.0" in lines["orthogonal"] and "passes the kit" in lines["orthogonal"]
-    groups = {line.split()[-1].rstrip("):") for line in done.stdout.splitlines() if "entry-point group" in line}
+    groups = {
+        line.split()[-1].rstrip("):") for line in done.stdout.splitlines() if "entry-point group" in line
+    }
     plugin_groups = {ep.group for dist in PACKAGES for ep in metadata.distribution(dist).entry_points}
     # together the bundled plugins cover every group a plugin can extend
-    assert {"minidl.layers", "minidl.activations", "minidl.losses", "minidl.optimizers", "minidl.initializers"} <= plugin_groups
+    assert {
+        "minidl.layers",
+        "minidl.activations",
+        "minidl.losses",
+        "minidl.optimizers",
+        "minidl.initializers",
+    } <= plugin_groups
     assert plugin_groups <= groups
     assert "built-in" in lines["relu"]

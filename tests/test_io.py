@@ -204,7 +204,8 @@ def test_unserializable_configuration_fails_before_the_file_is_opened(
     model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
     monkeypatch.setattr(
-        "minidl._archive._temporary_file", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError)
+        "minidl._archive._temporary_file",
+        lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError),
     )
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
         model.save(tmp_path / "m.minidl")

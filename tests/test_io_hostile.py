@@ -205,7 +205,11 @@ def test_unexpected_keys(valid: Path, tmp_path: Path) -> None:
     [
         ("mae", FormatError, "metrics must be a list; received str"),
         (["mae", "mae"], ConfigError, "The metric name 'mae' is used twice"),
-        ([{"type": "mae", "__class__": "x"}], ConfigError, r"Unknown argument\(s\) '__class__' for metric 'mae'"),
+        (
+            [{"type": "mae", "__class__": "x"}],
+            ConfigError,
+            r"Unknown argument\(s\) '__class__' for metric 'mae'",
+        ),
         ([{"type": "accuracy", "threshold": "high"}], ConfigError, "threshold"),
     ],
     ids=["not-a-list", "duplicate", "unknown-argument", "bad-value"],
@@ -221,7 +225,9 @@ def test_too_many_layers_are_refused_before_any_is_built(
     relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(8000)]
     path = rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))
     built = []
-    monkeypatch.setattr(minidl.layers, "get", lambda *a, **k: built.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(
+        minidl.layers, "get", lambda *a, **k: built.append(a) or (_ for _ in ()).throw(AssertionError)
+    )
     refused(path, FormatError, r"model has 8002 layers; minidl loads at most minidl.io.MAX_LAYERS = 1024")
     assert built == []
 
@@ -229,9 +235,14 @@ def test_too_many_layers_are_refused_before_any_is_built(
 def test_the_layer_limit_is_inclusive(valid: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(minidl.io, "MAX_LAYERS", 4)
     relus = [{"type": "relu", "name": f"relu_{i}"} for i in range(2)]
-    assert len(minidl.load(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))).layers) == 4
+    assert (
+        len(minidl.load(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus))).layers)
+        == 4
+    )
     relus.append({"type": "relu", "name": "relu_2"})
-    refused(rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus)), FormatError, "5 layers")
+    refused(
+        rewritten(valid, tmp_path, lambda d, m: d["model"]["layers"].extend(relus)), FormatError, "5 layers"
+    )
 
 
 def test_absurd_layer_size_is_refused_before_allocation(valid: Path, tmp_path: Path) -> None:
@@ -335,7 +346,9 @@ def test_loading_from_a_read_only_folder_writes_nothing(tmp_path: Path) -> None:
 
 def test_newer_format_version_names_both(valid: Path, tmp_path: Path) -> None:
     path = rewritten(
-        valid, tmp_path, lambda d, m: d.update(format_version=FORMAT_VERSION + 1, minidl_version="9.0", future={})
+        valid,
+        tmp_path,
+        lambda d, m: d.update(format_version=FORMAT_VERSION + 1, minidl_version="9.0", future={}),
     )
     refused(
         path,
@@ -431,7 +444,11 @@ def adam_file(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "slot, value, message",
     [
-        ("0/t", 10**400, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received an integer of 1329 bits"),
+        (
+            "0/t",
+            10**400,
+            r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received an integer of 1329 bits",
+        ),
         ("0/t", -1, r"'0/t' is a count, so it must lie in \[0, 2\*\*63\); received -1"),
         ("0/t", 2**63, r"'0/t' is a count.*received 9223372036854775808"),
         ("0/t", 2.5, r"'0/t' must be an integer like 0; received 2.5"),
@@ -439,7 +456,9 @@ def adam_file(tmp_path: Path) -> Path:
     ],
     ids=["t-huge", "t-negative", "t-2**63", "t-real", "iterations-huge"],
 )
-def test_out_of_range_optimizer_numbers(adam_file: Path, tmp_path: Path, slot: str, value: Any, message: str) -> None:
+def test_out_of_range_optimizer_numbers(
+    adam_file: Path, tmp_path: Path, slot: str, value: Any, message: str
+) -> None:
     # Before the range check these loaded, then fit raised OverflowError (huge t) or wrote NaN
     # weights (t = -1 makes Adam divide by 1 - beta_1**0 = 0).
     path = rewritten(adam_file, tmp_path, lambda d, m: d["training"]["optimizer"].update({slot: value}))
@@ -465,7 +484,11 @@ def test_in_range_optimizer_numbers_load_and_train(adam_file: Path, tmp_path: Pa
         (10**400, 0.5, r"'s' must be a finite number; received an integer of 1329 bits"),  # no OverflowError
         (float("nan"), 0.5, r"'s' must be a finite number; received nan"),
         (np.array([0.0, np.nan]), np.zeros(2), r"'s' must hold finite numbers"),
-        (np.array([np.inf, 0.0], dtype=np.float32), np.zeros(2, dtype=np.float32), r"'s' must hold finite numbers"),
+        (
+            np.array([np.inf, 0.0], dtype=np.float32),
+            np.zeros(2, dtype=np.float32),
+            r"'s' must hold finite numbers",
+        ),
     ],
 )
 def test_non_finite_optimizer_slots_are_refused(value: Any, fresh: Any, message: str) -> None:

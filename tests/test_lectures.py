@@ -28,7 +28,9 @@ def _sigmoid(v: float) -> float:
 def test_feed_forward_figure() -> None:
     """Every neuron with weights [0, 1] and bias 0: input [2, 3] gives 0.7216325609518421."""
     model = config.load("lecture1").build(seed=0)
-    model.set_weights([np.array([[0.0, 0.0], [1.0, 1.0]]), np.zeros(2), np.array([[0.0], [1.0]]), np.zeros(1)])
+    model.set_weights(
+        [np.array([[0.0, 0.0], [1.0, 1.0]]), np.zeros(2), np.array([[0.0], [1.0]]), np.zeros(1)]
+    )
     out = model.predict([[2.0, 3.0]])
     assert out.shape == (1, 1)
     assert out[0, 0] == pytest.approx(0.7216325609518421, abs=1e-15)
@@ -57,10 +59,15 @@ def lecture1_updates(params: list[float], epochs: int):
             # derivative of each sigmoid from its own output, as the lecture does
             do, dh1, dh2 = o1 * (1 - o1), h1 * (1 - h1), h2 * (1 - h2)
             grads = [
-                d_o1 * do * w5 * dh1 * x0, d_o1 * do * w5 * dh1 * x1,
-                d_o1 * do * w6 * dh2 * x0, d_o1 * do * w6 * dh2 * x1,
-                d_o1 * do * h1, d_o1 * do * h2,
-                d_o1 * do * w5 * dh1, d_o1 * do * w6 * dh2, d_o1 * do,
+                d_o1 * do * w5 * dh1 * x0,
+                d_o1 * do * w5 * dh1 * x1,
+                d_o1 * do * w6 * dh2 * x0,
+                d_o1 * do * w6 * dh2 * x1,
+                d_o1 * do * h1,
+                d_o1 * do * h2,
+                d_o1 * do * w5 * dh1,
+                d_o1 * do * w6 * dh2,
+                d_o1 * do,
             ]
             w1, w2, w3, w4, w5, w6, b1, b2, b3 = [
                 p - 0.1 * g for p, g in zip((w1, w2, w3, w4, w5, w6, b1, b2, b3), grads)
@@ -124,7 +131,9 @@ def test_lecture2_is_reproduced_exactly(draw: int) -> None:
 
 def _weights_after_every_update(model: minidl.Sequential, cfg) -> list[list[np.ndarray]]:
     seen: list[list[np.ndarray]] = []
-    record = minidl.callbacks.LambdaCallback(on_batch_end=lambda batch, logs: seen.append(model.get_weights()))
+    record = minidl.callbacks.LambdaCallback(
+        on_batch_end=lambda batch, logs: seen.append(model.get_weights())
+    )
     model.fit(*cfg.arrays(), **cfg.fit, callbacks=[record])
     return seen
 
@@ -138,8 +147,9 @@ def test_lecture1_matches_after_every_update() -> None:
     seen = _weights_after_every_update(model, cfg)
     expected = list(lecture1_updates(params, cfg.fit["epochs"]))
     assert len(seen) == len(expected) == 4000
-    worst = max(np.abs(g - w).max() for got, want in zip(seen, expected)
-                for g, w in zip(got, lecture1_weights(want)))
+    worst = max(
+        np.abs(g - w).max() for got, want in zip(seen, expected) for g, w in zip(got, lecture1_weights(want))
+    )
     assert worst <= 1e-12, worst
 
 

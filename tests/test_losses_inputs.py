@@ -12,7 +12,9 @@ import pytest
 from minidl import losses
 from minidl.errors import DataError, ShapeError
 
-BUILT_IN = sorted(n for n in losses.registry.names() if losses.registry.get_class(n).__module__ == "minidl.losses")
+BUILT_IN = sorted(
+    n for n in losses.registry.names() if losses.registry.get_class(n).__module__ == "minidl.losses"
+)
 RNG_SEED = 3
 
 
@@ -55,7 +57,9 @@ def test_sparse_labels_as_a_list() -> None:
 def test_lists_give_what_arrays_give(name: str) -> None:
     loss, y_true, y_pred = _loss_and_batch(name)
     assert loss(y_true.tolist(), y_pred.tolist()) == loss(y_true, y_pred)
-    np.testing.assert_array_equal(loss.gradient(y_true.tolist(), y_pred.tolist()), loss.gradient(y_true, y_pred))
+    np.testing.assert_array_equal(
+        loss.gradient(y_true.tolist(), y_pred.tolist()), loss.gradient(y_true, y_pred)
+    )
 
 
 def _mismatched(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

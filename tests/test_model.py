@@ -109,7 +109,10 @@ def test_last_partial_batch_is_trained_and_loss_is_mean_of_batches() -> None:
     # independent replay: three SGD steps on the slices [0:2], [2:4], [4:5]
     replay = small_model(seed=1)
     replay.set_weights(start)
-    losses = [replay.train_step(X[s].astype(float), Y[s].reshape(-1, 1)) for s in (slice(0, 2), slice(2, 4), slice(4, 5))]
+    losses = [
+        replay.train_step(X[s].astype(float), Y[s].reshape(-1, 1))
+        for s in (slice(0, 2), slice(2, 4), slice(4, 5))
+    ]
     for a, b in zip(model.get_weights(), replay.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert model.history.history["loss"] == [pytest.approx(sum(losses) / 3, rel=1e-15)]
@@ -160,7 +163,8 @@ def test_set_weights_rejects_bad_lists_without_changing_anything() -> None:
 
 def test_config_round_trip_rebuilds_the_same_model() -> None:
     model = Sequential(
-        [Dense(2, 4, activation="relu", weight_init={"type": "normal", "std": 0.5}), Dense(4, 1, bias=False)], seed=9
+        [Dense(2, 4, activation="relu", weight_init={"type": "normal", "std": 0.5}), Dense(4, 1, bias=False)],
+        seed=9,
     )
     clone = Sequential.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
@@ -169,7 +173,10 @@ def test_config_round_trip_rebuilds_the_same_model() -> None:
 
 
 def test_unknown_component_suggests_the_closest() -> None:
-    with pytest.raises(UnknownComponentError, match=r"Unknown activation 'rleu'\. Did you mean 'relu'\? Available: .*relu.*sigmoid.*tanh"):
+    with pytest.raises(
+        UnknownComponentError,
+        match=r"Unknown activation 'rleu'\. Did you mean 'relu'\? Available: .*relu.*sigmoid.*tanh",
+    ):
         Dense(2, 2, activation="rleu")
     with pytest.raises(UnknownComponentError, match="Unknown loss 'mse2'"):
         small_model().compile(loss="mse2")
@@ -177,7 +184,9 @@ def test_unknown_component_suggests_the_closest() -> None:
 
 def test_bad_hyper_parameters_say_what_was_received() -> None:
     for value in (0, -0.1, float("nan"), float("inf")):
-        with pytest.raises(ConfigError, match=r"learning_rate must be a finite number > 0; received learning_rate="):
+        with pytest.raises(
+            ConfigError, match=r"learning_rate must be a finite number > 0; received learning_rate="
+        ):
             minidl.SGD(learning_rate=value)
     with pytest.raises(ConfigError, match="out_features must be a positive integer; received out_features=0"):
         Dense(2, 0)
@@ -194,8 +203,18 @@ BAD_FIT_INPUTS = {
     "strings": (np.array([["a", "b"]] * 5), Y, DataError, "real numbers"),
     "complex": (X.astype(complex), Y, DataError, "complex"),
     "ragged": ([[1.0, 2.0], [3.0]], [1.0, 0.0], DataError, "ragged"),
-    "wrong width": (np.ones((5, 3)), Y, ShapeError, r"X has 3 features, but the first layer, dense_0 \(Dense 2 -> 3, Tanh\), expects 2"),
-    "wrong y width": (X, np.ones((5, 2)), ShapeError, r"y has 2 columns, but the last layer, dense_1 .* outputs 1"),
+    "wrong width": (
+        np.ones((5, 3)),
+        Y,
+        ShapeError,
+        r"X has 3 features, but the first layer, dense_0 \(Dense 2 -> 3, Tanh\), expects 2",
+    ),
+    "wrong y width": (
+        X,
+        np.ones((5, 2)),
+        ShapeError,
+        r"y has 2 columns, but the last layer, dense_1 .* outputs 1",
+    ),
 }
 
 

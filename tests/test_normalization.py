@@ -72,12 +72,17 @@ def test_normalization_gradients_against_finite_differences(cls: type, shape: tu
     layer = fresh()
     layer.forward(x)
     grad_x = layer.backward(weights)
-    np.testing.assert_allclose(grad_x, numerical_gradient(lambda: float(np.sum(weights * fresh().forward(x))), x),
-                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        grad_x,
+        numerical_gradient(lambda: float(np.sum(weights * fresh().forward(x))), x),
+        rtol=1e-6,
+        atol=1e-8,
+    )
     for name in ("gamma", "beta"):
         probe = fresh()  # in training the output uses the batch's statistics, never the moving ones
-        numeric = numerical_gradient(lambda probe=probe: float(np.sum(weights * probe.forward(x))),
-                                     getattr(probe, name).value)
+        numeric = numerical_gradient(
+            lambda probe=probe: float(np.sum(weights * probe.forward(x))), getattr(probe, name).value
+        )
         probe.forward(x)
         probe.backward(weights)
         np.testing.assert_allclose(getattr(probe, name).grad, numeric, rtol=1e-6, atol=1e-8)
@@ -105,13 +110,22 @@ def test_against_pytorch_when_installed() -> None:
     grad_x = layer.backward(g)
     xt = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)  # NCHW, converted explicitly
     mean, var = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
-    yt = torch.nn.functional.batch_norm(xt, mean, var, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64),
-                                        torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64), training=True,
-                                        momentum=0.2, eps=1e-3)  # PyTorch's momentum is 1 - Keras's
+    yt = torch.nn.functional.batch_norm(
+        xt,
+        mean,
+        var,
+        torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64),
+        torch.tensor([0.1, -0.2, 0.3], dtype=torch.float64),
+        training=True,
+        momentum=0.2,
+        eps=1e-3,
+    )  # PyTorch's momentum is 1 - Keras's
     yt.backward(torch.tensor(g.transpose(0, 3, 1, 2)))
     np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(grad_x, xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.moving_mean.value, mean.numpy(), rtol=1e-10)  # (PyTorch's variance is unbiased)
+    np.testing.assert_allclose(
+        layer.moving_mean.value, mean.numpy(), rtol=1e-10
+    )  # (PyTorch's variance is unbiased)
     ln = built(LayerNormalization(epsilon=1e-5), (4, 4, 3))
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.nn.functional.layer_norm(xt, (3,), eps=1e-5)
@@ -122,8 +136,9 @@ def test_against_pytorch_when_installed() -> None:
 
 # --------------------------------------------------------------------------- non-trainable state
 def bn_model(seed: int = 0) -> Sequential:
-    model = Sequential([Dense(6, activation="relu"), BatchNormalization(momentum=0.8), Dense(1)],
-                       input_shape=(3,), seed=seed)
+    model = Sequential(
+        [Dense(6, activation="relu"), BatchNormalization(momentum=0.8), Dense(1)], input_shape=(3,), seed=seed
+    )
     model.compile(loss="mse", optimizer={"type": "sgd", "learning_rate": 0.05, "momentum": 0.9})
     return model
 

@@ -24,8 +24,14 @@ FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def _block(language: str, marker: str) -> str:
-    found = [body for lang, body in FENCE.findall(DOC.read_text(encoding="utf-8")) if lang == language and marker in body]
-    assert len(found) == 1, f"docs/plugins.md: expected one ```{language} block containing {marker!r}, found {len(found)}"
+    found = [
+        body
+        for lang, body in FENCE.findall(DOC.read_text(encoding="utf-8"))
+        if lang == language and marker in body
+    ]
+    assert len(found) == 1, (
+        f"docs/plugins.md: expected one ```{language} block containing {marker!r}, found {len(found)}"
+    )
     return found[0]
 
 
@@ -34,7 +40,9 @@ def _build(root: Path) -> dict:
     site = root / "site"
     info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
     lines = []
     for group, entries in project["entry-points"].items():
         lines += [f"[{group}]", *(f"{name} = {value}" for name, value in entries.items())]
@@ -48,7 +56,9 @@ def _build(root: Path) -> dict:
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "site"), *sys.path])}
     env.pop("MINIDL_DISABLE_PLUGINS", None)
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")

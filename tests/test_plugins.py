@@ -21,7 +21,7 @@ from minidl import Dense, Sequential, activations, losses
 from minidl.errors import ComponentTypeError, DuplicateNameError, PluginError, UnknownComponentError
 from minidl.registry import PluginWarning, iter_registries
 
-CUBE = '''
+CUBE = """
 import numpy as np
 from minidl import Activation
 
@@ -32,7 +32,7 @@ class Cube(Activation):
 
     def backward(self, grad_output):
         return grad_output * 3 * self.x ** 2
-'''
+"""
 
 
 class Site:
@@ -115,7 +115,9 @@ def test_a_builtin_name_is_reserved(site: Site) -> None:
 def test_two_distributions_with_one_name_need_the_qualified_form(site: Site) -> None:
     site.install("dist-a", {"minidl.activations": {"cube": "cube_a:Cube"}}, {"cube_a": CUBE})
     site.install("dist-b", {"minidl.activations": {"cube": "cube_b:Cube"}}, {"cube_b": CUBE})
-    with pytest.raises(UnknownComponentError, match=r"dist-a 1\.0 and dist-b 1\.0.*'dist-a:cube', 'dist-b:cube'"):
+    with pytest.raises(
+        UnknownComponentError, match=r"dist-a 1\.0 and dist-b 1\.0.*'dist-a:cube', 'dist-b:cube'"
+    ):
         activations.get("cube")
     chosen = activations.get("dist-b:cube")
     assert type(chosen).__module__ == "cube_b" and "cube_a" not in sys.modules
@@ -178,7 +180,7 @@ def test_plugins_can_be_turned_off(site: Site, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_plugins_of_every_group(site: Site) -> None:
-    source = CUBE + textwrap.dedent('''
+    source = CUBE + textwrap.dedent("""
         from minidl import MSE, SGD, Dense
         from minidl.initializers import Constant
 
@@ -199,7 +201,7 @@ def test_plugins_of_every_group(site: Site) -> None:
 
             def get_config(self):
                 return {}
-    ''')
+    """)
     groups = {
         "minidl.losses": {"twice": "every:Twice"},
         "minidl.optimizers": {"slow": "every:Slow"},
@@ -207,7 +209,9 @@ def test_plugins_of_every_group(site: Site) -> None:
         "minidl.initializers": {"sevens": "every:Sevens"},
     }
     site.install("minidl-every", groups, {"every": source})
-    model = Sequential([{"type": "wide", "in_features": 2, "out_features": 1, "weight_init": "sevens"}], seed=0)
+    model = Sequential(
+        [{"type": "wide", "in_features": 2, "out_features": 1, "weight_init": "sevens"}], seed=0
+    )
     model.compile(loss="twice", optimizer={"type": "slow", "learning_rate": 0.01})
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 7.0))
     model.fit([[1.0, 2.0]], [1.0], epochs=1)
@@ -241,9 +245,17 @@ class OtherCube(minidl.Activation):
 
 
 def test_register_refuses_a_name_an_installed_plugin_offers(site: Site) -> None:
-    site.install("minidl-cube", {"minidl.activations": {"cube": "taken_cube:Cube"}}, {"taken_cube": CUBE}, version="3.1")
+    site.install(
+        "minidl-cube",
+        {"minidl.activations": {"cube": "taken_cube:Cube"}},
+        {"taken_cube": CUBE},
+        version="3.1",
+    )
     try:
-        with pytest.raises(DuplicateNameError, match=r"'cube' is offered by the installed plugin minidl-cube 3\.1.*replace=True"):
+        with pytest.raises(
+            DuplicateNameError,
+            match=r"'cube' is offered by the installed plugin minidl-cube 3\.1.*replace=True",
+        ):
             activations.register("cube")(OtherCube)
     finally:
         if "cube" in activations.registry._classes:
@@ -277,7 +289,9 @@ def test_register_checks_plugins_not_yet_scanned(site: Site) -> None:
 
 def test_a_plugin_module_may_register_its_own_class(site: Site) -> None:
     source = CUBE.replace("from minidl import Activation", "from minidl import Activation, activations")
-    source = source.replace("class Cube(Activation):", '@activations.register("selfcube")\nclass Cube(Activation):')
+    source = source.replace(
+        "class Cube(Activation):", '@activations.register("selfcube")\nclass Cube(Activation):'
+    )
     site.install("minidl-self", {"minidl.activations": {"selfcube": "self_cube:Cube"}}, {"self_cube": source})
     try:
         with warnings.catch_warnings():
@@ -293,10 +307,15 @@ def test_a_plugin_module_may_register_its_own_class(site: Site) -> None:
 def test_a_name_listed_twice_by_one_distribution_is_its_malformed_plugin(site: Site) -> None:
     text = "[minidl.activations]\ncube = dup_mod:Cube\nfine = dup_mod:Cube\ncube = dup_mod:Other\n"
     site.install("minidl-dup", text, {"dup_mod": CUBE + "\nOther = Cube\n"})
-    with pytest.raises(PluginError, match=r"minidl-dup 1\.0.*'cube' is listed 2 times.*line 2: 'dup_mod:Cube', line 4: 'dup_mod:Other'") as info:
+    with pytest.raises(
+        PluginError,
+        match=r"minidl-dup 1\.0.*'cube' is listed 2 times.*line 2: 'dup_mod:Cube', line 4: 'dup_mod:Other'",
+    ) as info:
         activations.get("cube")
     assert "several distributions" not in str(info.value)
-    assert "cube" not in activations.registry.names() and "minidl-dup:cube" not in activations.registry.names()
+    assert (
+        "cube" not in activations.registry.names() and "minidl-dup:cube" not in activations.registry.names()
+    )
     assert type(activations.get("fine")).__name__ == "Cube"  # the distribution's other name works
     rows = [i for i in activations.registry.describe() if i.name == "cube"]
     assert [(r.source, r.status) for r in rows] == [("minidl-dup", "failed")]
@@ -311,25 +330,29 @@ def test_get_accepts_every_identifier_form() -> None:
     assert minidl.optimizers.get("sgd", learning_rate=0.5).learning_rate == 0.5
     with pytest.raises(minidl.ConfigError, match=r"Unknown argument.*'lr'.*accepts: learning_rate"):
         minidl.optimizers.get({"type": "sgd", "lr": 0.1})
-    with pytest.raises(ComponentTypeError, match=r"Cannot make a optimizer from int 3|Cannot make an? optimizer"):
+    with pytest.raises(
+        ComponentTypeError, match=r"Cannot make a optimizer from int 3|Cannot make an? optimizer"
+    ):
         minidl.optimizers.get(3)
     with pytest.raises(minidl.ConfigError, match="'type' key"):
         minidl.optimizers.get({"learning_rate": 0.1})
 
 
 # --------------------------------------------------------------------------- more of the rules
-CANARY = '''
+CANARY = """
 import os
 import re
 open(os.environ["MINIDL_CANARY"], "w").close()  # proves the module was imported
 raise RuntimeError("a listing must never import this module")
-'''
+"""
 
 
 def test_listing_imports_nothing(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     canary = tmp_path / "imported"
     monkeypatch.setenv("MINIDL_CANARY", str(canary))
-    site.install("minidl-canary", {"minidl.activations": {"canary": "canary_mod:Cube"}}, {"canary_mod": CANARY})
+    site.install(
+        "minidl-canary", {"minidl.activations": {"canary": "canary_mod:Cube"}}, {"canary_mod": CANARY}
+    )
     assert "canary" in activations.registry.names() and "canary" in activations.registry
     infos = {i.name: i for i in activations.registry.describe()}
     assert infos["canary"].status == "not loaded" and infos["canary"].source == "minidl-canary"
@@ -341,8 +364,11 @@ def test_listing_imports_nothing(site: Site, tmp_path: Path, monkeypatch: pytest
 
 
 def test_import_minidl_reads_no_metadata_and_survives_broken_plugins(site: Site, tmp_path: Path) -> None:
-    site.install("minidl-broken", "[minidl.activations]\nno equals sign here\nbad = exploding:Cube\n",
-                 {"exploding": "raise SystemExit('a plugin must not end the process')\n"})
+    site.install(
+        "minidl-broken",
+        "[minidl.activations]\nno equals sign here\nbad = exploding:Cube\n",
+        {"exploding": "raise SystemExit('a plugin must not end the process')\n"},
+    )
     site.install("minidl-cube", {"minidl.activations": {"cube": "sub_cube:Cube"}}, {"sub_cube": CUBE})
     code = (
         "import minidl, sys\n"
@@ -371,13 +397,18 @@ def test_a_malformed_line_costs_only_its_own_name(site: Site) -> None:
         "cube = odd_names:Cube\n"
     )
     site.install("minidl-odd", text, {"odd_names": CUBE})
-    site.install("minidl-other", {"minidl.losses": {"twice": "other_loss:Twice"}},
-                 {"other_loss": "from minidl import MSE\nclass Twice(MSE):\n    pass\n"})
+    site.install(
+        "minidl-other",
+        {"minidl.losses": {"twice": "other_loss:Twice"}},
+        {"other_loss": "from minidl import MSE\nclass Twice(MSE):\n    pass\n"},
+    )
     names = activations.registry.names()
     assert "cube" in names and "Capital" not in names  # the good line of the same file works
     assert type(activations.get("cube")).__name__ == "Cube"
     assert type(losses.get("twice")).__name__ == "Twice"  # and so does every other distribution
-    with pytest.raises(PluginError, match=r"'Capital' = 'odd_names:Cube'.*minidl-odd 1\.0.*not a valid name") as info:
+    with pytest.raises(
+        PluginError, match=r"'Capital' = 'odd_names:Cube'.*minidl-odd 1\.0.*not a valid name"
+    ) as info:
         activations.get("Capital")
     assert isinstance(info.value.__cause__, ValueError)
     statuses = {i.name: (i.status, i.detail) for i in activations.registry.describe()}
@@ -404,7 +435,9 @@ def test_a_shadowed_plugin_cannot_be_reached_by_its_qualified_name(site: Site) -
         activations.get("minidl-evil:relu")
     assert "minidl-evil:relu" not in activations.registry
     # a saved or configured "relu" is the built-in
-    model = Sequential.from_config({"layers": [{"type": "dense", "in_features": 1, "out_features": 1, "activation": "relu"}]})
+    model = Sequential.from_config(
+        {"layers": [{"type": "dense", "in_features": 1, "out_features": 1, "activation": "relu"}]}
+    )
     assert type(model.layers[0].activation) is minidl.ReLU
     assert "evil_q" not in sys.modules
 
@@ -420,7 +453,10 @@ def test_conflicting_names_in_models_and_configs(site: Site) -> None:
     rebuilt = Sequential.from_config(config)
     assert type(rebuilt.layers[1]).__module__ == "conf_b"
     infos = [i for i in activations.registry.describe() if i.name == "cube"]
-    assert [(i.status, i.lookup) for i in infos] == [("conflicting", "dist-a:cube"), ("conflicting", "dist-b:cube")]
+    assert [(i.status, i.lookup) for i in infos] == [
+        ("conflicting", "dist-a:cube"),
+        ("conflicting", "dist-b:cube"),
+    ]
 
 
 def test_a_plugin_class_imported_directly_saves_under_its_entry_point_name(site: Site) -> None:
@@ -432,15 +468,21 @@ def test_a_plugin_class_imported_directly_saves_under_its_entry_point_name(site:
     assert activations.registry.name_of(direct_cube.Cube) == "cube"
 
 
-def test_the_same_distribution_twice_on_sys_path_is_not_a_conflict(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_same_distribution_twice_on_sys_path_is_not_a_conflict(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     second = tmp_path / "second"
     second.mkdir()
     site.install("minidl-cube", {"minidl.activations": {"cube": "twice_cube:Cube"}}, {"twice_cube": CUBE})
-    site.install("minidl-cube", {"minidl.activations": {"cube": "twice_cube:Cube"}}, {}, version="0.9", root=second)
+    site.install(
+        "minidl-cube", {"minidl.activations": {"cube": "twice_cube:Cube"}}, {}, version="0.9", root=second
+    )
     monkeypatch.syspath_prepend(str(second))
     _refresh()
     assert "cube" in activations.registry.names()
-    assert [i.version for i in activations.registry.describe() if i.name == "cube"] == ["0.9"]  # first on sys.path
+    assert [i.version for i in activations.registry.describe() if i.name == "cube"] == [
+        "0.9"
+    ]  # first on sys.path
 
 
 def test_metadata_is_scanned_once_for_all_registries(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -467,19 +509,29 @@ def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFix
     site.install("minidl-evil", {"minidl.activations": {"relu": "st_evil:Cube"}}, {"st_evil": CUBE})
     site.install("dist-a", {"minidl.activations": {"cube": "st_a:Cube"}}, {"st_a": CUBE})
     site.install("dist-b", {"minidl.activations": {"cube": "st_b:Cube"}}, {"st_b": CUBE}, version="2.0")
-    site.install("minidl-bad", {"minidl.losses": {"broken": "st_broken:Nope"}}, {"st_broken": "import nowhere_at_all\n"})
+    site.install(
+        "minidl-bad",
+        {"minidl.losses": {"broken": "st_broken:Nope"}},
+        {"st_broken": "import nowhere_at_all\n"},
+    )
     assert minidl.cli.main(["plugins"]) == 0
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:3]): line for line in out.splitlines() if line.startswith("  ")}
     assert "shadowed" in rows[("relu", "minidl-evil", "1.0")]
-    assert "conflicting" in rows[("cube", "dist-b", "2.0")] and "'dist-b:cube'" in rows[("cube", "dist-b", "2.0")]
+    assert (
+        "conflicting" in rows[("cube", "dist-b", "2.0")]
+        and "'dist-b:cube'" in rows[("cube", "dist-b", "2.0")]
+    )
     assert "not loaded" in rows[("broken", "minidl-bad", "1.0")]
     assert "st_broken" not in sys.modules
     assert minidl.cli.main(["plugins", "--check"]) == 1  # the broken loss fails
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:3]): line for line in out.splitlines() if line.startswith("  ")}
     assert "failed: ModuleNotFoundError" in rows[("broken", "minidl-bad", "1.0")]
-    assert "passes the kit" in rows[("cube", "dist-a", "1.0")] and "conflicting" in rows[("cube", "dist-a", "1.0")]
+    assert (
+        "passes the kit" in rows[("cube", "dist-a", "1.0")]
+        and "conflicting" in rows[("cube", "dist-a", "1.0")]
+    )
 
 
 BROKEN_PLUGINS = '''
@@ -582,7 +634,8 @@ def test_minidl_plugins_check_prints_every_failing_check_in_full(
         assert re.search(r"fails the kit: \d+ of \d+ checks fail$", rows[name]), rows[name]
     wrong = _failures(out, "wrong_square")
     assert [line.split()[0] for line in wrong] == [
-        "[activation:wrong_square-gradients]", "[activation:wrong_square-training_mode]"
+        "[activation:wrong_square-gradients]",
+        "[activation:wrong_square-training_mode]",
     ]
     assert re.match(
         r" {6}\[activation:wrong_square-gradients\] WrongSquare: dL/dinput disagrees with central "
@@ -608,7 +661,11 @@ def test_minidl_plugins_check_fails_them_under_python_dash_O(site: Site) -> None
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, "-O", "-m", "minidl", "plugins", "--check"],
-        capture_output=True, text=True, timeout=300, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
     )
     assert done.returncode == 1 and done.stderr == "", done.stderr
     assert "[metric:nan_metric-values] NaNMetric(): value nan is not a finite float" in done.stdout

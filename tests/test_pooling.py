@@ -91,7 +91,9 @@ ODD_CASES = [
     (kind, pool, stride, padding, 2)
     for kind in ("max", "average")
     for pool, stride, padding in [
-        ((3, 2), (1, 3), "same"), ((2, 3), (3, 1), "valid"), ((8, 6), (2, 4), "same")
+        ((3, 2), (1, 3), "same"),
+        ((2, 3), (3, 1), "valid"),
+        ((8, 6), (2, 4), "same"),
     ]
 ]
 
@@ -279,8 +281,14 @@ def test_global_pooling_by_hand_and_its_tie_rule() -> None:
 # --------------------------------------------------------------------------- dtypes, shapes, memory
 @pytest.mark.parametrize(
     "layer",
-    [MaxPooling2D(2), MaxPooling2D(3, 2, "same"), AveragePooling2D(2), AveragePooling2D(3, 1, "same"),
-     GlobalMaxPooling2D(), GlobalAveragePooling2D()],
+    [
+        MaxPooling2D(2),
+        MaxPooling2D(3, 2, "same"),
+        AveragePooling2D(2),
+        AveragePooling2D(3, 1, "same"),
+        GlobalMaxPooling2D(),
+        GlobalAveragePooling2D(),
+    ],
     ids=lambda layer: layer.describe(),
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -238,7 +238,9 @@ BAD_INPUTS = {
     "ragged": ([[1.0, 2.0, 3.0], [1.0, 2.0]], [[1.0], [2.0]], DataError, "ragged lists are not supported"),
     "0-d-y": (X, 5.0, ShapeError, r"y must hold one target per sample.*received a single number \(5.0\)"),
     "masked-y": (
-        X, np.ma.masked_array(Y, mask=Y > 1), DataError,
+        X,
+        np.ma.masked_array(Y, mask=Y > 1),
+        DataError,
         rf"y is a numpy masked array \({int((Y > 1).sum())} of 24 entries masked\).*y.filled\(0.0\)",
     ),
     "width": (
@@ -337,7 +339,9 @@ def test_masked_inputs_are_refused_by_fit_and_predict() -> None:
     model = make_model()
     before = model.get_weights()
     for call in (lambda: model.fit(x, Y, epochs=1, **FIT), lambda: model.predict(x)):
-        with pytest.raises(DataError, match=r"X is a numpy masked array \(1 of 72 entries masked\).*x.filled\(0.0\)"):
+        with pytest.raises(
+            DataError, match=r"X is a numpy masked array \(1 of 72 entries masked\).*x.filled\(0.0\)"
+        ):
             call()
     assert weights_equal(model.get_weights(), before) and model.optimizer.iterations == 0
     assert model.history.epochs == [] and x.mask.sum() == 1
@@ -363,7 +367,9 @@ def test_a_value_that_overflows_float32_is_named_as_such(what: str) -> None:
     (x if what == "x" else y)[5, 0] = 1e39  # finite in float64, above float32's 3.4028e38
     before = model.get_weights()
     name = "X" if what == "x" else "y"
-    with pytest.raises(DataError, match=rf"{name} holds 1e\+39 at index \(5, 0\), which overflows the model's dtype float32"):
+    with pytest.raises(
+        DataError, match=rf"{name} holds 1e\+39 at index \(5, 0\), which overflows the model's dtype float32"
+    ):
         model.fit(x, y, epochs=1)
     assert weights_equal(model.get_weights(), before) and model.optimizer.iterations == 0
     with pytest.raises(DataError, match=r"X contains NaN or infinity"):  # a real infinity keeps its message

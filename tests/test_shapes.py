@@ -43,7 +43,9 @@ def test_units_only_layers_learn_their_input_from_the_first_data() -> None:
         ([Dense(4, activation="tanh"), Dense(1)], {}),  # learnt from the data at fit
     ],
 )
-def test_every_way_of_giving_the_input_shape_draws_the_same_weights(layers: list[Layer], kwargs: dict) -> None:
+def test_every_way_of_giving_the_input_shape_draws_the_same_weights(
+    layers: list[Layer], kwargs: dict
+) -> None:
     x, y = data()
     reference = compiled(Sequential([Dense(3, 4, activation="tanh"), Dense(4, 1)], seed=5))
     model = compiled(Sequential(layers, seed=5, **kwargs))
@@ -194,11 +196,22 @@ def test_a_configuration_file_may_give_units_and_an_input_shape() -> None:
 
     cfg = config.TrainingConfig.from_dict(
         {
-            "model": {"seed": 0, "input_shape": [2], "layers": [{"type": "dense", "units": 3, "activation": "tanh"},
-                                                                 {"type": "dense", "units": 1}]},
+            "model": {
+                "seed": 0,
+                "input_shape": [2],
+                "layers": [
+                    {"type": "dense", "units": 3, "activation": "tanh"},
+                    {"type": "dense", "units": 1},
+                ],
+            },
             "compile": {"loss": "mse", "optimizer": "sgd"},
             "data": {"x": [[0, 0], [1, 1]], "y": [0, 1]},
         }
     )
     model = cfg.build()
-    assert model.input_shape == (2,) and [w.shape for w in model.get_weights()] == [(2, 3), (3,), (3, 1), (1,)]
+    assert model.input_shape == (2,) and [w.shape for w in model.get_weights()] == [
+        (2, 3),
+        (3,),
+        (3, 1),
+        (1,),
+    ]

@@ -19,8 +19,14 @@ def data(seed: int = 0, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
 
 def model(seed: int = 0, metric_names=("accuracy",), **compile_args) -> Sequential:
     m = Sequential([Dense(2, 6, activation="tanh"), Dense(6, 1, activation="sigmoid")], seed=seed)
-    m.compile(**{"loss": "binary_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.5, "momentum": 0.5},
-                 "metrics": list(metric_names), **compile_args})
+    m.compile(
+        **{
+            "loss": "binary_crossentropy",
+            "optimizer": {"type": "sgd", "learning_rate": 0.5, "momentum": 0.5},
+            "metrics": list(metric_names),
+            **compile_args,
+        }
+    )
     return m
 
 
@@ -58,7 +64,10 @@ def test_metrics_in_history_match_evaluate() -> None:
     train = m.evaluate(x, y, return_dict=True)
     val = m.evaluate(*data(1, 20), return_dict=True)
     assert history.history["accuracy"][-1] == train["accuracy"] and history.history["mse"][-1] == train["mse"]
-    assert history.history["val_loss"][-1] == val["loss"] and history.history["val_accuracy"][-1] == val["accuracy"]
+    assert (
+        history.history["val_loss"][-1] == val["loss"]
+        and history.history["val_accuracy"][-1] == val["accuracy"]
+    )
     p = m.predict(x)[:, 0]
     assert train["accuracy"] == np.mean((p > 0.5) == (y > 0.5))
     assert m.evaluate(x, y) == [train["loss"], train["accuracy"], train["mse"]]
@@ -136,10 +145,18 @@ def test_validation_split_counts_as_keras_3(samples: int, split: float, trained:
 @pytest.mark.parametrize(
     "kwargs,error,message",
     [
-        ({"validation_split": 0.2, "validation_data": (np.ones((2, 2)), np.ones(2))}, ConfigError, "not both"),
+        (
+            {"validation_split": 0.2, "validation_data": (np.ones((2, 2)), np.ones(2))},
+            ConfigError,
+            "not both",
+        ),
         ({"validation_split": 0.99}, DataError, "leaves 40 for validation and 0 for training"),
         ({"validation_split": 1.0}, ConfigError, "validation_split must be"),
-        ({"validation_data": (np.ones((3, 5)), np.ones(3))}, ShapeError, "In validation_data: X has 5 features"),
+        (
+            {"validation_data": (np.ones((3, 5)), np.ones(3))},
+            ShapeError,
+            "In validation_data: X has 5 features",
+        ),
         ({"validation_data": np.ones((3, 2))}, ConfigError, "pair"),
         ({"verbose": 3}, ConfigError, "verbose must be 0, 1 or 2"),
         ({"initial_epoch": -1}, ConfigError, "initial_epoch"),
@@ -172,7 +189,11 @@ def test_sparse_labels_with_accuracy_train_a_softmax_classifier() -> None:
     labels = rng.integers(0, 3, 150)
     x = centres[labels] + rng.normal(scale=0.5, size=(150, 2))
     m = Sequential([Dense(2, 3, activation="softmax")], seed=0)
-    m.compile(loss="sparse_categorical_crossentropy", optimizer={"type": "adam", "learning_rate": 0.05}, metrics=["accuracy"])
+    m.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer={"type": "adam", "learning_rate": 0.05},
+        metrics=["accuracy"],
+    )
     history = m.fit(x, labels, epochs=30, batch_size=16)
     assert history.history["accuracy"][-1] >= 0.98
     assert math.isclose(history.history["accuracy"][-1], np.mean(m.predict(x).argmax(axis=1) == labels))

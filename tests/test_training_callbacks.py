@@ -95,19 +95,34 @@ def test_learning_rate_callbacks_put_the_epochs_rate_in_the_history(tmp_path) ->
     x, y = data()
     m = model()
     params = Params()
-    m.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, callbacks=[
-        LearningRateScheduler(lambda epoch: 0.1 * 0.5**epoch), CSVLogger(tmp_path / "log.csv"), params,
-    ])
+    m.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=8,
+        validation_split=0.25,
+        callbacks=[
+            LearningRateScheduler(lambda epoch: 0.1 * 0.5**epoch),
+            CSVLogger(tmp_path / "log.csv"),
+            params,
+        ],
+    )
     assert m.history.history["learning_rate"] == [0.1, 0.05, 0.025]
     assert params.seen == ["loss", "val_loss", "learning_rate"]
     rows = list(csv.reader((tmp_path / "log.csv").open()))
     assert rows[0] == ["epoch", "loss", "val_loss", "learning_rate"] and float(rows[3][3]) == 0.025
     # nothing improves on epoch 0 by 1e9: epochs 1 and 2 each halve the rate after recording it
     plateau = model(lr=0.08)
-    plateau.fit(x, y, epochs=3, batch_size=8, callbacks=[
-        ReduceLROnPlateau("loss", factor=0.5, patience=1, min_delta=1e9),
-        LearningRateScheduler(lambda epoch, lr: lr),
-    ])
+    plateau.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=8,
+        callbacks=[
+            ReduceLROnPlateau("loss", factor=0.5, patience=1, min_delta=1e9),
+            LearningRateScheduler(lambda epoch, lr: lr),
+        ],
+    )
     assert plateau.history.history["learning_rate"] == [0.08, 0.08, 0.04]
     assert plateau.optimizer.learning_rate == 0.02
 
@@ -135,7 +150,9 @@ def test_keras_batch_hook_names_are_called_and_may_stop_training() -> None:
             m.stop_training = True
 
     m = model()
-    history = m.fit(x, y, epochs=5, batch_size=8, callbacks=[KerasStyle(), LambdaCallback(on_train_batch_end=end)])
+    history = m.fit(
+        x, y, epochs=5, batch_size=8, callbacks=[KerasStyle(), LambdaCallback(on_train_batch_end=end)]
+    )
     # epoch 0: 3 batches; epoch 1 stops right after its batch 1
     assert [b for kind, b in seen if kind == "begin"] == [0, 1, 2, 0, 1]
     assert [b for kind, b in seen if kind == "end"] == [0, 1, 2, 0, 1]

@@ -21,7 +21,11 @@ def test_binary_accuracy_judges_every_output_by_hand() -> None:
     assert metrics.get("binary_accuracy", threshold=0.65)(Y, P) == pytest.approx(8 / 9, rel=1e-15)
     # one output (column 0: matches T, F, T): the same figure as "accuracy"
     y1, p1 = Y[:, :1], P[:, :1]
-    assert metrics.get("binary_accuracy")(y1, p1) == metrics.get("accuracy")(y1, p1) == pytest.approx(2 / 3, rel=1e-15)
+    assert (
+        metrics.get("binary_accuracy")(y1, p1)
+        == metrics.get("accuracy")(y1, p1)
+        == pytest.approx(2 / 3, rel=1e-15)
+    )
 
 
 def test_accuracy_with_several_outputs_is_keras_3s_argmax_rule() -> None:

@@ -22,9 +22,26 @@ from .regularization import Dropout
 from .reshaping import Flatten, Reshape
 
 __all__ = [
-    "Layer", "Shape", "Dense", "Input", "Conv1D", "Conv2D", "BatchNormalization", "LayerNormalization",
-    "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Flatten", "Reshape",
-    "Dropout", "as_shape", "expect_rank", "registry", "register", "get",
+    "Layer",
+    "Shape",
+    "Dense",
+    "Input",
+    "Conv1D",
+    "Conv2D",
+    "BatchNormalization",
+    "LayerNormalization",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling2D",
+    "Flatten",
+    "Reshape",
+    "Dropout",
+    "as_shape",
+    "expect_rank",
+    "registry",
+    "register",
+    "get",
 ]
 
 

@@ -124,4 +124,3 @@ class Softmax(Activation):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         y = self._y
         return y * (grad_output - np.sum(grad_output * y, axis=-1, keepdims=True))
-

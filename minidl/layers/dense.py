@@ -39,7 +39,9 @@ class Input(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != self.shape:
-            raise ShapeError(f"Input declares samples of shape {self.shape}; received samples of shape {input_shape}.")
+            raise ShapeError(
+                f"Input declares samples of shape {self.shape}; received samples of shape {input_shape}."
+            )
         return self.shape
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -94,7 +96,9 @@ class Dense(Layer):
                 )
             units, in_features = out_features, units if in_features is None else in_features
         if units is None:
-            raise ConfigError("Dense needs its number of outputs: Dense(units) or Dense(in_features, out_features).")
+            raise ConfigError(
+                "Dense needs its number of outputs: Dense(units) or Dense(in_features, out_features)."
+            )
         self.units = positive_int("units", units)
         self.declared_in = None if in_features is None else positive_int("in_features", in_features)
         if self.declared_in is not None:
@@ -134,7 +138,9 @@ class Dense(Layer):
             )
         expected = self.in_features
         if expected is not None and input_shape[0] != expected:
-            raise ShapeError(f"{self.describe()} expects {expected} input features, but receives {input_shape[0]}.")
+            raise ShapeError(
+                f"{self.describe()} expects {expected} input features, but receives {input_shape[0]}."
+            )
         return (self.units,)
 
     def build(self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype[Any]) -> None:

@@ -433,4 +433,3 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         dx = np.zeros((n, height * width, channels), dtype=grad_output.dtype)
         np.put_along_axis(dx, self._where, grad_output[:, None, :], axis=1)  # type: ignore[arg-type]
         return dx.reshape(self._shape)
-

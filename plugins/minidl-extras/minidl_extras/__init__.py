@@ -39,7 +39,9 @@ class Huber(Loss):
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         d = np.subtract(y_pred, y_true, dtype=y_pred.dtype)
-        small = np.clip(d, -self.delta, self.delta)  # d inside the band, +-delta outside: the gradient's shape
+        small = np.clip(
+            d, -self.delta, self.delta
+        )  # d inside the band, +-delta outside: the gradient's shape
         # = d**2/2 inside the band; outside, delta*(|d| - delta/2) = small**2/2 + delta*(|d| - |small|)
         value = float(np.sum(0.5 * small * small + self.delta * (np.abs(d) - np.abs(small))))
         scale = self.reduction_scale(y_pred)
@@ -142,7 +144,9 @@ class Orthogonal(Initializer):
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = number("gain", gain, low=0.0, low_open=True)
 
-    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64) -> np.ndarray:
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
+    ) -> np.ndarray:
         shape = tuple(shape)
         rows, cols = _matrix_of(shape)
         if rows * cols == 0:

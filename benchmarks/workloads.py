@@ -1,9 +1,10 @@
-"""The workloads W1-W5 and the scaling and memory runs.
+"""The workloads W1-W6 and the scaling and memory runs.
 
 Each workload returns a dict of plain values: its title, the implementations' rows (timing,
 final loss, correctness check) and notes. A row's ``check`` compares the implementation's final
-weights, scored by the same float64 judge (``problems``), with the numpy reference's: an
-implementation that trained differently (or less) fails the check and the suite exits non-zero.
+weights, scored by the same float64 judge (``problems``), with the numpy reference's (W6 also
+compares the weights of a float64 run, see ``_w6_check``): an implementation that trained
+differently (or less) fails the check and the suite exits non-zero.
 """
 
 from __future__ import annotations

@@ -186,6 +186,10 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _signed_time(seconds: float) -> str:
+    return _fmt_time(seconds) if seconds >= 0 else "-" + _fmt_time(-seconds)
+
+
 def _spread(t: dict[str, float]) -> str:
     return f"{_fmt_time(t['median'])} ({_fmt_time(t['min'])} - {_fmt_time(t['max'])})"
 
@@ -461,7 +465,29 @@ def markdown(results: dict[str, Any]) -> str:
             ],
         )
         lines += [""] + [f"- {n}" for n in mem["notes"]]
+    sweep = results["workloads"].get("sweep")
+    if sweep:
+        lines += ["", f"## {sweep['title']}", "", *_sweep_section(sweep)]
     return "\n".join(lines) + "\n"
+
+
+def _sweep_section(w: dict[str, Any]) -> list[str]:
+    """One row per batch and backend: trials/s, speed-up over the loop, overhead, start-up."""
+    lines = _table(
+        ["batch", "run by", "trials", "time", "trials/s", "x plain loop", "overhead per trial", "start-up",
+         "check"],
+        [
+            [
+                r["batch"], r["impl"], str(r["trials"]), f"{r['seconds']:.2f} s",
+                f"{r['trials_per_second']:.2f}", f"{r.get('speedup', 1.0):.2f}",
+                _signed_time(r["overhead_per_trial"]) if r["overhead_per_trial"] else "",
+                f"{r['startup_seconds']:.2f} s" if r["startup_seconds"] else "",
+                r["check"],
+            ]
+            for r in w["rows"]
+        ],
+    )  # fmt: skip
+    return [*lines, "", *[f"- {n}" for n in w["notes"]]]
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import impl_torch, report, workloads
+from . import impl_torch, report, sweeping, workloads
 from .harness import blas_threads, machine_info
 
 __all__ = ["run_suite", "WORKLOADS", "failed_checks"]
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory", "sweep")
 
 
 def run_suite(
@@ -59,6 +59,7 @@ _RUNNERS = {
     "W6": workloads.w6_small_cnn,
     "scaling": workloads.scaling,
     "memory": workloads.memory,
+    "sweep": sweeping.sweep_scaling,
 }
 
 

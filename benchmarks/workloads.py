@@ -67,13 +67,20 @@ class Settings:
     scaling_widths: tuple[int, ...] = (32, 128, 512, 2048)
     w6_samples: int = 2048
     w6_epochs: int = 1
+    sweep_seeds: int = 20  # lecture 1 x 20 seeds, the digits MLP x 8 configurations
+    sweep_lecture_epochs: int = 1000  # the lecture's own
+    sweep_digits_epochs: int = 30  # the digits configuration's own; 0 leaves the batch out
+    sweep_workers: tuple[int, ...] = (1, 2)  # the local backend's worker counts
+    sweep_ray: bool = True
 
     @classmethod
     def make(cls, quick: bool, tiny: bool = False) -> Settings:
         if tiny:  # correctness only (the test suite): seconds, not minutes
-            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,), w6_samples=128, w6_epochs=2)
+            return cls(True, 1, 0, 20, 50, 1, 512, 1, (500,), (16,), w6_samples=128, w6_epochs=2,
+                       sweep_seeds=2, sweep_lecture_epochs=5, sweep_digits_epochs=0, sweep_workers=(1,), sweep_ray=False)  # fmt: skip
         if quick:
-            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512), w6_samples=256)
+            return cls(True, 3, 1, 200, 300, 3, 1024, 1, (1_000, 10_000), (32, 512), w6_samples=256,
+                       sweep_seeds=6, sweep_lecture_epochs=200, sweep_digits_epochs=5)  # fmt: skip
         return cls(False, 7, 1)
 
 

@@ -7,6 +7,7 @@ package), so these tests import it from there.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -103,11 +104,34 @@ def test_reports_are_written(tiny_results: dict, tmp_path: Path) -> None:
         "## W6.",
         "Profile of a step",
         "Peak memory",
+        "## Sweeps",
     ):
         assert heading in text
     data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert set(data["workloads"]) == {"W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory"}
+    assert set(data["workloads"]) == {"W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory", "sweep"}
     assert all(t["target"] for t in data["targets"])
+
+
+# ------------------------------------------------------------------ the sweep workload
+
+
+@pytest.mark.slow  # the tiny suite takes several seconds, mostly importing the peers
+def test_sweep_rows_compare_each_backend_with_the_plain_loop(tiny_results: dict) -> None:
+    rows = tiny_results["workloads"]["sweep"]["rows"]
+    assert [r["impl"] for r in rows] == ["plain loop", "local, 1 worker"]
+    assert all(r["check"] == "ok" and r["trials"] == 2 and r["trials_per_second"] > 0 for r in rows)
+
+
+def test_sweep_check_fails_a_backend_that_ended_elsewhere() -> None:
+    from benchmarks import sweeping
+
+    expected = {"a": {"loss": 0.25}, "b": {"loss": 0.5}}
+    same = [{"trial": "a", "status": "ok", "loss": 0.25}, {"trial": "b", "status": "ok", "loss": 0.5}]
+    assert sweeping._check(same, expected) == "ok"
+    moved = [same[0], {**same[1], "loss": math.nextafter(0.5, 1.0)}]  # one float64 step away
+    assert sweeping._check(moved, expected).startswith("FAILED: trial b ended on")
+    failed = [same[0], {**same[1], "status": "failed", "error": "DivergenceError"}]
+    assert "DivergenceError" in sweeping._check(failed, expected)
 
 
 # ------------------------------------------------------------------ W6, the small CNN

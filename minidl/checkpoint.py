@@ -197,8 +197,8 @@ class ModelCheckpoint(Callback):
         )
         if better:
             self.best = value
-        elif self.verbose:
-            print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+        elif self.verbose and self.best is not None:
+            print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5g}")
         return better
 
 

@@ -758,8 +758,8 @@ def load(path: str | os.PathLike[str]) -> Sequential:
     """
     if Path(os.fspath(path)).is_dir():
         raise IsADirectoryError(
-            f"minidl.load reads one model file, and {os.fspath(path)!r} is a folder. For a folder of "
-            f"backups (BackupAndRestore, or ModelCheckpoint with a folder) use "
+            f"Cannot load {os.fspath(path)!r}: it is a folder, and minidl.load reads one model file. "
+            f"For a folder of backups (BackupAndRestore, or ModelCheckpoint with a folder) use "
             f"minidl.checkpoint.load_latest({os.fspath(path)!r}); a sweep's folder holds its best "
             "model in best.minidl."
         )

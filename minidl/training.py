@@ -185,10 +185,11 @@ class Trainer:
         if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
             check_weights_before_fit(self.guard.layers, plan.value_sum)
         cbs = CallbackList([model.history, *callbacks], model)
-        cbs.set_params({
+        params = {
             "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
             "samples": len(x), "verbose": verbose, "metrics": self._log_keys(validation is not None),
-        })  # fmt: skip
+        }  # fmt: skip
+        cbs.set_params(params)
         model.stop_training = False
         self._resume_at = None
         set_training(model.layers, True)
@@ -196,6 +197,8 @@ class Trainer:
             cbs.on_train_begin({})
             # before the guard starts counting: a restored run's epochs and steps are not this fit's
             first = start if self._resume_at is None else max(start, self._resume_at)
+            if first != start:  # the progress line counts its epochs from here
+                cbs.set_params({**params, "initial_epoch": first})
             self.guard.policy = on_nonfinite
             with step_guard(
                 self.guard, model, plan.optimizer, model.history,

@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import minidl
 from minidl import (
     CSVLogger,
     Dense,
@@ -393,3 +394,17 @@ def test_history_plot_draws_each_value_at_its_epoch() -> None:
     assert drawn.tolist() == [3, 4, 5]
     assert ys[~np.isnan(ys)].tolist() == m.history.history["val_loss"][3:]
     assert np.asarray(lines["training loss"].get_xdata()).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_history_with_gaps_survives_a_model_file(tmp_path) -> None:
+    x, y = data()
+    m = model()
+    m.fit(x, y, epochs=2, batch_size=6, verbose=0)
+    m.fit(x, y, epochs=2, batch_size=6, verbose=0, validation_data=(x[:6], y[:6]))
+    m.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    assert loaded.history.epochs == [0, 1, 2, 3] and loaded.history.history.keys() == m.history.history.keys()
+    for key, values in m.history.history.items():
+        np.testing.assert_array_equal(loaded.history.history[key], values)  # NaN where NaN
+    loaded.fit(x, y, epochs=1, batch_size=6, verbose=0)  # and goes on lining up
+    assert {len(v) for v in loaded.history.history.values()} == {5}

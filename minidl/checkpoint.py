@@ -70,6 +70,8 @@ class ModelCheckpoint(Callback):
             ``"min"`` or ``"max"``.
         save_best_only: save only when ``monitor`` improved on every earlier epoch's value
             (earlier epochs of the model's History included).
+        save_weights_only: write only the weights (:meth:`Sequential.save_weights`; read them
+            back with ``load_weights``) instead of the whole model.
         verbose: 1 prints a line at each save (and each skipped one with ``save_best_only``).
         every: older folder spelling only: save every ``every``-th epoch.
         keep: older folder spelling only: how many files to keep (None for all).
@@ -90,6 +92,7 @@ class ModelCheckpoint(Callback):
         monitor: str | None = None,
         mode: str = "auto",
         save_best_only: bool = False,
+        save_weights_only: bool = False,
         verbose: int = 0,
         every: int | None = None,
         keep: int | _Unset | None = _UNSET,
@@ -100,11 +103,15 @@ class ModelCheckpoint(Callback):
             raise ConfigError("ModelCheckpoint needs a filepath, e.g. ModelCheckpoint('ckpt/best.minidl').")
         path = Path(os.fspath(filepath if filepath is not None else directory))  # type: ignore[arg-type]
         folder_options = every is not None or keep is not _UNSET or prefix is not None
-        self._folder: _Rotation | None = None
-        if directory is not None or folder_options or path.suffix != SUFFIX:
-            self._folder = _older_folder_spelling(path, every, keep, prefix)
-        if not isinstance(save_best_only, bool):
-            raise ConfigError(f"save_best_only must be True or False; received {save_best_only!r}.")
+        folder = directory is not None or folder_options or path.suffix != SUFFIX
+        for flag, value in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{flag} must be True or False; received {value!r}.")
+        if save_weights_only and folder:
+            raise ConfigError(
+                "save_weights_only needs a .minidl file path; folders of backups hold whole models."
+            )
+        self._folder = _older_folder_spelling(path, every, keep, prefix) if folder else None
         if monitor is not None and not isinstance(monitor, str):
             raise ConfigError(
                 f"monitor must be the name of an epoch figure such as 'val_loss'; received {monitor!r}."
@@ -113,6 +120,7 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor or ("loss" if self._folder is not None else "val_loss")
         self.mode = choice("mode", mode, ("auto", "min", "max"))
         self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
         if isinstance(verbose, bool) or verbose not in (0, 1):
             raise ConfigError(
                 f"verbose must be 0 (silent) or 1 (a line per save); received verbose={verbose!r}."
@@ -123,7 +131,7 @@ class ModelCheckpoint(Callback):
 
     @property
     def directory(self) -> Path:
-        """The folder the files are written to (for a template, the folder before any field)."""
+        """The folder the files are written to (as written, fields not filled in)."""
         return self._folder.directory if self._folder is not None else self.filepath.parent
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
@@ -161,7 +169,10 @@ class ModelCheckpoint(Callback):
         else:
             path = Path(_fill(str(self.filepath), epoch + 1, logs))
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.model.save(path)
+            if self.save_weights_only:
+                self.model.save_weights(path)
+            else:
+                self.model.save(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
 
@@ -388,6 +399,11 @@ class _Rotation:
 
 
 def _older_folder_spelling(path: Path, every: int | None, keep: Any, prefix: str | None) -> _Rotation:
+    if path.suffix == SUFFIX and not path.is_dir():
+        raise ConfigError(
+            f"every, keep and prefix number files in a folder (now BackupAndRestore's backups); "
+            f"ModelCheckpoint({str(path)!r}) writes one model file: leave them out."
+        )
     if path.suffix and not path.is_dir():
         raise ConfigError(
             f"ModelCheckpoint writes minidl model files, whose names end in {SUFFIX}; received "

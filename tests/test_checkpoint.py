@@ -267,6 +267,18 @@ def test_filepath_fields_name_each_file(tmp_path: Path) -> None:
     assert saved.history.epochs == [0, 1]
 
 
+def test_save_weights_only_writes_a_weights_file(tmp_path: Path) -> None:
+    model = make()
+    model.fit(
+        X, Y, epochs=2, callbacks=[ModelCheckpoint(tmp_path / "w.minidl", save_weights_only=True)], **FIT
+    )
+    fresh = make()
+    fresh.load_weights(tmp_path / "w.minidl")
+    assert weights_equal(fresh.get_weights(), model.get_weights())
+    with pytest.raises(ConfigError, match=r"save_weights_only needs a \.minidl file path"):
+        ModelCheckpoint(tmp_path / "folder", save_weights_only=True)
+
+
 @pytest.mark.parametrize("template, message", [
     ("m-{val_loss:.3f}.minidl", r"names the figure 'val_loss', which this fit does not report"),
     ("m-{}.minidl", r"is not a valid template"),
@@ -285,6 +297,8 @@ def test_a_path_that_names_a_file_never_becomes_a_folder(tmp_path: Path) -> None
         ModelCheckpoint(tmp_path / "best.keras")
     with pytest.raises(ConfigError, match=r"names a file; backups need a folder"):
         BackupAndRestore(tmp_path / "backup.minidl")
+    with pytest.raises(ConfigError, match=r"writes one model file: leave them out"):
+        ModelCheckpoint(tmp_path / "best.minidl", keep=2)
     existing = tmp_path / "notes"
     existing.write_text("mine")
     with pytest.raises(ConfigError, match=r"names a file; backups need a folder"):

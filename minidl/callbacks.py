@@ -64,6 +64,9 @@ class Callback:
     ``log_keys`` names the figures a callback adds to the epoch logs in ``on_epoch_end`` (the
     learning-rate callbacks add ``learning_rate``); such callbacks see an epoch's end before the
     others, so History, CSVLogger and the progress line record their figures, as in Keras.
+    ``restores_state`` marks a callback whose ``on_train_begin`` restores the model's training
+    state (``BackupAndRestore``): it runs before the others' ``on_train_begin``, so they see the
+    restored History wherever it stands in the list.
     """
 
     # Set by set_model before any hook runs, so hooks use it as a Sequential; it is None only on
@@ -71,6 +74,7 @@ class Callback:
     model: Sequential = None  # type: ignore[assignment]
     params: dict[str, Any] = {}  # noqa: RUF012 - replaced (never mutated) by set_params
     log_keys: ClassVar[tuple[str, ...]] = ()
+    restores_state: ClassVar[bool] = False
 
     def set_model(self, model: Sequential) -> None:
         self.model = model
@@ -167,6 +171,8 @@ class CallbackList:
         ordered = self.callbacks
         if hook == "on_epoch_end":  # those adding figures first (History comes first otherwise)
             ordered = [c for c in ordered if c.log_keys] + [c for c in ordered if not c.log_keys]
+        elif hook == "on_train_begin":  # a restore first: the others start from the restored state
+            ordered = [c for c in ordered if c.restores_state] + [c for c in ordered if not c.restores_state]
         targets = [method for method in (_target(c, hook) for c in ordered) if method is not None]
 
         def dispatch(*args: Any) -> None:

@@ -249,6 +249,8 @@ class BackupAndRestore(Callback):
         >>> backup = BackupAndRestore("runs/backup", keep=2)
     """
 
+    restores_state = True
+
     def __init__(
         self,
         backup_dir: str | os.PathLike[str],

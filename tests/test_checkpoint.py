@@ -335,6 +335,18 @@ def test_backup_and_restore_resumes_a_killed_run_in_the_same_script(tmp_path: Pa
     assert not tmp_path.exists()  # deleted once the run ended (delete_checkpoint=True)
 
 
+def test_other_callbacks_start_from_the_restored_state(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        make().fit(X, Y, epochs=6, callbacks=[BackupAndRestore(tmp_path / "b"), Crash(3)], **FIT)
+    best = ModelCheckpoint(tmp_path / "best.minidl", monitor="loss", save_best_only=True)
+    seen = []
+    early = minidl.LambdaCallback(on_train_begin=lambda logs: seen.append(list(again.history.epochs)))
+    again = make()
+    again.fit(X, Y, epochs=6, callbacks=[best, early, BackupAndRestore(tmp_path / "b")], **FIT)
+    assert seen == [[0, 1, 2]]  # listed before BackupAndRestore, they still saw its restore
+    assert best.best == min(again.history.history["loss"])
+
+
 def _refused(tmp_path: Path, other: minidl.Sequential, message: str) -> None:
     before = other.get_weights()
     with pytest.raises(ConfigError, match=message):

@@ -222,8 +222,10 @@ class BackupAndRestore(Callback):
     backups, the newest readable one is restored into the model (weights, optimizer state,
     History, random generators) and training continues from the epoch after it, up to the same
     ``epochs``: a run killed at any point and started again with the same script ends
-    bit-identical to one never interrupted. When training ends normally, the backups are
-    deleted (``delete_checkpoint=True``), so the next run starts afresh.
+    bit-identical to one never interrupted. A model that is already further than the newest
+    backup (a later ``fit`` of the same model in the same process) keeps its own state. When
+    training ends normally, the backups are deleted (``delete_checkpoint=True``), so the next run
+    starts afresh.
 
     The backups record which run they belong to (architecture, loss, optimizer, metrics,
     number of samples; ``<prefix>-run.json``). A run whose model or compile settings differ is
@@ -290,7 +292,9 @@ class BackupAndRestore(Callback):
             return
         saved = load_latest(self.directory, self._rotation.prefix)
         self._check_same_run(runs.read_record(self.run_file), current, saved)
-        self._restore(saved)
+        done = self.model.history.epochs
+        if not done or (saved.history.epochs and saved.history.epochs[-1] > done[-1]):
+            self._restore(saved)  # never back to an older state than the model's own (a later fit)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         """Writes a backup when the epoch is due.

@@ -347,6 +347,15 @@ def test_other_callbacks_start_from_the_restored_state(tmp_path: Path) -> None:
     assert best.best == min(again.history.history["loss"])
 
 
+def test_a_later_fit_of_the_same_model_is_not_rolled_back(tmp_path: Path) -> None:
+    model = make()
+    backup = BackupAndRestore(tmp_path, every=2, delete_checkpoint=False)
+    model.fit(X, Y, epochs=3, callbacks=[backup], **FIT)  # backed up at 2 epochs, the model has 3
+    model.fit(X, Y, epochs=3, callbacks=[backup], **FIT)
+    assert backup.restored_epoch is None
+    assert_same_run(model, reference(6))
+
+
 def _refused(tmp_path: Path, other: minidl.Sequential, message: str) -> None:
     before = other.get_weights()
     with pytest.raises(ConfigError, match=message):
@@ -382,7 +391,7 @@ def test_a_learning_rate_a_callback_changed_is_the_same_run(tmp_path: Path) -> N
     backup = BackupAndRestore(tmp_path, delete_checkpoint=False)
     model.fit(X, Y, epochs=2, callbacks=[halve, backup], **FIT)
     model.fit(X, Y, epochs=2, callbacks=[halve, backup], **FIT)  # the rate is now the newest backup's
-    assert backup.restored_epoch == 1 and model.history.epochs == [0, 1, 2, 3]
+    assert backup.restored_epoch is None and model.history.epochs == [0, 1, 2, 3]  # not refused
 
 
 def test_backups_without_a_run_record_are_checked_in_part(tmp_path: Path) -> None:

@@ -124,17 +124,24 @@ class History(Callback):
             logs: the epoch's figures by name.
         """
         logs = logs or {}
-        done = len(self.epochs)
+        history = self.history
+        if logs.keys() == history.keys():  # the same figures as every epoch before: no gap to fill
+            for key, value in logs.items():
+                history[key].append(value)
+        else:
+            self._record_with_gaps(logs)
         self.epochs.append(epoch)
+
+    def _record_with_gaps(self, logs: Logs) -> None:
+        done = len(self.epochs)
         for key, value in logs.items():
             values = self.history.setdefault(key, [])
             if len(values) < done:  # a figure first reported now: NaN for the epochs before
                 values.extend([math.nan] * (done - len(values)))
             values.append(value)
-        if len(self.history) > len(logs):  # figures this epoch did not report
-            for key, values in self.history.items():
-                if key not in logs:
-                    values.extend([math.nan] * (done + 1 - len(values)))
+        for key, values in self.history.items():  # figures this epoch did not report
+            if key not in logs:
+                values.extend([math.nan] * (done + 1 - len(values)))
 
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the loss and metric curves (training and validation), saved to

@@ -26,7 +26,7 @@ def lecture(name: str, weights: list[np.ndarray], epochs: int, *, guard: bool = 
     model = cfg.build(seed=0)
     model.set_weights(weights)
     x, y = cfg.arrays()
-    fit = {**cfg.fit, "epochs": epochs, "on_nonfinite": "raise" if guard else "ignore"}
+    fit = {**cfg.fit, "verbose": 0, "epochs": epochs, "on_nonfinite": "raise" if guard else "ignore"}
 
     def run() -> list[np.ndarray]:
         model.fit(x, y, **fit)
@@ -68,6 +68,7 @@ def mlp_classifier(
             epochs=epochs,
             batch_size=batch_size,
             shuffle=False,
+            verbose=0,
             on_nonfinite="raise" if guard else "ignore",
         )
         return model.get_weights(), history.history["loss"][-1]
@@ -122,7 +123,7 @@ def small_cnn(
         instrument(model)
 
     def run() -> tuple[list[np.ndarray], float]:
-        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False)
+        history = model.fit(x, labels, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
         return model.get_weights(), history.history["loss"][-1]
 
     return run

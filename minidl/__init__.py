@@ -26,6 +26,7 @@ from . import (
     sweeps,
     testing,
     training,
+    utils,
     validation,
 )
 from ._version import __version__
@@ -39,7 +40,7 @@ from .callbacks import (
     LearningRateScheduler,
     ReduceLROnPlateau,
 )
-from .checkpoint import ModelCheckpoint
+from .checkpoint import BackupAndRestore, ModelCheckpoint
 from .errors import (
     ComponentTypeError,
     ConfigError,
@@ -105,6 +106,7 @@ __all__ = [
     "training",
     "guard",
     "sweeps",
+    "utils",
     # interfaces
     "Layer",
     "Activation",
@@ -155,6 +157,7 @@ __all__ = [
     # files and checkpoints
     "load",
     "ModelCheckpoint",
+    "BackupAndRestore",
     # many fits
     "sweep",
     # errors

@@ -7,7 +7,7 @@ with ``on_epoch_end`` and is recorded in the History). ``logs`` is a
 dict of the figures known at that point (``loss`` at the end of a batch; at the end of an epoch
 ``loss``, each metric, and ``val_loss`` and ``val_<metric>`` with validation data).
 ``self.params`` describes the run: ``epochs`` (the index the run stops before), ``initial_epoch``,
-``steps`` (batches per epoch), ``verbose`` and ``metrics`` (every key the epoch logs will hold).
+``steps`` (batches per epoch), ``samples``, ``verbose`` and ``metrics`` (every key the epoch logs will hold).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ __all__ = [
     "ReduceLROnPlateau",
     "CSVLogger",
     "LambdaCallback",
+    "monitor_mode",
+    "require_reported",
 ]
 
 Logs = dict[str, Any]
@@ -62,6 +64,9 @@ class Callback:
     ``log_keys`` names the figures a callback adds to the epoch logs in ``on_epoch_end`` (the
     learning-rate callbacks add ``learning_rate``); such callbacks see an epoch's end before the
     others, so History, CSVLogger and the progress line record their figures, as in Keras.
+    ``restores_state`` marks a callback whose ``on_train_begin`` restores the model's training
+    state (``BackupAndRestore``): it runs before the others' ``on_train_begin``, so they see the
+    restored History wherever it stands in the list.
     """
 
     # Set by set_model before any hook runs, so hooks use it as a Sequential; it is None only on
@@ -69,6 +74,7 @@ class Callback:
     model: Sequential = None  # type: ignore[assignment]
     params: dict[str, Any] = {}  # noqa: RUF012 - replaced (never mutated) by set_params
     log_keys: ClassVar[tuple[str, ...]] = ()
+    restores_state: ClassVar[bool] = False
 
     def set_model(self, model: Sequential) -> None:
         self.model = model
@@ -95,6 +101,10 @@ class History(Callback):
     An epoch's ``loss`` is the unweighted mean of that epoch's batch losses, each batch loss
     computed with the model's weights before that batch's update (as Keras and PyTorch loops
     report it). ``fit`` continues the same History when called again.
+
+    Every list lines up with :attr:`epochs`, whatever each ``fit`` reported: a figure missing
+    at an epoch (``val_loss`` of a fit without validation data, before or after one with it)
+    is recorded there as NaN, so ``history[key][i]`` always belongs to ``epochs[i]``.
     """
 
     def __init__(self) -> None:
@@ -107,9 +117,31 @@ class History(Callback):
         return self.epochs
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Records ``epoch`` and its figures; NaN for each known figure that ``logs`` lacks.
+
+        Args:
+            epoch: the epoch's index.
+            logs: the epoch's figures by name.
+        """
+        logs = logs or {}
+        history = self.history
+        if logs.keys() == history.keys():  # the same figures as every epoch before: no gap to fill
+            for key, value in logs.items():
+                history[key].append(value)
+        else:
+            self._record_with_gaps(logs)
         self.epochs.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
+
+    def _record_with_gaps(self, logs: Logs) -> None:
+        done = len(self.epochs)
+        for key, value in logs.items():
+            values = self.history.setdefault(key, [])
+            if len(values) < done:  # a figure first reported now: NaN for the epochs before
+                values.extend([math.nan] * (done - len(values)))
+            values.append(value)
+        for key, values in self.history.items():  # figures this epoch did not report
+            if key not in logs:
+                values.extend([math.nan] * (done + 1 - len(values)))
 
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the loss and metric curves (training and validation), saved to
@@ -146,6 +178,8 @@ class CallbackList:
         ordered = self.callbacks
         if hook == "on_epoch_end":  # those adding figures first (History comes first otherwise)
             ordered = [c for c in ordered if c.log_keys] + [c for c in ordered if not c.log_keys]
+        elif hook == "on_train_begin":  # a restore first: the others start from the restored state
+            ordered = [c for c in ordered if c.restores_state] + [c for c in ordered if not c.restores_state]
         targets = [method for method in (_target(c, hook) for c in ordered) if method is not None]
 
         def dispatch(*args: Any) -> None:
@@ -202,14 +236,71 @@ def _log_learning_rate(logs: Logs | None, optimizer: Optimizer) -> None:
         logs.setdefault("learning_rate", float(optimizer.learning_rate))
 
 
-def _monitor_mode(monitor: str, mode: str) -> str:
-    """``"min"`` or ``"max"``; ``"auto"`` is ``"max"`` for metrics where higher is better (accuracy)."""
+def monitor_mode(monitor: str, mode: str, model: Sequential, owner: str) -> str:
+    """``"min"`` or ``"max"``: which way ``monitor`` improves for a callback given ``mode``.
+
+    ``"auto"`` follows Keras 3: ``"min"`` for ``loss`` and ``val_loss``, the declared direction
+    (:attr:`Metric.higher_is_better`) for a metric and its ``val_`` form (the model's compiled
+    metric of that name, else the registered one).
+
+    Args:
+        monitor: the figure watched, e.g. ``"val_accuracy"``.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        model: the model trained, whose compiled metrics are looked up.
+        owner: the callback's name, for the error message.
+
+    Returns:
+        ``"min"`` or ``"max"``.
+
+    Raises:
+        ConfigError: under ``"auto"``, for a figure whose direction cannot be told (a metric
+            that does not declare it, or a figure such as ``learning_rate``): a guess could
+            keep the worst epoch.
+    """
     if mode != "auto":
         return mode
-    name = monitor[4:] if monitor.startswith("val_") else monitor
-    if name in metrics.registry.names() and metrics.registry.get_class(name).higher_is_better:
-        return "max"
-    return "min"
+    name = monitor.removeprefix("val_")
+    if name == "loss":
+        return "min"
+    metric: Any = model.metrics.get(name)
+    if metric is None and name in metrics.registry.names():
+        metric = metrics.registry.get_class(name)
+    direction = None if metric is None else metric.higher_is_better
+    if direction is None:
+        what = (
+            f"the metric {name!r} does not declare higher_is_better"
+            if metric is not None
+            else f"{monitor!r} is neither a loss nor a compiled metric"
+        )
+        raise ConfigError(
+            f"{owner} cannot tell whether {monitor!r} should go up or down ({what}); pass "
+            "mode='max' to keep the highest values or mode='min' to keep the lowest."
+        )
+    return "max" if direction else "min"
+
+
+def require_reported(callback: Callback, figure: str, verb: str) -> None:
+    """Raises ConfigError, before any update, when this fit will not report ``figure``.
+
+    Args:
+        callback: the callback asking (its ``params["metrics"]`` lists what the fit reports).
+        figure: the name of an epoch figure, such as ``"val_loss"``.
+        verb: how the callback uses it, for the message (``"monitors"``).
+
+    Raises:
+        ConfigError: the figure is not among the fit's epoch figures.
+    """
+    available = callback.params.get("metrics")
+    if available is not None and figure not in available:
+        hint = (
+            " (validation figures need validation_data or validation_split)"
+            if figure.startswith("val_")
+            else ""
+        )
+        raise ConfigError(
+            f"{type(callback).__name__} {verb} {figure!r}, which this fit does not report{hint}; "
+            f"it reports: {', '.join(available)}."
+        )
 
 
 class _Monitor(Callback):
@@ -226,24 +317,17 @@ class _Monitor(Callback):
         self.patience = positive_int("patience", patience, allow_zero=True)
         self.wait = 0
         self.best = math.nan
+        self._lower = True
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        available = self.params.get("metrics")
-        if available is not None and self.monitor not in available:
-            hint = (
-                " (validation figures need validation_data or validation_split)"
-                if self.monitor.startswith("val_")
-                else ""
-            )
-            raise ConfigError(
-                f"{type(self).__name__} monitors {self.monitor!r}, which this fit does not report{hint}; "
-                f"it reports: {', '.join(available)}."
-            )
+        require_reported(self, self.monitor, "monitors")
         self.wait = 0
-        self.best = math.inf if _monitor_mode(self.monitor, self.mode) == "min" else -math.inf
+        # resolved once a fit: the compiled metrics may change between fits
+        self._lower = monitor_mode(self.monitor, self.mode, self.model, type(self).__name__) == "min"
+        self.best = math.inf if self._lower else -math.inf
 
     def _improved(self, current: float, reference: float) -> bool:
-        if _monitor_mode(self.monitor, self.mode) == "min":
+        if self._lower:
             return current < reference - self.min_delta
         return current > reference + self.min_delta
 

@@ -193,7 +193,7 @@ def train(
         print(config.description, file=stream)
     print(f"training {config.source} (seed {model.seed})", file=stream)
     progress = progress_callback(verbose, stream, every=1 if total <= 50 else total // 10)
-    history = model.fit(x, y, callbacks=[progress] if progress else [], **fit_args)
+    history = model.fit(x, y, verbose=0, callbacks=[progress] if progress else [], **fit_args)
     test = None
     if x_test is not None:
         test = model.evaluate(x_test, y_test, return_dict=True)

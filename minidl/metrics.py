@@ -32,11 +32,14 @@ __all__ = [
 class Metric(Described, ValueEquality, ABC):
     """Base class of metrics: ``metric(y_true, y_pred) -> float``.
 
-    ``higher_is_better`` tells callbacks such as ``EarlyStopping(mode="auto")`` which way is an
-    improvement; ``accepts_labels`` whether the metric understands integer class labels.
+    ``higher_is_better`` declares which way is an improvement: True (accuracy), False (an
+    error such as MAE), or None, the default, for a metric that does not say. Callbacks with
+    ``mode="auto"`` (``EarlyStopping``, ``ModelCheckpoint``...) read it, and refuse to guess for
+    a metric left at None: such a callback needs ``mode="min"`` or ``mode="max"``.
+    ``accepts_labels`` tells whether the metric understands integer class labels.
     """
 
-    higher_is_better: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool | None] = None
     accepts_labels: ClassVar[bool] = False
 
     @abstractmethod
@@ -129,6 +132,8 @@ class BinaryAccuracy(_Thresholded):
 class MeanAbsoluteError(Metric):
     """``mean(|y_pred - y_true|)`` over every element (the ``"mae"`` loss with its default reduction)."""
 
+    higher_is_better = False
+
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.abs(y_pred - y_true)))
 
@@ -136,6 +141,8 @@ class MeanAbsoluteError(Metric):
 @register("mse")
 class MeanSquaredError(Metric):
     """``mean((y_pred - y_true)**2)`` over every element (the ``"mse"`` loss with its default reduction)."""
+
+    higher_is_better = False
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(np.mean(np.square(y_pred - y_true)))

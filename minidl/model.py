@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -29,7 +31,7 @@ from .losses import Loss
 from .metrics import Metric
 from .optimizers import Optimizer
 from .parameter import Buffer, Parameter
-from .progress import progress_callback
+from .progress import progress_callback, report
 from .training import Trainer, forward_in_chunks, set_training
 
 __all__ = ["Sequential", "load", "as_weight"]
@@ -239,6 +241,58 @@ class Sequential:
         """Every trainable parameter, in layer order (what an optimizer steps)."""
         return [p for layer in self._layers for p in layer.parameters()]
 
+    def get_layer(self, name: str | int | None = None, index: int | None = None) -> Layer:
+        """The layer named ``name``, or at position ``index`` (as Keras's ``get_layer``).
+
+        ``model.get_layer("dense_1")``, ``model.get_layer(0)`` and ``model.get_layer(index=-1)``
+        all work; a negative index counts from the end.
+
+        Args:
+            name: the layer's name, or its position (an int).
+            index: the layer's position, when ``name`` is not given.
+
+        Returns:
+            The layer (the model's own object, not a copy).
+
+        Raises:
+            ConfigError: neither or both given, an unknown name or an index out of range.
+        """
+        if isinstance(name, (int, np.integer)) and not isinstance(name, bool) and index is None:
+            index, name = int(name), None
+        if (name is None) == (index is None):
+            raise ConfigError("get_layer needs a layer's name or its index (one of them).")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise ConfigError(f"index must be an integer; received index={index!r}.")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ConfigError(
+                    f"No layer at index {index}: the model has {len(self._layers)} layers "
+                    f"(indices 0 to {len(self._layers) - 1}, or negative from the end)."
+                )
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ConfigError(
+            f"No layer named {name!r}; the layers are: {', '.join(str(la.name) for la in self._layers) or 'none'}."
+        )
+
+    def count_params(self) -> int:
+        """The number of weights: every parameter and buffer element (Keras's ``count_params``).
+
+        Returns:
+            The total shown by :meth:`summary`.
+
+        Raises:
+            ConfigError: the model is not built yet (its sizes are unknown).
+        """
+        if not self.built:
+            raise ConfigError(
+                "count_params needs a built model: give input_shape=..., call model.build(shape), "
+                "or train or predict once."
+            )
+        return sum(w.size for _, w in self._weights())
+
     def buffers(self) -> list[Buffer]:
         """Every buffer (non-trainable state, such as a batch norm's moving mean), in layer order."""
         return [b for layer in self._layers for b in layer.buffers()]
@@ -300,7 +354,7 @@ class Sequential:
         epochs: int = 1,
         batch_size: int | None = 32,
         shuffle: bool = True,
-        verbose: int = 0,
+        verbose: int | str = "auto",
         callbacks: Sequence[Callback] | None = None,
         validation_data: tuple[Any, Any] | None = None,
         validation_split: float = 0.0,
@@ -317,8 +371,9 @@ class Sequential:
                 smaller batch of an epoch is trained too.
             shuffle: visit samples in a new random order each epoch (drawn from the model's
                 seeded generator); False keeps data-set order.
-            verbose: 0 silent; 1 a live progress bar per epoch on a terminal (one plain line
-                per epoch when the output is redirected); 2 one plain line per epoch.
+            verbose: ``"auto"`` (the default, as Keras) and 1: a live progress bar per epoch on
+                a terminal, one plain line per epoch when the output is redirected (a file, a
+                CI log, a notebook's captured output); 2 one plain line per epoch; 0 silent.
             callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
             validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
                 ``val_<metric>`` in the History); never trained on.
@@ -347,8 +402,7 @@ class Sequential:
             batch_size = positive_int("batch_size", batch_size)
         if not isinstance(shuffle, bool):
             raise ConfigError(f"shuffle must be True or False; received shuffle={shuffle!r}.")
-        if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-            raise ConfigError(f"verbose must be 0, 1 or 2; received verbose={verbose!r}.")
+        verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
         start, epochs = _epoch_range(epochs, initial_epoch)
         on_nonfinite = choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
         extra = list(callbacks or ())
@@ -374,46 +428,140 @@ class Sequential:
         self._require_compiled("train")
         return self._trainer.train_step(x, y)
 
+    def train_on_batch(
+        self, x: Any, y: Any, *, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
+        """One update on the batch ``(x, y)``, with the step ``fit`` takes (as Keras's ``train_on_batch``).
+
+        The loss is measured before the update, as in ``fit``; compiled metrics are measured on
+        the batch after it, with layers in inference mode, as ``fit`` measures an epoch's. So a
+        call equals ``fit(x, y, epochs=1, batch_size=len(x), shuffle=False)``'s figures, without
+        touching the History or calling callbacks.
+
+        Args:
+            x: the batch's inputs (checked as in ``fit``).
+            y: the batch's targets.
+            return_dict: return ``{"loss": ..., "<metric>": ...}`` instead of the loss, or
+                ``[loss, metric, ...]`` when there are metrics.
+
+        Returns:
+            The figures, shaped as :meth:`evaluate` returns them.
+        """
+        self._require_compiled("train")
+        x, y = self._validate(x, y)
+        set_training(self._layers, True)
+        try:
+            figures = {"loss": self._trainer.train_step(x, y)}
+        finally:
+            set_training(self._layers, False)
+        if self._metrics:
+            figures.update(self._trainer.figures(y, self.predict_on_batch(x), with_loss=False))
+        return _shaped(figures, return_dict)
+
+    def test_on_batch(
+        self, x: Any, y: Any, *, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
+        """The loss and metrics of one batch, weights unchanged (Keras's ``test_on_batch``).
+
+        Args:
+            x: the batch's inputs.
+            y: the batch's targets.
+            return_dict: return ``{"loss": ..., "<metric>": ...}``.
+
+        Returns:
+            The figures, shaped as :meth:`evaluate` returns them.
+        """
+        self._require_compiled("evaluate")
+        x, y = self._validate(x, y)
+        return _shaped(self._trainer.figures(y, self.predict_on_batch(x), with_loss=True), return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """The outputs for one batch, computed in one pass, layers in inference mode.
+
+        Args:
+            x: the batch's inputs.
+
+        Returns:
+            An array of shape ``(samples, *output_shape)``.
+        """
+        self._require_layers("predict")
+        x = self._inputs(x)
+        set_training(self._layers, False)
+        return forward_in_chunks(self._layers, x, max(len(x), 1))
+
     # ------------------------------------------------------------------ inference
-    def predict(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: Any, *, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """The model's outputs for ``x``, shape ``(samples, *output_shape)``.
 
         Computed ``batch_size`` samples at a time (all at once when None), with layers in
-        inference mode.
+        inference mode. ``verbose`` 1, 2 or ``"auto"`` prints one line when done
+        (``predict: 200 samples - 2ms``); 0, the default, is silent.
         """
+        verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
+        started = time.perf_counter()
         self._require_layers("predict")
         if batch_size is not None:
             batch_size = positive_int("batch_size", batch_size)
         x = self._inputs(x)
         set_training(self._layers, False)
-        return forward_in_chunks(self._layers, x, batch_size or len(x))
+        outputs = forward_in_chunks(self._layers, x, batch_size or len(x))
+        if verbose:
+            report("predict", len(x), time.perf_counter() - started)
+        return outputs
 
     @overload
     def evaluate(
-        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[False] = False
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int | None = None,
+        return_dict: Literal[False] = False,
+        verbose: int | str = 0,
     ) -> float | list[float]: ...
     @overload
     def evaluate(
-        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: Literal[True]
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int | None = None,
+        return_dict: Literal[True],
+        verbose: int | str = 0,
     ) -> dict[str, float]: ...
     @overload
     def evaluate(
-        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int | None = None,
+        return_dict: bool = False,
+        verbose: int | str = 0,
     ) -> float | list[float] | dict[str, float]: ...
     def evaluate(
-        self, x: Any, y: Any, *, batch_size: int | None = None, return_dict: bool = False
+        self,
+        x: Any,
+        y: Any,
+        *,
+        batch_size: int | None = None,
+        return_dict: bool = False,
+        verbose: int | str = 0,
     ) -> float | list[float] | dict[str, float]:
         """The loss over the whole of ``(x, y)`` (with the loss's reduction), weights unchanged.
 
         With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
-        ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``.
+        ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``. ``verbose`` 1, 2 or
+        ``"auto"`` prints one line with the figures when done; 0, the default, is silent.
         """
+        verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
+        started = time.perf_counter()
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
         figures = self._trainer.figures(y, self.predict(x, batch_size=batch_size), with_loss=True)
-        if return_dict:
-            return figures
-        return figures["loss"] if len(figures) == 1 else list(figures.values())
+        if verbose:
+            report("evaluate", len(x), time.perf_counter() - started, figures)
+        return _shaped(figures, return_dict)
 
     def _held_out(
         self, x: np.ndarray, y: np.ndarray, data: Any, split: Any
@@ -597,8 +745,41 @@ class Sequential:
 
 
 def load(path: str | os.PathLike[str]) -> Sequential:
-    """Reads a model file written by :meth:`Sequential.save` (see :func:`minidl.io.load`)."""
+    """Reads a model file written by :meth:`Sequential.save` (see :func:`minidl.io.load`).
+
+    Args:
+        path: the model file.
+
+    Returns:
+        The model, compiled and with its training state when the file has them.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder; the message names the function that reads it.
+    """
+    if Path(os.fspath(path)).is_dir():
+        raise IsADirectoryError(
+            f"Cannot load {os.fspath(path)!r}: it is a folder, and minidl.load reads one model file. "
+            f"For a folder of backups (BackupAndRestore, or ModelCheckpoint with a folder) use "
+            f"minidl.checkpoint.load_latest({os.fspath(path)!r}); a sweep's folder holds its best "
+            "model in best.minidl."
+        )
     return io.load(path, Sequential)
+
+
+def _shaped(figures: dict[str, float], as_dict: bool) -> float | list[float] | dict[str, float]:
+    """Figures as Keras returns them: a dict, the loss alone, or ``[loss, metric, ...]``."""
+    if as_dict:
+        return figures
+    return figures["loss"] if len(figures) == 1 else list(figures.values())
+
+
+def _verbosity(value: Any, accepted: str, numbers: tuple[int, ...]) -> int:
+    """``value`` as a number (``"auto"`` is 1, as in Keras), else a ConfigError."""
+    if value == "auto":
+        return 1
+    if isinstance(value, bool) or value not in numbers:
+        raise ConfigError(f"verbose must be {accepted}; received verbose={value!r}.")
+    return int(value)
 
 
 def _batch_shape(shape: Shape) -> str:

@@ -54,16 +54,26 @@ def _groups(history: History) -> list[str]:
 
 
 def plot_history(history: History, axes: Any) -> None:
-    """Draws ``history`` onto a sequence of matplotlib axes, one per figure (loss, then metrics)."""
+    """Draws ``history`` onto a sequence of matplotlib axes, one per figure (loss, then metrics).
+
+    Each value is drawn at its own epoch; an epoch without a figure (NaN) leaves a gap, and a
+    curve with gaps marks its points, so a value between two gaps still shows.
+    """
     for ax, name in zip(axes, _groups(history), strict=False):  # a grid may hold more axes than figures
-        ax.plot(history.epochs[: len(history.history[name])], history.history[name], label=f"training {name}")
+        _curve(ax, history, name, f"training {name}")
         if f"val_{name}" in history.history:
-            values = history.history[f"val_{name}"]
-            ax.plot(history.epochs[: len(values)], values, label=f"validation {name}")
+            _curve(ax, history, f"val_{name}", f"validation {name}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.legend()
         ax.grid(alpha=0.3)
+
+
+def _curve(ax: Any, history: History, key: str, label: str) -> None:
+    values = np.asarray(history.history[key], dtype=float)
+    epochs = history.epochs[: len(values)]  # equal lengths, but a hand-made History may be shorter
+    gaps = bool(np.isnan(values[: len(epochs)]).any())
+    ax.plot(epochs, values[: len(epochs)], label=label, marker="." if gaps else None)
 
 
 def history_figure(history: History, path: str | Path | None = None) -> Any:

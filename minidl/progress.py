@@ -19,7 +19,7 @@ from typing import TextIO
 
 from .callbacks import Callback, Logs
 
-__all__ = ["EpochLine", "ProgressBar", "progress_callback", "format_logs"]
+__all__ = ["EpochLine", "ProgressBar", "progress_callback", "format_logs", "report"]
 
 BAR_WIDTH = 24
 REFRESH_SECONDS = 0.1  # redraw the bar at most this often: drawing costs more than a small step
@@ -123,11 +123,36 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def progress_callback(verbose: int, stream: TextIO | None = None, every: int = 1) -> Callback | None:
-    """The progress callback for ``verbose`` (0, 1 or 2), or None for silence."""
+def progress_callback(verbose: int | str, stream: TextIO | None = None, every: int = 1) -> Callback | None:
+    """The progress callback for ``verbose`` (0, 1, 2 or ``"auto"``, which is 1), or None for silence.
+
+    Args:
+        verbose: 0 silent; 1 or ``"auto"`` a bar on a terminal, else a line per epoch; 2 a line per epoch.
+        stream: where to write (standard output when None).
+        every: print every ``every``-th epoch only (plain lines).
+
+    Returns:
+        The callback, or None.
+    """
     if not verbose:
         return None
     target = stream or sys.stdout
-    if verbose == 1 and every == 1 and _is_terminal(target):
+    if verbose in (1, "auto") and every == 1 and _is_terminal(target):
         return ProgressBar(stream)
     return EpochLine(stream, every)
+
+
+def report(action: str, samples: int, seconds: float, figures: Logs | None = None) -> None:
+    """Prints the one line ``predict``/``evaluate`` print with ``verbose``: ``evaluate: 200 samples
+    - 3ms - loss: 0.1234``.
+
+    Args:
+        action: what was done (``"predict"``, ``"evaluate"``).
+        samples: how many samples.
+        seconds: how long it took.
+        figures: the figures to show, if any.
+    """
+    parts = [f"{action}: {samples} sample{'s' if samples != 1 else ''}", _seconds(seconds)]
+    if figures:
+        parts.append(format_logs(figures))
+    print(" - ".join(parts))

@@ -616,7 +616,7 @@ def _check_layer_in_sequential(cls: type[Any]) -> None:
         y = rng.standard_normal((8, *(model.output_shape or ())))
         params = list(layer.parameters())
         before = [p.value.copy() for p in params]
-        model.fit(x, y, epochs=2, batch_size=4)
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0)
         after = list(layer.parameters())
         _expect(
             [id(p) for p in after] == [id(p) for p in params],
@@ -962,10 +962,21 @@ def _check_metric_values(cls: type[Any]) -> None:
             _same(y_pred, keep[1], f"{metric!r} changed y_pred")
 
 
+def _check_metric_direction(cls: type[Any]) -> None:
+    # None is allowed (the metric does not say), but anything else than a bool would be read
+    # as a direction by mistake: mode="auto" callbacks trust it.
+    direction = cls.higher_is_better
+    _expect(
+        direction is None or isinstance(direction, bool),
+        f"{cls.__name__}.higher_is_better must be True, False or None; received {direction!r}",
+    )
+
+
 METRIC_CHECKS: dict[str, CheckFunction] = {
     "registered": _check_registered,
     "config": _check_config,
     "values": _check_metric_values,
+    "direction": _check_metric_direction,
 }
 
 

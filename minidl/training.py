@@ -67,6 +67,7 @@ class Trainer:
         self._flat: Parameter | None = None
         self._plan: _StepPlan | None = None
         self._metrics: dict[str, Metric] = {}  # the model's, read once per fit (a copy each time)
+        self._resume_at: int | None = None  # set by a callback that restored a run (resume_at)
 
     def reset(self) -> None:
         """Forgets the step plan: the loss or the optimizer changed."""
@@ -173,29 +174,54 @@ class Trainer:
         verbose: int,
         on_nonfinite: str,
     ) -> History:
-        """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History."""
+        """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History.
+
+        A callback that restores a run in ``on_train_begin`` (``BackupAndRestore``) moves the
+        start with :meth:`resume_at`; the index the run stops before stays ``start + epochs``.
+        """
         model = self.model
         plan = self.plan()
         self._metrics = model.metrics
-        self.guard.policy = on_nonfinite
         if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
             check_weights_before_fit(self.guard.layers, plan.value_sum)
-        with step_guard(
-            self.guard,
-            model,
-            plan.optimizer,
-            model.history,
-            samples=len(x),
-            batch_size=batch_size,
-            first_epoch=start,
-        ) as diverged:
-            cbs = CallbackList([model.history, *callbacks], model)
-            cbs.set_params({
-                "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
-                "verbose": verbose, "metrics": self._log_keys(validation is not None),
-            })  # fmt: skip
-            self._epochs(x, y, range(start, start + epochs), batch_size, shuffle, cbs, validation, diverged)
+        cbs = CallbackList([model.history, *callbacks], model)
+        params = {
+            "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),
+            "samples": len(x), "verbose": verbose, "metrics": self._log_keys(validation is not None),
+        }  # fmt: skip
+        cbs.set_params(params)
+        model.stop_training = False
+        self._resume_at = None
+        set_training(model.layers, True)
+        try:
+            cbs.on_train_begin({})
+            # before the guard starts counting: a restored run's epochs and steps are not this fit's
+            first = start if self._resume_at is None else max(start, self._resume_at)
+            if first != start:  # the progress line counts its epochs from here
+                cbs.set_params({**params, "initial_epoch": first})
+            self.guard.policy = on_nonfinite
+            with step_guard(
+                self.guard, model, plan.optimizer, model.history,
+                samples=len(x), batch_size=batch_size, first_epoch=first,
+            ) as diverged:  # fmt: skip
+                self._epochs(
+                    x, y, range(first, start + epochs), batch_size, shuffle, cbs, validation, diverged
+                )
+        finally:
+            set_training(model.layers, False)
         return model.history
+
+    def resume_at(self, epoch: int) -> None:
+        """Makes the current ``fit`` continue at epoch index ``epoch``.
+
+        Called from a callback's ``on_train_begin`` that restored an earlier run's state
+        (weights, optimizer state, History), as ``BackupAndRestore`` does; epochs below
+        ``epoch`` are not run again.
+
+        Args:
+            epoch: the index of the first epoch still to run.
+        """
+        self._resume_at = epoch
 
     def _epochs(
         self,
@@ -209,29 +235,23 @@ class Trainer:
         diverged: Callable[[DivergenceError], None],
     ) -> None:
         model = self.model
-        model.stop_training = False
         value_sum = self.plan().value_sum
         # In data-set order the batches are the same views every epoch: slice them once.
         fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
-        set_training(model.layers, True)
         try:
-            cbs.on_train_begin({})
-            try:
-                for epoch in epochs:
-                    cbs.on_epoch_begin(epoch, {})
-                    loss = self._run_epoch(x, y, fixed, batch_size, cbs)
-                    # an update that overflowed a weight without making any later loss or gradient
-                    # non-finite (a saturated unit hides it) is caught here, once an epoch
-                    check_update(self.guard, value_sum)
-                    cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
-                    if model.stop_training:
-                        break
-            except DivergenceError as exc:
-                diverged(exc)  # raises under on_nonfinite="raise"; "stop" ends the run cleanly, below
-            # Reached after a normal end or a stop; any other exception propagates without it (as in Keras).
-            cbs.on_train_end({})
-        finally:
-            set_training(model.layers, False)
+            for epoch in epochs:
+                cbs.on_epoch_begin(epoch, {})
+                loss = self._run_epoch(x, y, fixed, batch_size, cbs)
+                # an update that overflowed a weight without making any later loss or gradient
+                # non-finite (a saturated unit hides it) is caught here, once an epoch
+                check_update(self.guard, value_sum)
+                cbs.on_epoch_end(epoch, self._epoch_logs(loss, x, y, validation))
+                if model.stop_training:
+                    break
+        except DivergenceError as exc:
+            diverged(exc)  # raises under on_nonfinite="raise"; "stop" ends the run cleanly, below
+        # Reached after a normal end or a stop; any other exception propagates without it (as in Keras).
+        cbs.on_train_end({})
 
     def _run_epoch(
         self,

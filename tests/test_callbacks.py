@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import minidl
 from minidl import (
     CSVLogger,
     Dense,
@@ -17,6 +18,7 @@ from minidl import (
     LearningRateScheduler,
     ReduceLROnPlateau,
     Sequential,
+    metrics,
 )
 from minidl.errors import ComponentTypeError, ConfigError
 
@@ -294,3 +296,115 @@ def test_epoch_durations_are_readable_at_every_scale(seconds: float, text: str) 
     from minidl.progress import _seconds
 
     assert _seconds(seconds) == text
+
+
+# ------------------------------------------------------------------ mode="auto" never guesses
+def classifier(seed: int = 0) -> tuple[Sequential, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 2))
+    y = (x[:, :1] + 0.3 * rng.normal(size=(60, 1)) > 0).astype(float)
+    m = Sequential([Dense(2, 1, activation="sigmoid")], seed=seed)
+    m.compile(
+        loss="binary_crossentropy", optimizer={"type": "sgd", "learning_rate": 0.5}, metrics=["accuracy"]
+    )
+    return m, x, y
+
+
+@pytest.mark.parametrize("make", [
+    lambda: EarlyStopping(monitor="val_accuracy", patience=1), lambda: ReduceLROnPlateau(monitor="val_accuracy"),
+])  # fmt: skip
+def test_every_monitor_reads_accuracy_upwards(make) -> None:
+    m, x, y = classifier()
+    callback = make()
+    m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[callback])
+    assert callback.mode == "auto" and callback.best == m.history.history["val_accuracy"][0]
+    assert not callback._improved(callback.best - 0.1, callback.best)  # lower accuracy is worse
+    assert callback._improved(callback.best + 0.1, callback.best)
+
+
+class Undeclared(metrics.Metric):
+    """A plugin-style metric that does not say which way is better."""
+
+    def __call__(self, y_true, y_pred):
+        return float(np.mean(y_pred))
+
+
+@pytest.mark.parametrize("monitor", ["val_undeclared", "undeclared", "learning_rate"])
+def test_auto_mode_refuses_a_figure_whose_direction_it_cannot_tell(monitor: str) -> None:
+    metrics.register("undeclared")(Undeclared)
+    try:
+        m, x, y = classifier()
+        m.compile(loss="binary_crossentropy", metrics=["undeclared"])
+        before = m.get_weights()
+        callbacks = [ReduceLROnPlateau(monitor="loss"), EarlyStopping(monitor=monitor)]
+        with pytest.raises(ConfigError, match=rf"EarlyStopping cannot tell whether '{monitor}' should go up or down"
+                                              r".*mode='max'.*mode='min'"):  # fmt: skip
+            m.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=callbacks)
+        assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+        # told explicitly, it runs
+        callbacks = [ReduceLROnPlateau(monitor="loss"), EarlyStopping(monitor, mode="max")]
+        m.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=callbacks)
+    finally:
+        metrics.registry.unregister("undeclared")
+
+
+@pytest.mark.parametrize("name", metrics.registry.names())
+def test_every_built_in_metric_declares_its_direction(name: str) -> None:
+    cls = metrics.registry.get_class(name)
+    if cls.__module__.startswith("minidl."):
+        assert isinstance(cls.higher_is_better, bool), f"{name} does not declare higher_is_better"
+
+
+# ------------------------------------------------------------------ History lines up with its epochs
+@pytest.mark.parametrize("validated_first", [False, True])
+def test_history_lists_line_up_with_epochs_across_fits(validated_first: bool) -> None:
+    x, y = data()
+    m = model()
+    m.compile(loss="mse", optimizer={"type": "sgd", "learning_rate": 0.05}, metrics=["mae"])
+    runs = [{"validation_data": (x[:6], y[:6])}, {}]
+    for extra in runs if validated_first else runs[::-1]:
+        m.fit(x, y, epochs=3, batch_size=6, verbose=0, **extra)
+    history = m.history
+    assert history.epoch == [0, 1, 2, 3, 4, 5]
+    assert {len(v) for v in history.history.values()} == {6}
+    validated = slice(0, 3) if validated_first else slice(3, 6)
+    unvalidated = slice(3, 6) if validated_first else slice(0, 3)
+    for key in ("val_loss", "val_mae"):
+        assert all(np.isnan(history.history[key][unvalidated]))
+        assert not any(np.isnan(history.history[key][validated]))
+    # the validation figures at their epochs are those of the model at that epoch: the last one
+    # of the validated fit is measured with that fit's final weights
+    if not validated_first:
+        assert history.history["val_loss"][-1] == pytest.approx(
+            m.evaluate(x[:6], y[:6], return_dict=True)["loss"], rel=1e-12
+        )
+
+
+def test_history_plot_draws_each_value_at_its_epoch() -> None:
+    pytest.importorskip("matplotlib")
+    x, y = data()
+    m = model()
+    m.fit(x, y, epochs=3, batch_size=6, verbose=0)
+    m.fit(x, y, epochs=3, batch_size=6, verbose=0, validation_data=(x[:6], y[:6]))
+    figure = m.history.plot()
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    validation = lines["validation loss"]
+    xs, ys = np.asarray(validation.get_xdata(), float), np.asarray(validation.get_ydata(), float)
+    drawn = xs[~np.isnan(ys)]
+    assert drawn.tolist() == [3, 4, 5]
+    assert ys[~np.isnan(ys)].tolist() == m.history.history["val_loss"][3:]
+    assert np.asarray(lines["training loss"].get_xdata()).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_history_with_gaps_survives_a_model_file(tmp_path) -> None:
+    x, y = data()
+    m = model()
+    m.fit(x, y, epochs=2, batch_size=6, verbose=0)
+    m.fit(x, y, epochs=2, batch_size=6, verbose=0, validation_data=(x[:6], y[:6]))
+    m.save(tmp_path / "m.minidl")
+    loaded = minidl.load(tmp_path / "m.minidl")
+    assert loaded.history.epochs == [0, 1, 2, 3] and loaded.history.history.keys() == m.history.history.keys()
+    for key, values in m.history.history.items():
+        np.testing.assert_array_equal(loaded.history.history[key], values)  # NaN where NaN
+    loaded.fit(x, y, epochs=1, batch_size=6, verbose=0)  # and goes on lining up
+    assert {len(v) for v in loaded.history.history.values()} == {5}

@@ -158,7 +158,7 @@ def test_validation_split_counts_as_keras_3(samples: int, split: float, trained:
             "In validation_data: X has 5 features",
         ),
         ({"validation_data": np.ones((3, 2))}, ConfigError, "pair"),
-        ({"verbose": 3}, ConfigError, "verbose must be 0, 1 or 2"),
+        ({"verbose": 3}, ConfigError, "verbose must be 0, 1, 2 or .auto.; received verbose=3"),
         ({"initial_epoch": -1}, ConfigError, "initial_epoch"),
     ],
 )

@@ -48,6 +48,8 @@ def test_binary_accuracy_in_fit_matches_a_hand_count() -> None:
 
 
 def test_binary_accuracy_is_maximised_by_early_stopping_auto_mode() -> None:
-    from minidl.callbacks import _monitor_mode
+    from minidl.callbacks import monitor_mode
 
-    assert _monitor_mode("val_binary_accuracy", "auto") == "max"
+    model = Sequential([Dense(2, 1, activation="sigmoid")], seed=0)
+    model.compile(loss="binary_crossentropy", metrics=["binary_accuracy"])
+    assert monitor_mode("val_binary_accuracy", "auto", model, "EarlyStopping") == "max"

@@ -1,6 +1,6 @@
 """Checkpoints: save the whole training state during ``fit``, and resume from it bit-identically.
 
-A checkpoint is an ordinary model file (:func:`minidl.io.save`): architecture, weights, loss and
+A checkpoint is an ordinary model file (``minidl.io.save``): architecture, weights, loss and
 optimizer with its state, History and every random generator's state. Loading it and calling
 ``fit`` for the remaining epochs gives the same weights and History, bit for bit, as a run that
 was never interrupted (same data, batch size and shuffle setting).
@@ -49,7 +49,7 @@ class ModelCheckpoint(Callback):
         keep: how many checkpoint files to keep (>= 1), or None for all.
         prefix: the file name prefix.
 
-    Example:
+    Examples:
         >>> checkpoint = ModelCheckpoint("runs/ckpt", every=2, keep=3)  # doctest: +SKIP
         >>> model.fit(x, y, epochs=10, callbacks=[checkpoint])  # doctest: +SKIP
     """
@@ -134,7 +134,12 @@ def _numbered(directory: Path, prefix: str) -> list[tuple[int, Path]]:
 
 
 def checkpoints(directory: str | os.PathLike[str], prefix: str = "checkpoint") -> list[Path]:
-    """The checkpoint files of ``directory``, oldest first (by epoch number)."""
+    """The checkpoint files of ``directory``, oldest first (by epoch number).
+
+    Args:
+        directory: the folder the checkpoints are in.
+        prefix: the file names' prefix (``checkpoint`` gives ``checkpoint-epoch4.minidl``).
+    """
     return [path for _, path in _numbered(Path(os.fspath(directory)), prefix)]
 
 
@@ -143,9 +148,13 @@ def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
 
     A newest checkpoint that cannot be loaded (corrupt, or refused for any reason minidl gives:
     a FormatError, a ConfigError for out-of-range state, an UnknownComponentError...) is
-    reported with a :class:`CheckpointWarning` naming the file and the problem, and the previous
+    reported with a ``CheckpointWarning`` naming the file and the problem, and the previous
     one is tried. Raises FileNotFoundError when there is
     no checkpoint, FormatError (listing every file's problem) when none can be read.
+
+    Args:
+        directory: the folder the checkpoints are in.
+        prefix: the file names' prefix.
     """
     paths = checkpoints(directory, prefix)
     if not paths:
@@ -172,6 +181,13 @@ def resume(
     ``epochs`` counts from the first epoch of the original run, so a run of 10 epochs checkpointed
     at 4 continues for 6; ``fit_arguments`` (batch_size, shuffle, callbacks...) go to ``fit`` and
     should match the original run for a bit-identical result.
+
+    Args:
+        source: a checkpoint file, or a folder whose newest checkpoint is used.
+        x: the training inputs of the original run.
+        y: its targets.
+        epochs: the total number of epochs, counting those already trained.
+        **fit_arguments: further arguments of ``fit`` (batch_size, shuffle, callbacks...).
     """
     epochs = positive_int("epochs", epochs)
     model = load_latest(source) if Path(os.fspath(source)).is_dir() else load(source)

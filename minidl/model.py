@@ -3,7 +3,7 @@
 The model holds the architecture (layers built from the shape of one input sample), the loss,
 the optimizer and the metrics, the weights, ``predict``/``evaluate``, configurations and files.
 ``fit`` checks its arguments and data, then hands over to the model's
-:class:`~minidl.training.Trainer`, which owns the training step and the epoch loop. Randomness
+``Trainer``, which owns the training step and the epoch loop. Randomness
 comes only from generators seeded by the model's ``seed``.
 """
 
@@ -38,12 +38,12 @@ Arrays = tuple[np.ndarray, np.ndarray]
 
 
 class Sequential:
-    """A linear stack of layers, trained by :meth:`fit`.
+    """A linear stack of layers, trained by ``fit``.
 
     Args:
         layers: layers (instances, names or config dicts) in order; the first may be an
-            :class:`~minidl.layers.Input` giving the shape of one sample. More can be added
-            with :meth:`add`.
+            ``Input`` giving the shape of one sample. More can be added
+            with ``add``.
         input_shape: the shape of one input sample, e.g. ``(2,)`` or ``(28, 28, 1)``. Without
             it (and without an Input or a first layer that fixes it, such as ``Dense(2, 4)``),
             the model learns it from the first data it sees, as Keras does.
@@ -51,9 +51,9 @@ class Sequential:
             as dropout). The same seed and data give bit-identical weights and history.
             ``None`` draws fresh entropy.
         dtype: ``"float64"`` (default) or ``"float32"``, for parameters and computations.
-        name: the model's name, shown by :meth:`summary`.
+        name: the model's name, shown by ``summary``.
 
-    Example:
+    Examples:
         >>> from minidl import Sequential, Dense
         >>> model = Sequential([Dense(2, activation="sigmoid"), Dense(1)], input_shape=(2,), seed=0)
         >>> model.compile(loss="mse", optimizer="sgd")
@@ -98,21 +98,24 @@ class Sequential:
     # ------------------------------------------------------------------ architecture
     @property
     def layers(self) -> tuple[Layer, ...]:
-        """The layers, in order (a tuple: change them with :meth:`add` and :meth:`pop`)."""
+        """The layers, in order (a tuple: change them with ``add`` and ``pop``)."""
         return tuple(self._layers)
 
     @property
     def trainer(self) -> Trainer:
-        """The model's :class:`~minidl.training.Trainer` (step, epoch loop, optimizer state)."""
+        """The model's ``Trainer`` (step, epoch loop, optimizer state)."""
         return self._trainer
 
     def add(self, layer: Any) -> None:
         """Appends a layer (an instance, a registered name or a config dict), built at once when
         the input shape is known.
 
-        An :class:`~minidl.layers.Input` entry first sets the input shape. Raises ShapeError,
+        An ``Input`` entry first sets the input shape. Raises ShapeError,
         naming both layers, when the layer cannot take the previous layer's output; the model is
         unchanged then.
+
+        Args:
+            layer: a layer instance, a registered name, a ``{"type": name, ...}`` table or an ``Input``.
         """
         layer = layers_module.get(layer)
         if isinstance(layer, Input):
@@ -149,6 +152,9 @@ class Sequential:
 
         Every layer's shape is checked before any is built, so a shape that does not fit
         changes nothing. ``fit`` and ``predict`` call it with the data's shape when needed.
+
+        Args:
+            input_shape: the shape of one input sample, without the batch axis (None: the model's own).
         """
         shape = self._input_shape if input_shape is None else as_shape(input_shape, "input_shape")
         if shape is None:
@@ -254,7 +260,7 @@ class Sequential:
     # ------------------------------------------------------------------ compile
     @property
     def loss(self) -> Loss | None:
-        """The loss set by :meth:`compile` (None before)."""
+        """The loss set by ``compile`` (None before)."""
         return self._loss
 
     @loss.setter
@@ -264,7 +270,7 @@ class Sequential:
 
     @property
     def optimizer(self) -> Optimizer | None:
-        """The optimizer set by :meth:`compile` (None before)."""
+        """The optimizer set by ``compile`` (None before)."""
         return self._optimizer
 
     @optimizer.setter
@@ -279,6 +285,11 @@ class Sequential:
 
         ``metrics`` (e.g. ``["accuracy"]``) are reported each epoch under their registry names,
         and as ``val_<name>`` for validation data; they are measured, never optimised.
+
+        Args:
+            loss: the loss: a name, a class, an instance or a ``{"type": ...}`` table.
+            optimizer: the optimizer, likewise.
+            metrics: the metrics to report, likewise each (None: none).
         """
         loss_obj = losses.get(loss)  # everything resolved and checked before anything is set
         optimizer_obj = optimizers.get(optimizer)
@@ -319,7 +330,7 @@ class Sequential:
                 seeded generator); False keeps data-set order.
             verbose: 0 silent; 1 a live progress bar per epoch on a terminal (one plain line
                 per epoch when the output is redirected); 2 one plain line per epoch.
-            callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
+            callbacks: ``Callback`` objects told of training events.
             validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
                 ``val_<metric>`` in the History); never trained on.
             validation_split: a fraction in [0, 1): as in Keras 3, the first
@@ -370,7 +381,12 @@ class Sequential:
         )  # fmt: skip
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see :class:`Trainer`)."""
+        """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see ``Trainer``).
+
+        Args:
+            x: a batch of validated inputs.
+            y: the batch's validated targets.
+        """
         self._require_compiled("train")
         return self._trainer.train_step(x, y)
 
@@ -380,6 +396,10 @@ class Sequential:
 
         Computed ``batch_size`` samples at a time (all at once when None), with layers in
         inference mode.
+
+        Args:
+            x: the inputs, ``(samples, *input_shape)``.
+            batch_size: how many samples to compute at a time (None: all at once).
         """
         self._require_layers("predict")
         if batch_size is not None:
@@ -407,6 +427,12 @@ class Sequential:
 
         With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
         ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``.
+
+        Args:
+            x: the inputs, ``(samples, *input_shape)``.
+            y: the targets (or class labels for a sparse loss).
+            batch_size: how many samples to compute at a time (None: all at once).
+            return_dict: return ``{"loss": ..., "<metric>": ...}`` even without metrics.
         """
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
@@ -481,9 +507,12 @@ class Sequential:
         return [w.value.copy() for _, w in self._weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets every parameter from ``weights`` (same order and shapes as :meth:`get_weights`).
+        """Sets every parameter from ``weights`` (same order and shapes as ``get_weights``).
 
         All arrays are checked before any is written, so a bad list changes nothing.
+
+        Args:
+            weights: one array per parameter, in ``get_weights``'s order.
         """
         slots = self._weights()
         if isinstance(weights, np.ndarray) or len(weights) != len(slots):
@@ -512,7 +541,11 @@ class Sequential:
         }
 
     def set_random_state(self, state: Mapping[str, Any]) -> None:
-        """Restores :meth:`get_random_state`'s output (layers given by position may be a subset)."""
+        """Restores ``get_random_state``'s output (layers given by position may be a subset).
+
+        Args:
+            state: the output of ``get_random_state``.
+        """
         generators = [(self._trainer.shuffle_rng, state["shuffle"])]
         generators += [(self._layer_rngs[int(i)], value) for i, value in state.get("layers", {}).items()]
         for rng, value in generators:
@@ -522,21 +555,36 @@ class Sequential:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes architecture, weights, compile settings and training state to one file, atomically.
 
-        See :func:`minidl.io.save` and docs/reliability.md for the format and its guarantees.
+        See ``minidl.io.save`` and docs/reliability.md for the format and its guarantees.
+
+        Args:
+            path: the file to write (replaced atomically if it exists).
         """
         io.save(self, path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
-        """Writes only the parameter arrays (as :meth:`get_weights`) to one file, atomically."""
+        """Writes only the parameter arrays (as ``get_weights``) to one file, atomically.
+
+        Args:
+            path: the file to write (replaced atomically if it exists).
+        """
         io.save_weights(self, path)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Sets every parameter from a :meth:`save_weights` file; a bad file changes nothing."""
+        """Sets every parameter from a ``save_weights`` file; a bad file changes nothing.
+
+        Args:
+            path: the file ``save_weights`` wrote.
+        """
         io.load_weights(self, path)
 
     # ------------------------------------------------------------------ description
     def summary(self, print_fn: Any = print) -> None:
-        """Prints a table of layers, output shapes and parameter counts, and the totals."""
+        """Prints a table of layers, output shapes and parameter counts, and the totals.
+
+        Args:
+            print_fn: the function each line is given to (``print`` by default).
+        """
         rows = [("Layer (type)", "Output shape", "Params")]
         shapes = self._shapes()
         for i, layer in enumerate(self._layers):
@@ -576,7 +624,11 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Builds a model from :meth:`get_config`'s output (weights freshly initialised)."""
+        """Builds a model from ``get_config``'s output (weights freshly initialised).
+
+        Args:
+            config: a dict from ``get_config`` (or the ``[model]`` table of a configuration).
+        """
         if not isinstance(config, dict):
             raise ConfigError(f"A model configuration must be a dict; received {type(config).__name__}.")
         known = {"name", "seed", "dtype", "input_shape", "layers"}
@@ -597,7 +649,11 @@ class Sequential:
 
 
 def load(path: str | os.PathLike[str]) -> Sequential:
-    """Reads a model file written by :meth:`Sequential.save` (see :func:`minidl.io.load`)."""
+    """Reads a model file written by ``Sequential.save`` (see ``minidl.io.load``).
+
+    Args:
+        path: the file to read.
+    """
     return io.load(path, Sequential)
 
 
@@ -651,7 +707,12 @@ def _layer_config(layer: Layer) -> dict[str, Any]:
 
 
 def as_weight(value: Any, what: str) -> np.ndarray:
-    """``value`` as a finite real array, else a clear error (used when setting weights)."""
+    """``value`` as a finite real array, else a clear error (used when setting weights).
+
+    Args:
+        value: the array-like to check.
+        what: the name of the array in the error message.
+    """
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:

@@ -32,7 +32,11 @@ def format_value(value: float) -> str:
 
 
 def format_logs(logs: Logs) -> str:
-    """``loss: 0.1234 - accuracy: 0.9500 - ...``"""
+    """``loss: 0.1234 - accuracy: 0.9500 - ...``
+
+    Args:
+        logs: the figures by name.
+    """
     return " - ".join(f"{key}: {format_value(value)}" for key, value in logs.items())
 
 
@@ -49,6 +53,10 @@ class EpochLine(Callback):
     """One plain line per epoch: ``Epoch 3/10 - 12 steps - 40ms - loss: 0.1234 - ...``.
 
     ``every`` > 1 prints only every ``every``-th epoch of the run, and always the last one.
+
+    Args:
+        stream: the text stream to write to (standard output by default).
+        every: print every ``every``-th epoch (and the last).
     """
 
     def __init__(self, stream: TextIO | None = None, every: int = 1) -> None:
@@ -85,7 +93,11 @@ class EpochLine(Callback):
 
 
 class ProgressBar(EpochLine):
-    """A live bar per epoch, redrawn in place with a carriage return (for terminals only)."""
+    """A live bar per epoch, redrawn in place with a carriage return (for terminals only).
+
+    Args:
+        stream: the terminal stream to draw on (standard output by default).
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
@@ -124,7 +136,13 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def progress_callback(verbose: int, stream: TextIO | None = None, every: int = 1) -> Callback | None:
-    """The progress callback for ``verbose`` (0, 1 or 2), or None for silence."""
+    """The progress callback for ``verbose`` (0, 1 or 2), or None for silence.
+
+    Args:
+        verbose: 0 (silent), 1 (a bar on a terminal, else lines) or 2 (a line per epoch).
+        stream: the text stream to write to (standard output by default).
+        every: with lines, print every ``every``-th epoch (and the last).
+    """
     if not verbose:
         return None
     target = stream or sys.stdout

@@ -56,6 +56,7 @@ def test_the_tutorial_quotes_the_lectures_figures(tmp_path: Path, monkeypatch: p
     assert np.round(lecture2["outputs"], 2).tolist() == about
 
 
+@pytest.mark.slow  # two trainings of the spiral, up to 400 epochs each: a few seconds
 def test_the_classifier_guide_quotes_its_early_stopping_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

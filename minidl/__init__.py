@@ -1,9 +1,9 @@
 """minidl: a small, plugin-based deep-learning framework on numpy.
 
-Build a model with :class:`Sequential` and the built-in components, or name any component
+Build a model with ``Sequential`` and the built-in components, or name any component
 (built-in or from an installed plugin package) by its registry name.
 
-Example:
+Examples:
     >>> import minidl
     >>> model = minidl.Sequential([minidl.Dense(2, 1, activation="sigmoid")], seed=0)
     >>> model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.1))

@@ -1,11 +1,11 @@
 """The container of model files: a stored zip of one JSON document and .npy arrays.
 
-Writing is atomic (:func:`atomic_write`). Reading trusts nothing: :class:`Archive` checks the
-zip's structure, :func:`parse_json` is strict and bounded, :func:`check_index` and
-:func:`check_member_sizes` compare each array's declared dtype, shape and size from the zip
-directory before any member is read, and :func:`read_array` verifies the SHA-256 and parses the
+Writing is atomic (``atomic_write``). Reading trusts nothing: ``Archive`` checks the
+zip's structure, ``parse_json`` is strict and bounded, ``check_index`` and
+``check_member_sizes`` compare each array's declared dtype, shape and size from the zip
+directory before any member is read, and ``read_array`` verifies the SHA-256 and parses the
 npy header itself (no eval, no pickle, no allocation sized by the header). This module knows
-nothing of models; :mod:`minidl.io` does.
+nothing of models; ``minidl.io`` does.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def write_archive(path: PathLike, document: dict[str, Any], arrays: dict[str, np
 
 
 def archive_bytes(document: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
-    """The archive :func:`write_archive` would write, as bytes (a model inside a pickle)."""
+    """The archive ``write_archive`` would write, as bytes (a model inside a pickle)."""
     buffer = io.BytesIO()
     _write_zip(buffer, document, arrays)
     return buffer.getvalue()
@@ -100,6 +100,9 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
     KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was. The file
     gets the permissions ``open(path, "wb")`` would give it: those of the file it replaces, or
     for a new file 0o666 less the umask.
+
+    Args:
+        path: the file to replace.
     """
     target = Path(os.fspath(path))
     folder = target.parent

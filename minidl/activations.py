@@ -1,6 +1,6 @@
 """Activations by name: the activation registry and the built-in activations.
 
-They live in :mod:`minidl.layers.activations` (an activation is a layer); this module is their
+They live in ``minidl.layers.activations`` (an activation is a layer); this module is their
 public home, as ``minidl.activations.get("relu")`` and ``minidl.activations.register``.
 """
 

@@ -1,4 +1,4 @@
-"""Callbacks: objects told of training events, and :class:`History`, which records the figures.
+"""Callbacks: objects told of training events, and ``History``, which records the figures.
 
 A callback overrides any of the ``on_*`` hooks. ``self.model`` is the model being trained; a
 callback stops training cleanly by setting ``self.model.stop_training = True``: after the current
@@ -77,22 +77,83 @@ class Callback:
     restores_state: ClassVar[bool] = False
 
     def set_model(self, model: Sequential) -> None:
+        """Called by ``fit`` before any hook, with the model being trained.
+
+        Args:
+            model: the model ``fit`` trains.
+        """
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Called by ``fit`` before any hook, with a description of the run.
+
+        Args:
+            params: ``epochs`` (the last epoch's number, counting earlier runs), ``initial_epoch``,
+                ``steps`` (batches per epoch), ``verbose`` and ``metrics`` (the names logged).
+        """
         self.params = params
 
-    def on_train_begin(self, logs: Logs | None = None) -> None: ...
-    def on_train_end(self, logs: Logs | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
-    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Called once when ``fit`` starts, before the first epoch.
+
+        Args:
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Called once when ``fit`` ends, after the last epoch (or an early stop).
+
+        Args:
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the start of each epoch.
+
+        Args:
+            epoch: the epoch's index, from 0 (counting the epochs of earlier runs when resuming).
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the end of each epoch, with its figures (``loss``, metrics, ``val_...``).
+
+        Args:
+            epoch: the epoch's index, from 0 (counting the epochs of earlier runs when resuming).
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before each training step (only for callbacks that override a batch hook).
+
+        Args:
+            batch: the batch's index within its epoch, from 0.
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after each training step, with its ``loss`` (only for callbacks that override a batch hook).
+
+        Args:
+            batch: the batch's index within its epoch, from 0.
+            logs: the figures of the event (the epoch's figures at its end); may be None.
+        """
+
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
-        """Keras's name for :meth:`on_batch_begin`; a callback may define either (this one wins)."""
+        """Keras's name for ``on_batch_begin``; a callback may define either (this one wins).
+
+        Args:
+            batch: the batch's index within its epoch, from 0.
+            logs: the figures of the event; may be None.
+        """
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        """Keras's name for :meth:`on_batch_end`; a callback may define either (this one wins)."""
+        """Keras's name for ``on_batch_end``; a callback may define either (this one wins).
+
+        Args:
+            batch: the batch's index within its epoch, from 0.
+            logs: the figures of the event (the step's ``loss``); may be None.
+        """
 
 
 class History(Callback):
@@ -102,7 +163,7 @@ class History(Callback):
     computed with the model's weights before that batch's update (as Keras and PyTorch loops
     report it). ``fit`` continues the same History when called again.
 
-    Every list lines up with :attr:`epochs`, whatever each ``fit`` reported: a figure missing
+    Every list lines up with ``epochs``, whatever each ``fit`` reported: a figure missing
     at an epoch (``val_loss`` of a fit without validation data, before or after one with it)
     is recorded there as NaN, so ``history[key][i]`` always belongs to ``epochs[i]``.
     """
@@ -113,7 +174,7 @@ class History(Callback):
 
     @property
     def epoch(self) -> list[int]:
-        """Keras's name for :attr:`epochs` (the same list)."""
+        """Keras's name for ``epochs`` (the same list)."""
         return self.epochs
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -145,7 +206,11 @@ class History(Callback):
 
     def plot(self, path: str | Path | None = None) -> Any:
         """A matplotlib Figure of the loss and metric curves (training and validation), saved to
-        ``path`` if given. Needs matplotlib (``pip install 'minidl[plot]'``)."""
+        ``path`` if given. Needs matplotlib (``pip install 'minidl[plot]'``).
+
+        Args:
+            path: an image file to save the figure to (None: not saved).
+        """
         return history_figure(self, path)
 
     def __repr__(self) -> str:
@@ -154,7 +219,12 @@ class History(Callback):
 
 
 class CallbackList:
-    """Dispatches each event to every callback; batch events only to those that want them."""
+    """Dispatches each event to every callback; batch events only to those that want them.
+
+    Args:
+        callbacks: the callbacks, in the order their hooks are called.
+        model: the model being trained, handed to each callback's ``set_model``.
+    """
 
     def __init__(self, callbacks: Iterable[Callback], model: Sequential) -> None:
         self.callbacks = list(callbacks)
@@ -164,7 +234,11 @@ class CallbackList:
         self.batch_callbacks = [c for c in self.callbacks if _overrides_batch_hooks(c)]
 
     def set_params(self, params: dict[str, Any]) -> None:
-        """Gives every callback the description of the run (see the module docstring)."""
+        """Gives every callback the description of the run (see the module docstring).
+
+        Args:
+            params: the description of the run (see ``Callback.set_params``).
+        """
         keys = list(params.get("metrics", []))
         keys += [key for c in self.callbacks for key in c.log_keys if key not in keys]
         params = {**params, "metrics": keys}
@@ -240,7 +314,7 @@ def monitor_mode(monitor: str, mode: str, model: Sequential, owner: str) -> str:
     """``"min"`` or ``"max"``: which way ``monitor`` improves for a callback given ``mode``.
 
     ``"auto"`` follows Keras 3: ``"min"`` for ``loss`` and ``val_loss``, the declared direction
-    (:attr:`Metric.higher_is_better`) for a metric and its ``val_`` form (the model's compiled
+    (``Metric.higher_is_better``) for a metric and its ``val_`` form (the model's compiled
     metric of that name, else the registered one).
 
     Args:
@@ -350,7 +424,17 @@ class EarlyStopping(_Monitor):
     only when it stopped early). ``verbose=1`` prints when it stops and when it restores.
     ``stopped_epoch`` and ``best_epoch`` tell what happened.
 
-    Example:
+    Args:
+        monitor: the figure to watch, e.g. ``"val_loss"`` or ``"accuracy"``.
+        patience: how many epochs in a row without improvement stop training.
+        min_delta: the least change that counts as an improvement.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        restore_best_weights: at the end, set the weights of the best epoch.
+        baseline: a value the figure must beat (see above); None for none.
+        start_from_epoch: epochs to wait before watching.
+        verbose: 0 (silent) or 1 (a line when training stops, and when the best weights are restored).
+
+    Examples:
         >>> stop = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
     """
 
@@ -412,9 +496,18 @@ class ReduceLROnPlateau(_Monitor):
     """Multiplies the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
     ``new_lr = max(lr * factor, min_lr)``; after a reduction, ``cooldown`` epochs pass before
-    counting again. Improvement is judged as in :class:`EarlyStopping`. Every ``fit`` starts
+    counting again. Improvement is judged as in ``EarlyStopping``. Every ``fit`` starts
     afresh (best, count and cooldown). The epoch logs, and so the History, get
     ``learning_rate``: the rate the epoch trained with.
+
+    Args:
+        monitor: the figure to watch, e.g. ``"val_loss"``.
+        factor: the factor the rate is multiplied by, in (0, 1).
+        patience: epochs without improvement before a reduction.
+        min_delta: the least change that counts as an improvement.
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the rate never goes below this.
     """
 
     log_keys = ("learning_rate",)
@@ -465,7 +558,10 @@ class LearningRateScheduler(Callback):
     ``epoch`` counts from 0; ``lr`` is the current rate. The epoch logs, and so the History, get
     ``learning_rate``: the rate the epoch trained with.
 
-    Example:
+    Args:
+        schedule: a function of ``(epoch, lr)`` or of ``(epoch)`` returning the epoch's learning rate.
+
+    Examples:
         >>> halve_every_10 = LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch and epoch % 10 == 0 else lr)
     """
 
@@ -498,6 +594,11 @@ class CSVLogger(Callback):
 
     The header comes from the first epoch; each row is flushed as it is written, so the file is
     readable while training runs. ``append=True`` continues an existing file (without a new header).
+
+    Args:
+        filename: the CSV file to write.
+        separator: the column separator.
+        append: continue an existing file instead of replacing it.
     """
 
     def __init__(self, filename: str | Path, *, separator: str = ",", append: bool = False) -> None:
@@ -536,6 +637,9 @@ class LambdaCallback(Callback):
 
     Each keyword is one hook with that hook's arguments: ``(epoch, logs)``, ``(batch, logs)`` or
     ``(logs)``. Batch functions are called only if given, so they cost nothing otherwise.
+
+    Args:
+        **hooks: hook names (``on_epoch_end=...``) and the functions to call for them.
     """
 
     def __init__(self, **hooks: Callable[..., Any]) -> None:

@@ -1,10 +1,10 @@
-"""Checkpoints during ``fit``: model files (:class:`ModelCheckpoint`) and resumable backups
-(:class:`BackupAndRestore`), with Keras's meaning of each.
+"""Checkpoints during ``fit``: model files (``ModelCheckpoint``) and resumable backups
+(``BackupAndRestore``), with Keras's meaning of each.
 
-A checkpoint is an ordinary model file (:func:`minidl.io.save`): architecture, weights, loss and
-optimizer with its state, History and every random generator's state. Restoring one and training
-for the remaining epochs gives the same weights and History, bit for bit, as a run that was
-never interrupted (same data, batch size and shuffle setting).
+A checkpoint is an ordinary model file (``minidl.io.save``): architecture, weights, loss and
+optimizer with its state, History and every random generator's state. Loading it and calling
+``fit`` for the remaining epochs gives the same weights and History, bit for bit, as a run that
+was never interrupted (same data, batch size and shuffle setting).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class ModelCheckpoint(Callback):
     file is written atomically. A field the fit does not report is refused before training.
 
     ``ModelCheckpoint(folder, every=..., keep=..., prefix=...)``, a folder of numbered files, is
-    the older spelling of :class:`BackupAndRestore`'s backups: it still works, without restoring,
+    the older spelling of ``BackupAndRestore``'s backups: it still works, without restoring,
     and warns with a FutureWarning.
 
     Args:
@@ -70,7 +70,7 @@ class ModelCheckpoint(Callback):
             ``"min"`` or ``"max"``.
         save_best_only: save only when ``monitor`` improved on every earlier epoch's value
             (earlier epochs of the model's History included).
-        save_weights_only: write only the weights (:meth:`Sequential.save_weights`; read them
+        save_weights_only: write only the weights (``Sequential.save_weights``; read them
             back with ``load_weights``) instead of the whole model.
         verbose: 1 prints a line at each save (and each skipped one with ``save_best_only``).
         every: older folder spelling only: save every ``every``-th epoch.
@@ -81,7 +81,7 @@ class ModelCheckpoint(Callback):
     Raises:
         ConfigError: a path that names neither a ``.minidl`` file nor a folder, or bad options.
 
-    Example:
+    Examples:
         >>> best = ModelCheckpoint("ckpt/best.minidl", monitor="val_accuracy", save_best_only=True)
     """
 
@@ -232,7 +232,7 @@ class BackupAndRestore(Callback):
     refused with a ConfigError naming each difference, before anything changes: Keras would
     fail on another architecture too, and restoring another compile setting would train a
     different run than the one written. Only a different number of samples is let through with
-    a :class:`CheckpointWarning` (a data set that grew), as Keras would proceed. The learning
+    a ``CheckpointWarning`` (a data set that grew), as Keras would proceed. The learning
     rate may differ from the run's first one when it equals the newest backup's (a callback
     such as ReduceLROnPlateau changed it during the run).
 
@@ -247,7 +247,7 @@ class BackupAndRestore(Callback):
     Raises:
         ConfigError: a path that names a file, or bad options.
 
-    Example:
+    Examples:
         >>> backup = BackupAndRestore("runs/backup", keep=2)
     """
 
@@ -442,7 +442,12 @@ def _numbered(directory: Path, prefix: str) -> list[tuple[int, Path]]:
 
 
 def checkpoints(directory: str | os.PathLike[str], prefix: str = "checkpoint") -> list[Path]:
-    """The checkpoint files of ``directory``, oldest first (by epoch number)."""
+    """The checkpoint files of ``directory``, oldest first (by epoch number).
+
+    Args:
+        directory: the folder the checkpoints are in.
+        prefix: the file names' prefix (``checkpoint`` gives ``checkpoint-epoch4.minidl``).
+    """
     return [path for _, path in _numbered(Path(os.fspath(directory)), prefix)]
 
 
@@ -451,9 +456,13 @@ def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
 
     A newest checkpoint that cannot be loaded (corrupt, or refused for any reason minidl gives:
     a FormatError, a ConfigError for out-of-range state, an UnknownComponentError...) is
-    reported with a :class:`CheckpointWarning` naming the file and the problem, and the previous
+    reported with a ``CheckpointWarning`` naming the file and the problem, and the previous
     one is tried. Raises FileNotFoundError when there is
     no checkpoint, FormatError (listing every file's problem) when none can be read.
+
+    Args:
+        directory: the folder the checkpoints are in.
+        prefix: the file names' prefix.
     """
     paths = checkpoints(directory, prefix)
     if not paths:
@@ -480,6 +489,13 @@ def resume(
     ``epochs`` counts from the first epoch of the original run, so a run of 10 epochs checkpointed
     at 4 continues for 6; ``fit_arguments`` (batch_size, shuffle, callbacks...) go to ``fit`` and
     should match the original run for a bit-identical result.
+
+    Args:
+        source: a checkpoint file, or a folder whose newest checkpoint is used.
+        x: the training inputs of the original run.
+        y: its targets.
+        epochs: the total number of epochs, counting those already trained.
+        **fit_arguments: further arguments of ``fit`` (batch_size, shuffle, callbacks...).
     """
     epochs = positive_int("epochs", epochs)
     model = load_latest(source) if Path(os.fspath(source)).is_dir() else load(source)

@@ -182,7 +182,11 @@ BROKEN_PIPE_STATUS = 141
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (2 for a usage or configuration error,
-    141 when the output's reader closed the pipe early)."""
+    141 when the output's reader closed the pipe early).
+
+    Args:
+        argv: the arguments, without the program name (None: ``sys.argv[1:]``).
+    """
     try:
         try:
             return _run(argv)

@@ -8,7 +8,7 @@ keyword arguments: ``epochs``, ``batch_size``, ``shuffle``, ``verbose``, ``valid
 after training.
 
 ``[data]`` holds either the arrays (``x``, ``y``, optional ``names`` and ``columns``) or a data
-set of :mod:`minidl.datasets` (``dataset = "xor"`` and that generator's arguments, such as
+set of ``minidl.datasets`` (``dataset = "xor"`` and that generator's arguments, such as
 ``samples``, ``noise``, ``seed``, ``labels``). ``test_split`` holds out that fraction of the
 samples (shuffled by a generator seeded by ``split_seed``, 0 by default) as a test set, which
 is evaluated after training.
@@ -50,7 +50,17 @@ def bundled() -> list[str]:
 
 @dataclass
 class TrainingConfig:
-    """A parsed configuration; ``source`` is the file it came from (for messages)."""
+    """A parsed configuration; ``source`` is the file it came from (for messages).
+
+    Args:
+        model: the ``[model]`` table (what ``Sequential.get_config`` returns).
+        compile: the ``[compile]`` table: the keyword arguments of ``compile``.
+        fit: the ``[fit]`` table: the keyword arguments of ``fit``.
+        data: the ``[data]`` table: inline ``x`` and ``y``, or a data set by name.
+        predict: the ``[[predict]]`` entries: extra samples whose predictions are printed.
+        description: the configuration's ``description``.
+        source: the file it came from (for messages).
+    """
 
     model: dict[str, Any]
     compile: dict[str, Any]
@@ -62,7 +72,12 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> TrainingConfig:
-        """Checks the sections and keys of ``raw`` (the parsed TOML) and wraps them."""
+        """Checks the sections and keys of ``raw`` (the parsed TOML) and wraps them.
+
+        Args:
+            raw: the parsed TOML document, a dict of sections.
+            source: where it came from, named in error messages.
+        """
         _known(raw, _SECTIONS, f"{source}: top-level key")
         for section in ("model", "compile", "data"):
             if not isinstance(raw.get(section), dict):
@@ -79,7 +94,11 @@ class TrainingConfig:
         )
 
     def build(self, *, seed: int | None = None) -> Sequential:
-        """The compiled model this configuration describes; ``seed`` overrides ``[model] seed``."""
+        """The compiled model this configuration describes; ``seed`` overrides ``[model] seed``.
+
+        Args:
+            seed: the model's seed, in place of the file's (None: the file's).
+        """
         model_config = dict(self.model)
         if seed is not None:
             model_config["seed"] = seed
@@ -124,7 +143,11 @@ def _check_data(data: Any, source: str) -> None:
 
 
 def load(source: str | Path) -> TrainingConfig:
-    """Reads a configuration: a bundled name (``"lecture1"``) or a path to a TOML file."""
+    """Reads a configuration: a bundled name (``"lecture1"``) or a path to a TOML file.
+
+    Args:
+        source: a bundled configuration's name or the path of a TOML file.
+    """
     text, where = _read(source)
     try:
         raw = tomllib.loads(text)
@@ -158,7 +181,13 @@ def _known(table: Any, allowed: set[str], what: str) -> None:
 
 @dataclass
 class RunResult:
-    """What :func:`train` produced: the trained model, its History and the test figures (or None)."""
+    """What ``train`` produced: the trained model, its History and the test figures (or None).
+
+    Args:
+        model: the trained model.
+        history: its ``History``.
+        test: the figures on the held-out test split, or None without ``test_split``.
+    """
 
     model: Sequential
     history: History
@@ -180,6 +209,13 @@ def train(
     otherwise every 10% of the epochs. Then the test figures (with ``test_split``), or a table of
     predictions for inline data. ``plot`` saves the curves (and, for two inputs, the decision
     boundary) to that image file; it needs matplotlib, checked before training starts.
+
+    Args:
+        config: a ``TrainingConfig``, a bundled name or a TOML file's path.
+        seed: the model's seed, in place of the file's.
+        epochs: the number of epochs, in place of the file's.
+        stream: where progress and results are written (standard output by default).
+        plot: an image file to save the curves (and decision boundary) to; None for none.
     """
     stream = stream or sys.stdout
     if plot is not None:
@@ -207,7 +243,12 @@ def train(
 
 
 def format_predictions(model: Sequential, config: TrainingConfig) -> str:
-    """A table of the training samples (inputs, target, prediction) and the extra examples."""
+    """A table of the training samples (inputs, target, prediction) and the extra examples.
+
+    Args:
+        model: the trained model.
+        config: the configuration whose data and ``[[predict]]`` entries are shown.
+    """
     x, y = config.arrays()
     names = config.data.get("names") or [f"#{i}" for i in range(len(x))]
     columns = config.data.get("columns") or [f"x{i}" for i in range(np.shape(x)[1])]

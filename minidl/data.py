@@ -72,6 +72,9 @@ def all_finite(array: np.ndarray) -> bool:
     A NaN or infinity makes the sum non-finite, so a finite sum proves every element finite;
     only when the sum itself overflows (huge but finite values) are the elements tested, in
     blocks of a million.
+
+    Args:
+        array: the array to test.
     """
     if array.dtype.kind != "f":
         return True  # integers and booleans are always finite
@@ -89,6 +92,12 @@ def as_inputs(
 
     With ``input_shape`` None (a model that learns it from the data) any shape with a sample
     axis and at least one more is taken.
+
+    Args:
+        x: the inputs, array-like.
+        dtype: the model's dtype.
+        input_shape: the shape of one sample the model takes (None: any).
+        first_layer: the first layer's name, for error messages.
     """
     array = _as_numeric_array(x, "X", dtype)
     if input_shape is None or len(input_shape) == 1:
@@ -129,6 +138,14 @@ def as_targets(
     ``classes`` is the last axis of ``output_shape``.
 
     A 1-D ``y`` is accepted for a one-output model and becomes one column.
+
+    Args:
+        y: the targets, array-like.
+        dtype: the model's dtype.
+        output_shape: the shape of one output sample.
+        samples: the number of input samples, which ``y`` must match.
+        last_layer: the last layer's name, for error messages.
+        labels: whether the loss takes integer class labels (a sparse loss).
     """
     array = _as_numeric_array(y, "y", None if labels else dtype)
     if array.ndim == 0:
@@ -182,6 +199,11 @@ def class_labels(labels: np.ndarray, classes: int | None, owner: str) -> np.ndar
     """``labels`` as ``intp``, checked to be whole numbers in ``[0, classes)`` (``owner`` names the outputs).
 
     Checked because numpy would index with them silently: a label of -1 picks the last class.
+
+    Args:
+        labels: the labels, array-like.
+        classes: the number of classes.
+        owner: what the outputs belong to, for error messages.
     """
     if labels.dtype.kind not in "biuf" or (
         labels.dtype.kind == "f" and not np.array_equal(labels, np.floor(labels))
@@ -204,6 +226,11 @@ def batch_slices(
 
     Shuffling permutes indices, never the data, so no copy of the data set is made per epoch.
     The last batch may be smaller; it is yielded, never dropped.
+
+    Args:
+        samples: the number of samples.
+        batch_size: the samples per batch.
+        rng: the generator to shuffle with; None keeps the data set's order.
     """
     if rng is None:
         for start in range(0, samples, batch_size):

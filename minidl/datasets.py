@@ -64,6 +64,12 @@ def xor(
     Each coordinate is uniform in [-5, 5) and then pushed 0.3 away from 0; the label is computed
     from the point shifted by uniform noise in [-5, 5) * noise/100 on each axis, while the point
     returned is the unshifted one, so noise mislabels points near the axes.
+
+    Args:
+        samples: the number of points.
+        noise: the Playground's noise slider, 0 to 50.
+        seed: the generator's seed (None: fresh entropy).
+        labels: the labels of the negative and positive class.
     """
     noise_level = _noise(noise)
     samples = positive_int("samples", samples)
@@ -81,6 +87,12 @@ def circle(
 
     A point is positive when its noisy copy (shifted by uniform [-5, 5) * noise/100 per axis)
     lies within radius 2.5 of the origin.
+
+    Args:
+        samples: the number of points.
+        noise: the Playground's noise slider, 0 to 50.
+        seed: the generator's seed (None: fresh entropy).
+        labels: the labels of the negative and positive class.
     """
     noise_level = _noise(noise)
     inner, outer = _halves(samples)
@@ -99,6 +111,12 @@ def gaussians(
 
     Both have the variance ``0.5 + 7 * noise/100`` on each axis (0.5 without noise, 4 at the
     slider's maximum of 50).
+
+    Args:
+        samples: the number of points.
+        noise: the Playground's noise slider, 0 to 50.
+        seed: the generator's seed (None: fresh entropy).
+        labels: the labels of the negative and positive class.
     """
     noise_level = _noise(noise)
     negatives, positives = _halves(samples)
@@ -116,6 +134,12 @@ def spiral(
 
     Point ``i`` of ``n`` on an arm lies at radius ``5 i / n`` and angle ``3.5 pi i / n`` (plus
     pi for the negative arm), as ``(r sin t, r cos t)``, shifted by uniform [-1, 1) * noise/100.
+
+    Args:
+        samples: the number of points.
+        noise: the Playground's noise slider, 0 to 50.
+        seed: the generator's seed (None: fresh entropy).
+        labels: the labels of the negative and positive class.
     """
     noise_level = _noise(noise)
     positives, negatives = _halves(samples)
@@ -137,6 +161,9 @@ def digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     ``x`` has shape (1797, 64), or (1797, 8, 8, 1) with ``images=True`` (height, width,
     channels, as a Conv2D layer takes them). Needs scikit-learn (``pip install
     minidl[datasets]``); raises ConfigError saying so otherwise.
+
+    Args:
+        images: return images ``(8, 8, 1)`` instead of 64 features.
     """
     if not isinstance(images, bool):
         raise ConfigError(f"images must be True or False; received images={images!r}.")
@@ -163,7 +190,12 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 
 def load(name: str, **arguments: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The data set ``name`` (one of :data:`GENERATORS`) made with ``arguments``."""
+    """The data set ``name`` (one of ``GENERATORS``) made with ``arguments``.
+
+    Args:
+        name: a data set's name.
+        **arguments: its generator's keyword arguments.
+    """
     if name not in GENERATORS:
         raise ConfigError(f"Unknown data set {name!r}; available: {', '.join(GENERATORS)}.")
     generator = GENERATORS[name]
@@ -181,6 +213,13 @@ def train_test_split(
     With ``shuffle=True`` (the default) the samples are first permuted by a generator seeded by
     ``seed``; with ``shuffle=False`` the test samples are the last ones. The order of the
     returned arrays is scikit-learn's.
+
+    Args:
+        x: the inputs.
+        y: the targets, as many as the inputs.
+        test_size: the fraction of samples to test on, in (0, 1).
+        seed: the seed of the permutation.
+        shuffle: permute before splitting (False: the last samples are the test ones).
     """
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):

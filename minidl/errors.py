@@ -1,6 +1,6 @@
 """The minidl error family.
 
-Every error minidl raises on purpose is a :class:`MinidlError`, and also subclasses the builtin
+Every error minidl raises on purpose is a ``MinidlError``, and also subclasses the builtin
 exception a user would already catch (``ValueError``, ``TypeError``, ``LookupError``...), so
 ``except ValueError`` keeps working around minidl calls.
 """
@@ -69,6 +69,12 @@ class DivergenceError(MinidlError, ArithmeticError):
     gradient was finite but the update overflowed a weight, and that update stays applied (the
     message says which). ``epoch``, ``batch`` (0-based, None outside ``fit``) and ``layer`` (the
     first layer whose gradient, or weight, is not finite; None when only the loss is) say where.
+
+    Args:
+        message: what went wrong.
+        epoch: the epoch (0-based) it happened in; None outside ``fit``.
+        batch: the batch (0-based) within that epoch; None outside ``fit``.
+        layer: the first layer whose gradient or weight is not finite; None when only the loss is.
     """
 
     def __init__(

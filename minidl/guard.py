@@ -1,9 +1,9 @@
 """The training step's guard: no NaN/inf update reaches the weights, no Ctrl-C splits a step.
 
 The step's check runs once per step, between backward and the optimizer update, written into
-``Trainer.train_step`` (its slow path is :func:`refuse_step`). Its fast path is
+``Trainer.train_step`` (its slow path is ``refuse_step``). Its fast path is
 one sum over the model's single flat gradient buffer (packed by the trainer before the
-first step), made by :func:`gradient_sum`: the sum is finite whenever every gradient is (an
+first step), made by ``gradient_sum``: the sum is finite whenever every gradient is (an
 overflow of the sum itself is told apart on the failure path), so the check costs one pass over
 memory the optimizer reads anyway.
 
@@ -14,7 +14,7 @@ weight buffer once per epoch for the rest (the epoch's last update, or one whose
 saturated unit hides). Such an update cannot be undone (that would need a copy of every weight
 per step), so its error says that the weights are no longer those of the last good step.
 
-The guard's per-fit state (the policy, a pending Ctrl-C) is a :class:`GuardState`, owned by the
+The guard's per-fit state (the policy, a pending Ctrl-C) is a ``GuardState``, owned by the
 trainer. ``step_guard`` wraps ``fit``: it sets the ``on_nonfinite`` policy, gives the training loop the
 handler that adds the epoch and batch to a DivergenceError, and defers Ctrl-C (SIGINT) to the
 next step boundary, so an interrupt never lands between the updates of one step's parameters
@@ -83,6 +83,9 @@ def gradient_sum(flat: np.ndarray) -> Callable[[], float]:
     BLAS on every core: on the 1.9 million float32 gradients of a 784-1024-1024-10 network it
     takes 0.13 ms instead of 0.36 ms for ``np.add.reduce`` (measured on 2 cores), and an
     infinity or NaN anywhere still reaches the result (x * 1 keeps it, sums propagate it).
+
+    Args:
+        flat: a 1-D buffer, such as the trainer's flat gradient.
     """
     reduce = np.add.reduce
     rows = flat.size // _GEMV_WIDTH
@@ -104,7 +107,11 @@ def refuse_step(guard: GuardState, value: float) -> None:
 
     Weights that are already non-finite mean the previous update overflowed (its gradients were
     finite, or that step would have been refused; ``fit`` refuses to start from non-finite
-    weights, see :func:`check_weights_before_fit`): the error then names that update.
+    weights, see ``check_weights_before_fit``): the error then names that update.
+
+    Args:
+        guard: the fit's ``GuardState``.
+        value: the loss of the step, which may be finite when a gradient is not.
     """
     weights = _first_nonfinite(guard.layers, "value")
     if weights is not None:
@@ -129,7 +136,11 @@ def check_update(guard: GuardState, value_sum: Callable[[], float]) -> None:
     ``fit`` calls it at the end of every epoch: an overflowing update is normally caught by the
     next step's check (its loss or gradients turn non-finite), but not when a saturated unit
     hides it or when it was the epoch's last. ``value_sum`` is the trainer's
-    :func:`gradient_sum` of its flat weight buffer.
+    ``gradient_sum`` of its flat weight buffer.
+
+    Args:
+        guard: the fit's ``GuardState``.
+        value_sum: a function returning the sum of every weight.
     """
     if guard.policy == "ignore":
         return
@@ -155,6 +166,10 @@ def check_weights_before_fit(layers: tuple[Layer, ...], value_sum: Callable[[], 
 
     Without it, the first step's check would blame "the previous update" for weights that an
     earlier ``fit(..., on_nonfinite="ignore")`` or ``set_weights`` left non-finite.
+
+    Args:
+        layers: the model's layers, to name the one holding a non-finite weight.
+        value_sum: a function returning the sum of every weight.
     """
     layer_name = _nonfinite_weights(layers, value_sum)
     if layer_name is None:
@@ -220,6 +235,15 @@ def step_guard(
     epoch and batch and raises it (``"raise"``), or warns and sets ``stopper.stop_training``
     (``"stop"``), so the loop can end the run cleanly (callbacks' ``on_train_end`` included).
     ``first_epoch`` is the index of the fit's first epoch (``initial_epoch`` or the History's next).
+
+    Args:
+        guard: the fit's ``GuardState``.
+        stopper: the object whose ``stop_training`` the ``"stop"`` policy sets (the model).
+        optimizer: the model's optimizer, whose step count locates an error within the epoch.
+        history: the model's History, whose epochs give the epoch of an error.
+        samples: the number of training samples.
+        batch_size: the samples per batch (with ``samples``, it gives the batch of an error).
+        first_epoch: the index of the fit's first epoch.
     """
     policy = guard.policy
     epochs_before = len(history.epochs)

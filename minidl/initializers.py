@@ -44,7 +44,13 @@ class Initializer(Described, ValueEquality, ABC):
     def __call__(
         self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float64
     ) -> np.ndarray:
-        """Returns a new array of ``shape`` and ``dtype``, drawing from ``rng`` if random."""
+        """Returns a new array of ``shape`` and ``dtype``, drawing from ``rng`` if random.
+
+        Args:
+            shape: the shape of the array to make.
+            rng: the generator to draw from (unused by constant initializers).
+            dtype: the dtype of the array.
+        """
 
     @classmethod
     def example(cls) -> Initializer:
@@ -70,7 +76,12 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 @register("normal")
 class Normal(Initializer):
-    """Draws from N(mean, std**2); the lecture-1 initialisation with the defaults."""
+    """Draws from N(mean, std**2); the lecture-1 initialisation with the defaults.
+
+    Args:
+        mean: the mean of the distribution.
+        std: its standard deviation, > 0.
+    """
 
     def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
         self.mean = number("mean", mean)
@@ -87,7 +98,12 @@ class Normal(Initializer):
 
 @register("uniform")
 class Uniform(Initializer):
-    """Draws from U[low, high); the lecture-2 initialisation with the defaults."""
+    """Draws from U[low, high); the lecture-2 initialisation with the defaults.
+
+    Args:
+        low: the lower bound (included).
+        high: the upper bound (excluded), > ``low``.
+    """
 
     def __init__(self, low: float = 0.0, high: float = 1.0) -> None:
         self.low = number("low", low)
@@ -106,7 +122,11 @@ class Uniform(Initializer):
 
 @register("constant")
 class Constant(Initializer):
-    """Fills with one value."""
+    """Fills with one value.
+
+    Args:
+        value: the value every element takes.
+    """
 
     def __init__(self, value: float = 0.0) -> None:
         self.value = number("value", value)

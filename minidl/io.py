@@ -73,20 +73,34 @@ _KINDS = {"model": "minidl-model", "weights": "minidl-weights"}
 # ---------------------------------------------------------------------------------------- saving
 def save(model: Sequential, path: PathLike) -> None:
     """Writes ``model`` (architecture, weights, compile settings, optimizer state, History and
-    random generator states) to ``path`` atomically; the previous file survives any failure."""
+    random generator states) to ``path`` atomically; the previous file survives any failure.
+
+    Args:
+        model: the model to save.
+        path: the file to write.
+    """
     document, arrays = _model_document(model)
     write_archive(path, document, arrays)
 
 
 def to_bytes(model: Sequential) -> bytes:
-    """The bytes :func:`save` would write for ``model``: the same safe format, kept in memory
-    (a fitted ``minidl.sklearn`` estimator carries its network this way inside a pickle)."""
+    """The bytes ``save`` would write for ``model``: the same safe format, kept in memory
+    (a fitted ``minidl.sklearn`` estimator carries its network this way inside a pickle).
+
+    Args:
+        model: the model to serialize.
+    """
     document, arrays = _model_document(model)
     return archive_bytes(document, arrays)
 
 
 def save_weights(model: Sequential, path: PathLike) -> None:
-    """Writes only the parameter arrays of ``model`` to ``path`` atomically."""
+    """Writes only the parameter arrays of ``model`` to ``path`` atomically.
+
+    Args:
+        model: the model whose parameters are written.
+        path: the file to write.
+    """
     arrays = _weight_arrays(model)
     document = _header("weights") | {"layers": [layer.name for layer in model.layers]}
     write_archive(path, document, arrays)
@@ -99,7 +113,11 @@ def _header(kind: str) -> dict[str, Any]:
 def weight_slots(model: Sequential) -> dict[str, tuple[Layer, Parameter | Buffer]]:
     """Every array of ``model.get_weights()``, in its order, by its member name in a file:
     ``weights/<layer>/<j>`` for the j-th parameter of a layer, ``state/<layer>/<j>`` for its j-th
-    buffer (non-trainable state)."""
+    buffer (non-trainable state).
+
+    Args:
+        model: the model whose arrays are named.
+    """
     slots: dict[str, tuple[Layer, Parameter | Buffer]] = {}
     for i, layer in enumerate(model.layers):
         slots.update((f"weights/{i}/{j}", (layer, p)) for j, p in enumerate(layer.parameters()))
@@ -168,12 +186,16 @@ def _json_ready(value: Any, what: str) -> Any:
 
 # --------------------------------------------------------------------------------------- loading
 def load(path: PathLike, model_class: type[Sequential]) -> Sequential:
-    """Reads a :func:`save` file: a new ``model_class`` model, compiled and with its training
-    state if saved so. ``minidl.load(path)`` calls it with :class:`~minidl.Sequential`.
+    """Reads a ``save`` file: a new ``model_class`` model, compiled and with its training
+    state if saved so. ``minidl.load(path)`` calls it with ``Sequential``.
 
     Raises FormatError (naming the problem) for a file that is not a valid minidl model file,
     UnknownComponentError for a component that is not installed, FileNotFoundError or
     IsADirectoryError for a bad path. Nothing in the file is imported or executed.
+
+    Args:
+        path: the file to read.
+        model_class: the class of the model to build (``Sequential``).
     """
     with open_archive(path) as archive:
         document = _read_document(archive, "model")
@@ -182,8 +204,14 @@ def load(path: PathLike, model_class: type[Sequential]) -> Sequential:
 
 
 def from_bytes(data: bytes, model_class: type[Sequential], *, where: str = "The model bytes") -> Sequential:
-    """Reads :func:`to_bytes`'s output with every check :func:`load` makes; ``where`` names
-    the source in error messages."""
+    """Reads ``to_bytes``'s output with every check ``load`` makes; ``where`` names
+    the source in error messages.
+
+    Args:
+        data: the bytes ``to_bytes`` made.
+        model_class: the class of the model to build (``Sequential``).
+        where: the name of the source in error messages.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise FormatError(
             f"{where} must be bytes holding a minidl model file; received {type(data).__name__}."
@@ -198,9 +226,13 @@ def from_bytes(data: bytes, model_class: type[Sequential], *, where: str = "The 
 
 
 def load_weights(model: Sequential, path: PathLike) -> None:
-    """Sets the parameters of ``model`` from a :func:`save_weights` (or :func:`save`) file.
+    """Sets the parameters of ``model`` from a ``save_weights`` (or ``save``) file.
 
     Every array is read and checked before any is written, so a bad file changes nothing.
+
+    Args:
+        model: the model whose parameters are set.
+        path: the file to read.
     """
     with open_archive(path) as archive:
         document = _read_document(archive, None)
@@ -354,6 +386,10 @@ def planned_shapes(layer: Layer, input_shape: Shape) -> list[Shape] | None:
 
     A layer tells by a ``parameter_shapes(input_shape)`` method (Dense has one); an activation
     has none; None means unknown (such a layer is built and checked afterwards).
+
+    Args:
+        layer: the layer, not built yet.
+        input_shape: the shape of one input sample.
     """
     hook = getattr(layer, "parameter_shapes", None)
     if callable(hook):

@@ -41,13 +41,16 @@ REDUCTIONS = ("mean", "sum")
 class Loss(Described, ValueEquality, ABC):
     """Base class of losses. ``loss(y_true, y_pred)`` returns a Python float.
 
-    A subclass gives :meth:`value_and_gradient`: the reduced loss and dL/dy_pred of arrays
+    A subclass gives ``value_and_gradient``: the reduced loss and dL/dy_pred of arrays
     already in the loss's shapes, its formula written once. Called by a user, ``loss(y_true,
-    y_pred)`` and :meth:`gradient` first convert and check their inputs (:meth:`check_inputs`,
+    y_pred)`` and ``gradient`` first convert and check their inputs (``check_inputs``,
     which a loss with other targets overrides); the training step calls ``value_and_gradient``
     directly, because the model validated the data once for the whole data set.
     ``sparse_targets = True`` declares that targets are integer class labels, one per sample,
     rather than arrays shaped like the predictions.
+
+    Args:
+        reduction: ``"mean"`` (over every element) or ``"sum"``.
     """
 
     sparse_targets: ClassVar[bool] = False
@@ -58,14 +61,29 @@ class Loss(Described, ValueEquality, ABC):
     @abstractmethod
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         """``(loss, dL/dy_pred)`` of arrays in this loss's shapes, unchecked; the gradient has
-        the shape and dtype of ``y_pred``."""
+        the shape and dtype of ``y_pred``.
+
+        Args:
+            y_true: the targets, already checked and in this loss's shape.
+            y_pred: the predictions, already checked, of shape ``(samples, outputs)``.
+        """
 
     def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
-        """The reduced loss of array-likes (converted and checked first)."""
+        """The reduced loss of array-likes (converted and checked first).
+
+        Args:
+            y_true: the targets, array-like.
+            y_pred: the predictions, array-like.
+        """
         return self.value_and_gradient(*self.check_inputs(y_true, y_pred))[0]
 
     def gradient(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
-        """dL/dy_pred of array-likes (converted and checked first), shaped like ``y_pred``."""
+        """dL/dy_pred of array-likes (converted and checked first), shaped like ``y_pred``.
+
+        Args:
+            y_true: the targets, array-like.
+            y_pred: the predictions, array-like.
+        """
         return self.value_and_gradient(*self.check_inputs(y_true, y_pred))[1]
 
     def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +92,10 @@ class Loss(Described, ValueEquality, ABC):
         Integer and boolean predictions become float64; integer and boolean targets take the
         predictions' float dtype. This base version requires both to have the same shape (the
         losses compare them element by element); losses with other targets override it.
+
+        Args:
+            y_true: the targets, array-like.
+            y_pred: the predictions, array-like.
         """
         y_pred = _float_array(y_pred, "y_pred", np.float64)
         y_true = _float_array(y_true, "y_true", y_pred.dtype)
@@ -93,7 +115,13 @@ class Loss(Described, ValueEquality, ABC):
     def example_batch(
         self, rng: np.random.Generator, batch: int, outputs: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
+        """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains.
+
+        Args:
+            rng: the generator to draw from.
+            batch: the number of samples.
+            outputs: the number of outputs per sample.
+        """
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
     def reduction_scale(self, y_pred: np.ndarray) -> float:
@@ -101,6 +129,9 @@ class Loss(Described, ValueEquality, ABC):
 
         The mean of no elements is taken as 0, as Keras does (it divides "no NaN"): an empty batch
         has loss 0 and an empty gradient, never a ZeroDivisionError.
+
+        Args:
+            y_pred: the predictions the loss is reduced over.
         """
         return 1.0 / (y_pred.size or 1) if self.reduction == "mean" else 1.0
 
@@ -144,7 +175,7 @@ class MSE(Loss):
     ``s = 1 / y_pred.size`` for ``reduction="mean"`` (the default: the mean over every element,
     as PyTorch's ``MSELoss`` and Keras's ``MeanSquaredError``), ``s = 1`` for ``"sum"``.
 
-    Example:
+    Examples:
         >>> MSE()(np.array([1.0, 0, 0, 1]), np.zeros(4))
         0.5
     """
@@ -161,7 +192,11 @@ class MSE(Loss):
 
 @register("sse")
 class SSE(MSE):
-    """Sum of squared errors ``L = sum((y_pred - y_true)**2)``; ``MSE`` with ``reduction="sum"``."""
+    """Sum of squared errors ``L = sum((y_pred - y_true)**2)``; ``MSE`` with ``reduction="sum"``.
+
+    Args:
+        reduction: ``"sum"`` by default; ``"mean"`` makes it ``MSE``.
+    """
 
     def __init__(self, reduction: str = "sum") -> None:
         super().__init__(reduction)
@@ -174,7 +209,7 @@ class SSE(MSE):
 class HalfMSE(MSE):
     """Half the squared error: ``L = s/2 * sum((y_pred - y_true)**2)``, ``dL/dy_pred = s (y_pred - y_true)``.
 
-    ``s`` as for :class:`MSE`. With one output and ``"mean"`` it is the TensorFlow Playground's
+    ``s`` as for ``MSE``. With one output and ``"mean"`` it is the TensorFlow Playground's
     loss: ``(y_pred - y)**2 / 2`` per sample, gradients averaged over the batch.
     """
 
@@ -255,7 +290,12 @@ class CategoricalCrossentropy(_Crossentropy):
     """
 
     def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Targets and predictions both shaped ``(samples, classes)``, or a ShapeError."""
+        """Targets and predictions both shaped ``(samples, classes)``, or a ShapeError.
+
+        Args:
+            y_true: one-hot (or probability) targets, array-like.
+            y_pred: the predictions, array-like.
+        """
         y_pred = _float_array(y_pred, "y_pred", np.float64)
         y_true = _float_array(y_true, "y_true", y_pred.dtype)
         if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
@@ -306,7 +346,12 @@ class SparseCategoricalCrossentropy(_Crossentropy):
 
     def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Integer labels of shape ``(samples,)`` (or ``(samples, 1)``) in ``[0, classes)``
-        against predictions of shape ``(samples, classes)``, or a ShapeError or DataError."""
+        against predictions of shape ``(samples, classes)``, or a ShapeError or DataError.
+
+        Args:
+            y_true: integer class labels, array-like.
+            y_pred: the predictions, array-like.
+        """
         y_pred = _float_array(y_pred, "y_pred", np.float64)
         labels = np.asarray(y_true)
         if labels.ndim == 2 and labels.shape[1] == 1:

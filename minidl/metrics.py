@@ -1,6 +1,6 @@
 """Metrics: figures reported during training that are not optimised, such as accuracy.
 
-A :class:`Metric` maps ``(y_true, y_pred)`` to one float over a whole data set. ``fit`` reports
+A ``Metric`` maps ``(y_true, y_pred)`` to one float over a whole data set. ``fit`` reports
 each compiled metric for the training data and, with validation data, as ``val_<name>``. The
 targets a metric receives are prepared by the loss: integer labels of shape ``(samples,)`` with
 a sparse loss, arrays shaped like the predictions otherwise.
@@ -44,7 +44,12 @@ class Metric(Described, ValueEquality, ABC):
 
     @abstractmethod
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        """The metric over every sample of ``(y_true, y_pred)``."""
+        """The metric over every sample of ``(y_true, y_pred)``.
+
+        Args:
+            y_true: the targets (or class labels where the metric accepts them).
+            y_pred: the model's predictions.
+        """
 
     @classmethod
     def example(cls) -> Metric:
@@ -54,7 +59,13 @@ class Metric(Described, ValueEquality, ABC):
     def example_batch(
         self, rng: np.random.Generator, batch: int, outputs: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains."""
+        """Valid ``(y_true, y_pred)`` for tests: values in (0.05, 0.95); override for other domains.
+
+        Args:
+            rng: the generator to draw from.
+            batch: the number of samples.
+            outputs: the number of outputs per sample.
+        """
         return rng.uniform(0.05, 0.95, (batch, outputs)), rng.uniform(0.05, 0.95, (batch, outputs))
 
 
@@ -92,9 +103,9 @@ class Accuracy(_Thresholded):
     - several outputs and integer labels (a sparse loss): ``mean(argmax(y_pred) == y_true)``.
 
     Several independent outputs (multi-label targets, several sigmoids with binary
-    cross-entropy) need :class:`BinaryAccuracy` (``"binary_accuracy"``), as in Keras.
+    cross-entropy) need ``BinaryAccuracy`` (``"binary_accuracy"``), as in Keras.
 
-    Example:
+    Examples:
         >>> Accuracy()(np.array([[1.0], [0.0]]), np.array([[0.9], [0.7]]))
         0.5
     """
@@ -119,7 +130,7 @@ class BinaryAccuracy(_Thresholded):
     multi-label classifiers (several sigmoid outputs with binary cross-entropy), Keras's
     ``"binary_accuracy"``. With one output it equals ``"accuracy"``.
 
-    Example:
+    Examples:
         >>> BinaryAccuracy()(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[0.8, 0.6], [0.3, 0.9]]))
         0.5
     """

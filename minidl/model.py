@@ -3,7 +3,7 @@
 The model holds the architecture (layers built from the shape of one input sample), the loss,
 the optimizer and the metrics, the weights, ``predict``/``evaluate``, configurations and files.
 ``fit`` checks its arguments and data, then hands over to the model's
-:class:`~minidl.training.Trainer`, which owns the training step and the epoch loop. Randomness
+``Trainer``, which owns the training step and the epoch loop. Randomness
 comes only from generators seeded by the model's ``seed``.
 """
 
@@ -40,12 +40,12 @@ Arrays = tuple[np.ndarray, np.ndarray]
 
 
 class Sequential:
-    """A linear stack of layers, trained by :meth:`fit`.
+    """A linear stack of layers, trained by ``fit``.
 
     Args:
         layers: layers (instances, names or config dicts) in order; the first may be an
-            :class:`~minidl.layers.Input` giving the shape of one sample. More can be added
-            with :meth:`add`.
+            ``Input`` giving the shape of one sample. More can be added
+            with ``add``.
         input_shape: the shape of one input sample, e.g. ``(2,)`` or ``(28, 28, 1)``. Without
             it (and without an Input or a first layer that fixes it, such as ``Dense(2, 4)``),
             the model learns it from the first data it sees, as Keras does.
@@ -53,9 +53,9 @@ class Sequential:
             as dropout). The same seed and data give bit-identical weights and history.
             ``None`` draws fresh entropy.
         dtype: ``"float64"`` (default) or ``"float32"``, for parameters and computations.
-        name: the model's name, shown by :meth:`summary`.
+        name: the model's name, shown by ``summary``.
 
-    Example:
+    Examples:
         >>> from minidl import Sequential, Dense
         >>> model = Sequential([Dense(2, activation="sigmoid"), Dense(1)], input_shape=(2,), seed=0)
         >>> model.compile(loss="mse", optimizer="sgd")
@@ -100,21 +100,24 @@ class Sequential:
     # ------------------------------------------------------------------ architecture
     @property
     def layers(self) -> tuple[Layer, ...]:
-        """The layers, in order (a tuple: change them with :meth:`add` and :meth:`pop`)."""
+        """The layers, in order (a tuple: change them with ``add`` and ``pop``)."""
         return tuple(self._layers)
 
     @property
     def trainer(self) -> Trainer:
-        """The model's :class:`~minidl.training.Trainer` (step, epoch loop, optimizer state)."""
+        """The model's ``Trainer`` (step, epoch loop, optimizer state)."""
         return self._trainer
 
     def add(self, layer: Any) -> None:
         """Appends a layer (an instance, a registered name or a config dict), built at once when
         the input shape is known.
 
-        An :class:`~minidl.layers.Input` entry first sets the input shape. Raises ShapeError,
+        An ``Input`` entry first sets the input shape. Raises ShapeError,
         naming both layers, when the layer cannot take the previous layer's output; the model is
         unchanged then.
+
+        Args:
+            layer: a layer instance, a registered name, a ``{"type": name, ...}`` table or an ``Input``.
         """
         layer = layers_module.get(layer)
         if isinstance(layer, Input):
@@ -151,6 +154,9 @@ class Sequential:
 
         Every layer's shape is checked before any is built, so a shape that does not fit
         changes nothing. ``fit`` and ``predict`` call it with the data's shape when needed.
+
+        Args:
+            input_shape: the shape of one input sample, without the batch axis (None: the model's own).
         """
         shape = self._input_shape if input_shape is None else as_shape(input_shape, "input_shape")
         if shape is None:
@@ -281,7 +287,7 @@ class Sequential:
         """The number of weights: every parameter and buffer element (Keras's ``count_params``).
 
         Returns:
-            The total shown by :meth:`summary`.
+            The total shown by ``summary``.
 
         Raises:
             ConfigError: the model is not built yet (its sizes are unknown).
@@ -308,7 +314,7 @@ class Sequential:
     # ------------------------------------------------------------------ compile
     @property
     def loss(self) -> Loss | None:
-        """The loss set by :meth:`compile` (None before)."""
+        """The loss set by ``compile`` (None before)."""
         return self._loss
 
     @loss.setter
@@ -318,7 +324,7 @@ class Sequential:
 
     @property
     def optimizer(self) -> Optimizer | None:
-        """The optimizer set by :meth:`compile` (None before)."""
+        """The optimizer set by ``compile`` (None before)."""
         return self._optimizer
 
     @optimizer.setter
@@ -333,6 +339,11 @@ class Sequential:
 
         ``metrics`` (e.g. ``["accuracy"]``) are reported each epoch under their registry names,
         and as ``val_<name>`` for validation data; they are measured, never optimised.
+
+        Args:
+            loss: the loss: a name, a class, an instance or a ``{"type": ...}`` table.
+            optimizer: the optimizer, likewise.
+            metrics: the metrics to report, likewise each (None: none).
         """
         loss_obj = losses.get(loss)  # everything resolved and checked before anything is set
         optimizer_obj = optimizers.get(optimizer)
@@ -374,7 +385,7 @@ class Sequential:
             verbose: ``"auto"`` (the default, as Keras) and 1: a live progress bar per epoch on
                 a terminal, one plain line per epoch when the output is redirected (a file, a
                 CI log, a notebook's captured output); 2 one plain line per epoch; 0 silent.
-            callbacks: :class:`~minidl.callbacks.Callback` objects told of training events.
+            callbacks: ``minidl.callbacks.Callback`` objects told of training events.
             validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
                 ``val_<metric>`` in the History); never trained on.
             validation_split: a fraction in [0, 1): as in Keras 3, the first
@@ -424,7 +435,12 @@ class Sequential:
         )  # fmt: skip
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see :class:`Trainer`)."""
+        """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see ``Trainer``).
+
+        Args:
+            x: a batch of validated inputs.
+            y: the batch's validated targets.
+        """
         self._require_compiled("train")
         return self._trainer.train_step(x, y)
 
@@ -445,7 +461,7 @@ class Sequential:
                 ``[loss, metric, ...]`` when there are metrics.
 
         Returns:
-            The figures, shaped as :meth:`evaluate` returns them.
+            The figures, shaped as ``evaluate`` returns them.
         """
         self._require_compiled("train")
         x, y = self._validate(x, y)
@@ -469,7 +485,7 @@ class Sequential:
             return_dict: return ``{"loss": ..., "<metric>": ...}``.
 
         Returns:
-            The figures, shaped as :meth:`evaluate` returns them.
+            The figures, shaped as ``evaluate`` returns them.
         """
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
@@ -496,6 +512,11 @@ class Sequential:
         Computed ``batch_size`` samples at a time (all at once when None), with layers in
         inference mode. ``verbose`` 1, 2 or ``"auto"`` prints one line when done
         (``predict: 200 samples - 2ms``); 0, the default, is silent.
+
+        Args:
+            x: the inputs, ``(samples, *input_shape)``.
+            batch_size: how many samples to compute at a time (None: all at once).
+            verbose: 0 silent; 1, 2 or ``"auto"`` one line when done.
         """
         verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
         started = time.perf_counter()
@@ -553,6 +574,13 @@ class Sequential:
         With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
         ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``. ``verbose`` 1, 2 or
         ``"auto"`` prints one line with the figures when done; 0, the default, is silent.
+
+        Args:
+            x: the inputs, ``(samples, *input_shape)``.
+            y: the targets (or class labels for a sparse loss).
+            batch_size: how many samples to compute at a time (None: all at once).
+            return_dict: return ``{"loss": ..., "<metric>": ...}`` even without metrics.
+            verbose: 0 silent; 1, 2 or ``"auto"`` one line with the figures when done.
         """
         verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
         started = time.perf_counter()
@@ -629,9 +657,12 @@ class Sequential:
         return [w.value.copy() for _, w in self._weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Sets every parameter from ``weights`` (same order and shapes as :meth:`get_weights`).
+        """Sets every parameter from ``weights`` (same order and shapes as ``get_weights``).
 
         All arrays are checked before any is written, so a bad list changes nothing.
+
+        Args:
+            weights: one array per parameter, in ``get_weights``'s order.
         """
         slots = self._weights()
         if isinstance(weights, np.ndarray) or len(weights) != len(slots):
@@ -660,7 +691,11 @@ class Sequential:
         }
 
     def set_random_state(self, state: Mapping[str, Any]) -> None:
-        """Restores :meth:`get_random_state`'s output (layers given by position may be a subset)."""
+        """Restores ``get_random_state``'s output (layers given by position may be a subset).
+
+        Args:
+            state: the output of ``get_random_state``.
+        """
         generators = [(self._trainer.shuffle_rng, state["shuffle"])]
         generators += [(self._layer_rngs[int(i)], value) for i, value in state.get("layers", {}).items()]
         for rng, value in generators:
@@ -670,21 +705,36 @@ class Sequential:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Writes architecture, weights, compile settings and training state to one file, atomically.
 
-        See :func:`minidl.io.save` and docs/reliability.md for the format and its guarantees.
+        See ``minidl.io.save`` and docs/reliability.md for the format and its guarantees.
+
+        Args:
+            path: the file to write (replaced atomically if it exists).
         """
         io.save(self, path)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
-        """Writes only the parameter arrays (as :meth:`get_weights`) to one file, atomically."""
+        """Writes only the parameter arrays (as ``get_weights``) to one file, atomically.
+
+        Args:
+            path: the file to write (replaced atomically if it exists).
+        """
         io.save_weights(self, path)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Sets every parameter from a :meth:`save_weights` file; a bad file changes nothing."""
+        """Sets every parameter from a ``save_weights`` file; a bad file changes nothing.
+
+        Args:
+            path: the file ``save_weights`` wrote.
+        """
         io.load_weights(self, path)
 
     # ------------------------------------------------------------------ description
     def summary(self, print_fn: Any = print) -> None:
-        """Prints a table of layers, output shapes and parameter counts, and the totals."""
+        """Prints a table of layers, output shapes and parameter counts, and the totals.
+
+        Args:
+            print_fn: the function each line is given to (``print`` by default).
+        """
         rows = [("Layer (type)", "Output shape", "Params")]
         shapes = self._shapes()
         for i, layer in enumerate(self._layers):
@@ -724,7 +774,11 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Builds a model from :meth:`get_config`'s output (weights freshly initialised)."""
+        """Builds a model from ``get_config``'s output (weights freshly initialised).
+
+        Args:
+            config: a dict from ``get_config`` (or the ``[model]`` table of a configuration).
+        """
         if not isinstance(config, dict):
             raise ConfigError(f"A model configuration must be a dict; received {type(config).__name__}.")
         known = {"name", "seed", "dtype", "input_shape", "layers"}
@@ -745,7 +799,7 @@ class Sequential:
 
 
 def load(path: str | os.PathLike[str]) -> Sequential:
-    """Reads a model file written by :meth:`Sequential.save` (see :func:`minidl.io.load`).
+    """Reads a model file written by ``Sequential.save`` (see ``minidl.io.load``).
 
     Args:
         path: the model file.
@@ -832,7 +886,12 @@ def _layer_config(layer: Layer) -> dict[str, Any]:
 
 
 def as_weight(value: Any, what: str) -> np.ndarray:
-    """``value`` as a finite real array, else a clear error (used when setting weights)."""
+    """``value`` as a finite real array, else a clear error (used when setting weights).
+
+    Args:
+        value: the array-like to check.
+        what: the name of the array in the error message.
+    """
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:

@@ -1,8 +1,8 @@
 """Optimizers: update parameters in place from their gradients.
 
-An optimizer is a template method: :meth:`Optimizer.step` loops over parameters, creates each
-one's state on first sight with :meth:`Optimizer.init_state` (state belongs to the optimizer,
-keyed by the Parameter object) and applies :meth:`Optimizer.update`. Optimizers never see layers.
+An optimizer is a template method: ``Optimizer.step`` loops over parameters, creates each
+one's state on first sight with ``Optimizer.init_state`` (state belongs to the optimizer,
+keyed by the Parameter object) and applies ``Optimizer.update``. Optimizers never see layers.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class Optimizer(Described, ABC):
     Parameter spanning all of its parameters (a flat buffer), which gives the same result with
     one numpy call per step instead of one per array. Optimizers that look at whole arrays
     (norms, per-layer trust ratios) set it to False.
+
+    Args:
+        learning_rate: the step size, > 0.
     """
 
     elementwise: ClassVar[bool] = True
@@ -56,7 +59,11 @@ class Optimizer(Described, ABC):
         self._learning_rate = number("learning_rate", value, low=0.0, low_open=True)
 
     def step(self, parameters: Iterable[Parameter]) -> None:
-        """Applies one update to every parameter from its current ``grad``."""
+        """Applies one update to every parameter from its current ``grad``.
+
+        Args:
+            parameters: the parameters to update, each with its ``grad`` filled.
+        """
         self.iterations += 1
         states, update = self._state, self.update
         for p in parameters:
@@ -66,12 +73,21 @@ class Optimizer(Described, ABC):
             update(p, state)
 
     def init_state(self, param: Parameter) -> dict[str, Any]:
-        """The state a parameter starts with (e.g. zero moment buffers); none by default."""
+        """The state a parameter starts with (e.g. zero moment buffers); none by default.
+
+        Args:
+            param: the parameter the state is for.
+        """
         return {}
 
     @abstractmethod
     def update(self, param: Parameter, state: dict[str, Any]) -> None:
-        """Updates ``param.value`` in place from ``param.grad`` and ``state``."""
+        """Updates ``param.value`` in place from ``param.grad`` and ``state``.
+
+        Args:
+            param: the parameter to update in place.
+            state: that parameter's state (from ``init_state``), updated in place.
+        """
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as plain JSON values."""
@@ -86,6 +102,9 @@ class Optimizer(Described, ABC):
         Keys are ``"iterations"``, then ``"<i>/<slot>"`` for the i-th parameter (in the order
         given) and each of its state slots (sorted); values are numpy arrays or Python numbers.
         A parameter never updated has no entries.
+
+        Args:
+            parameters: the parameters whose state to copy, in a stable order.
         """
         state: dict[str, Any] = {"iterations": self.iterations}
         for i, p in enumerate(parameters):
@@ -94,7 +113,11 @@ class Optimizer(Described, ABC):
         return state
 
     def state_template(self, parameters: Sequence[Parameter]) -> dict[str, Any]:
-        """What :meth:`get_state` would hold after one step: fresh ``init_state`` values by name."""
+        """What ``get_state`` would hold after one step: fresh ``init_state`` values by name.
+
+        Args:
+            parameters: the parameters, in the order ``get_state`` would be given.
+        """
         return {
             f"{i}/{slot}": value
             for i, p in enumerate(parameters)
@@ -102,12 +125,16 @@ class Optimizer(Described, ABC):
         }
 
     def set_state(self, parameters: Sequence[Parameter], state: Mapping[str, Any]) -> None:
-        """Replaces the state with :meth:`get_state`'s output for the same parameters.
+        """Replaces the state with ``get_state``'s output for the same parameters.
 
-        Every name, shape, dtype and number type is checked against :meth:`state_template`, and
+        Every name, shape, dtype and number type is checked against ``state_template``, and
         every number's range (integers, such as step counts, in ``[0, 2**63)``; reals finite),
         before anything changes, so a bad state raises ConfigError and leaves the optimizer as
         it was. A parameter is either fully present or absent (absent: fresh state next step).
+
+        Args:
+            parameters: the parameters the state belongs to, in the order ``get_state`` was given.
+            state: the output of ``get_state``.
         """
         template = self.state_template(parameters)
         values = dict(state)
@@ -142,6 +169,12 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None = No
     SciPy's own OpenBLAS thread pool, whose spinning threads then made numpy's matrix products,
     and so a whole W4 step, 3x slower (0.33 s instead of 0.11 s an epoch, measured).
     Returns the scratch buffer to pass to the next call (made here when needed and missing).
+
+    Args:
+        a: the scalar factor.
+        x: the array to add, of ``y``'s shape.
+        y: the array updated in place.
+        scratch: a float buffer to work through, block by block (None: one is made).
     """
     size = y.size
     if size <= _BLOCK or not (y.flags.c_contiguous and x.flags.c_contiguous):
@@ -240,7 +273,13 @@ class SGD(Optimizer):
     plain ``p -= lr * g``; momentum ``v = momentum * v - lr * g; p += v``;
     Nesterov ``p += momentum * v - lr * g`` (after updating ``v``), as in Keras.
 
-    Example:
+    Args:
+        learning_rate: the step size ``lr``, > 0.
+        momentum: the momentum, in [0, 1); 0 is plain SGD.
+        nesterov: use Nesterov momentum (needs ``momentum > 0``).
+        weight_decay: the L2 factor added to the gradient, >= 0.
+
+    Examples:
         >>> opt = SGD(learning_rate=0.1)
         >>> p = Parameter(np.array([1.0])); p.grad[:] = 2.0
         >>> opt.step([p]); p.value
@@ -303,6 +342,12 @@ class Adam(Optimizer):
     ``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g**2``,
     ``p -= learning_rate * m_hat / (sqrt(v_hat) + epsilon)``, where
     ``m_hat = m / (1 - beta_1**t)`` and ``v_hat = v / (1 - beta_2**t)``.
+
+    Args:
+        learning_rate: the step size, > 0.
+        beta_1: the decay of the first moment ``m``, in [0, 1).
+        beta_2: the decay of the second moment ``v``, in [0, 1).
+        epsilon: added to ``sqrt(v_hat)``, > 0.
     """
 
     def __init__(

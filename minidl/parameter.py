@@ -40,7 +40,11 @@ class Parameter(_NamedArray):
     Identity matters (optimizer state is keyed by the Parameter object), so Parameters compare
     and hash by identity.
 
-    Example:
+    Args:
+        value: the initial array (its dtype is kept; ``grad`` gets the same shape and dtype).
+        name: the parameter's name (``"weight"``, ``"bias"``).
+
+    Examples:
         >>> p = Parameter(np.zeros((2, 3)), name="weight")
         >>> p.grad.shape
         (2, 3)
@@ -62,7 +66,7 @@ class Buffer(_NamedArray):
     by ``get_weights``, counted as non-trainable in ``summary()``, and never seen by an
     optimizer: the layer itself updates ``value`` in place (during training).
 
-    Example:
+    Examples:
         >>> b = Buffer(np.ones(3), name="moving_variance")
         >>> b.shape
         (3,)
@@ -77,6 +81,10 @@ def pack(parameters: Sequence[Parameter], dtype: np.dtype[Any]) -> Parameter:
     Each parameter's ``value`` and ``grad`` become views of one flat buffer, so an elementwise
     optimizer can update every parameter of a model with one numpy call instead of one per array.
     Returns a Parameter whose ``value`` and ``grad`` are the two flat buffers.
+
+    Args:
+        parameters: the parameters to move.
+        dtype: the dtype of the two buffers.
     """
     total = sum(p.size for p in parameters)
     # The old gradients are not carried over (backward overwrites them): dropping them first,

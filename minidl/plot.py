@@ -58,6 +58,10 @@ def plot_history(history: History, axes: Any) -> None:
 
     Each value is drawn at its own epoch; an epoch without a figure (NaN) leaves a gap, and a
     curve with gaps marks its points, so a value between two gaps still shows.
+
+    Args:
+        history: the run's ``History``.
+        axes: one matplotlib axes per figure.
     """
     for ax, name in zip(axes, _groups(history), strict=False):  # a grid may hold more axes than figures
         _curve(ax, history, name, f"training {name}")
@@ -77,7 +81,12 @@ def _curve(ax: Any, history: History, key: str, label: str) -> None:
 
 
 def history_figure(history: History, path: str | Path | None = None) -> Any:
-    """A matplotlib Figure of the loss and metric curves; saved to ``path`` when given."""
+    """A matplotlib Figure of the loss and metric curves; saved to ``path`` when given.
+
+    Args:
+        history: the run's ``History``.
+        path: an image file to save the figure to (None: not saved).
+    """
     if not history.history:
         raise ConfigError("This History is empty: train the model with fit() before plotting it.")
     groups = _groups(history)
@@ -99,7 +108,15 @@ def _scores(model: Sequential, points: np.ndarray) -> tuple[np.ndarray, bool]:
 def plot_decision_boundary(
     model: Sequential, x: np.ndarray, y: np.ndarray, ax: Any, *, title: str = ""
 ) -> None:
-    """Colours the plane by the model's output and draws the points ``(x, y)`` over it (two inputs only)."""
+    """Colours the plane by the model's output and draws the points ``(x, y)`` over it (two inputs only).
+
+    Args:
+        model: a trained model with two inputs.
+        x: the points, ``(samples, 2)``.
+        y: their labels.
+        ax: the matplotlib axes to draw on.
+        title: the axes' title.
+    """
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 2:
         raise ConfigError(f"A decision boundary needs two input features; the data has shape {x.shape}.")
@@ -141,7 +158,17 @@ def save_run_figure(
     x_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
 ) -> None:
-    """Saves the curves of ``history`` and, for two-input data, the decision boundary over the points."""
+    """Saves the curves of ``history`` and, for two-input data, the decision boundary over the points.
+
+    Args:
+        path: the image file to write.
+        history: the run's ``History``.
+        model: the trained model (for the decision boundary).
+        x: the training inputs.
+        y: the training labels.
+        x_test: the test inputs, drawn too when given.
+        y_test: the test labels.
+    """
     groups = _groups(history)
     # (model, x, y) and the test pair, each drawn only when all of it is given and x has two inputs
     boundaries: list[tuple[Sequential, np.ndarray, np.ndarray, str]] = []

@@ -32,7 +32,11 @@ def format_value(value: float) -> str:
 
 
 def format_logs(logs: Logs) -> str:
-    """``loss: 0.1234 - accuracy: 0.9500 - ...``"""
+    """``loss: 0.1234 - accuracy: 0.9500 - ...``
+
+    Args:
+        logs: the figures by name.
+    """
     return " - ".join(f"{key}: {format_value(value)}" for key, value in logs.items())
 
 
@@ -49,6 +53,10 @@ class EpochLine(Callback):
     """One plain line per epoch: ``Epoch 3/10 - 12 steps - 40ms - loss: 0.1234 - ...``.
 
     ``every`` > 1 prints only every ``every``-th epoch of the run, and always the last one.
+
+    Args:
+        stream: the text stream to write to (standard output by default).
+        every: print every ``every``-th epoch (and the last).
     """
 
     def __init__(self, stream: TextIO | None = None, every: int = 1) -> None:
@@ -85,7 +93,11 @@ class EpochLine(Callback):
 
 
 class ProgressBar(EpochLine):
-    """A live bar per epoch, redrawn in place with a carriage return (for terminals only)."""
+    """A live bar per epoch, redrawn in place with a carriage return (for terminals only).
+
+    Args:
+        stream: the terminal stream to draw on (standard output by default).
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)

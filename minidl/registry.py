@@ -1,7 +1,7 @@
 """One generic registry for every kind of component, with lazy entry-point discovery.
 
-Each kind (layers, activations, losses, optimizers, initializers...) has one :class:`Registry`
-instance. Built-ins register themselves with :meth:`Registry.register`; installed packages add
+Each kind (layers, activations, losses, optimizers, initializers...) has one ``Registry``
+instance. Built-ins register themselves with ``Registry.register``; installed packages add
 components through the entry-point group ``minidl.<plural>`` (``minidl.losses``...). Discovery
 reads the entry-point metadata of every installed distribution once per process (one scan shared
 by all registries), only when a name is not found among the built-ins (or when the names are
@@ -77,6 +77,16 @@ class ComponentInfo:
     ``"shadowed"`` (a plugin reusing a built-in name, ignored) or ``"conflicting"`` (offered by
     several distributions; use the qualified name ``distribution:name``). ``lookup`` is the name
     that selects this component (qualified when conflicting; empty when shadowed).
+
+    Args:
+        kind: the registry's kind (``"layer"``, ``"activation"``, ...).
+        name: the component's name.
+        source: ``"built-in"``, ``"in-process (module)"`` or the distribution that provides it.
+        version: minidl's version for a built-in, the distribution's for a plugin.
+        status: ``"ok"``, ``"not loaded"``, ``"failed"``, ``"shadowed"`` or ``"conflicting"``.
+        detail: why it failed or is shadowed, or other notes.
+        value: the entry point's value (``module:Class``) for a plugin.
+        lookup: the name that selects this component.
     """
 
     kind: str
@@ -114,7 +124,7 @@ class _Plugin:
         return f"entry point {self.name!r} = {self.value!r} (group {self.group}) of {self.dist_name} {self.dist_version}"
 
 
-#: Every minidl entry point of the environment by group, read once (see :func:`_scan`).
+#: Every minidl entry point of the environment by group, read once (see ``_scan``).
 _SCAN: dict[str, list[_Plugin]] | None = None
 
 
@@ -206,7 +216,7 @@ class Registry(Generic[T]):
         plural: plural of ``kind`` (``"losses"``); ``kind + "s"`` by default.
         group: entry-point group; ``"minidl.<plural>"`` by default.
 
-    Example:
+    Examples:
         >>> from minidl import activations
         >>> type(activations.get("relu")).__name__
         'ReLU'
@@ -231,12 +241,16 @@ class Registry(Generic[T]):
         """Class decorator that registers a component class under ``name``.
 
         The class is checked on the spot: it must subclass the registry's base class and be
-        concrete. A name already taken raises :class:`DuplicateNameError` unless ``replace=True``:
+        concrete. A name already taken raises ``DuplicateNameError`` unless ``replace=True``:
         taken by a built-in, an earlier registration, or an installed plugin's entry point (even
         one not imported yet; the error names its distribution). With ``replace=True`` the
         registered class wins and the plugin is listed as shadowed. A plugin's own module may
         register the very class its entry point names. Built-ins registering at import time
         read no entry points, so ``import minidl`` stays free of metadata scans.
+
+        Args:
+            name: the component's name: lowercase letters, digits and underscores.
+            replace: replace a component already registered under ``name``.
         """
         if not isinstance(name, str) or not _NAME_RE.match(name):
             raise ConfigError(
@@ -280,7 +294,11 @@ class Registry(Generic[T]):
             )
 
     def unregister(self, name: str) -> None:
-        """Removes an in-process registration (plugins cannot be unregistered this way)."""
+        """Removes an in-process registration (plugins cannot be unregistered this way).
+
+        Args:
+            name: the name registered in this process.
+        """
         cls = self._classes.pop(name, None)
         self._replaced.discard(name)
         if cls is None:
@@ -330,7 +348,7 @@ class Registry(Generic[T]):
     def refresh(self) -> None:
         """Forgets discovered plugins, so the next lookup reads the entry points again.
 
-        The entry-point scan is shared by all registries; :func:`minidl.registry.refresh`
+        The entry-point scan is shared by all registries; ``minidl.registry.refresh``
         refreshes every registry at once (what a test that installs a distribution wants).
         """
         global _SCAN
@@ -400,7 +418,11 @@ class Registry(Generic[T]):
 
     # ------------------------------------------------------------------ lookup
     def get_class(self, name: str) -> type[T]:
-        """The class registered under ``name`` (a built-in, or a plugin loaded on demand)."""
+        """The class registered under ``name`` (a built-in, or a plugin loaded on demand).
+
+        Args:
+            name: a registered name, or a qualified ``distribution:name``.
+        """
         if not isinstance(name, str):
             raise ComponentTypeError(f"A {self.kind} name must be a string; received {name!r}.")
         cls = self._classes.get(name)
@@ -423,7 +445,7 @@ class Registry(Generic[T]):
         """Every usable name, sorted: built-ins, in-process registrations and plugins.
 
         Listing imports no plugin. A conflicting plugin name is listed in its qualified forms; a
-        malformed entry point is left out (:meth:`describe` shows it, as failed).
+        malformed entry point is left out (``describe`` shows it, as failed).
         """
         names = set(self._classes)
         for name, plugins in self._discovered().items():
@@ -440,6 +462,10 @@ class Registry(Generic[T]):
 
         Accepts a registered name, a component class, an instance (returned as it is), or a
         configuration dict ``{"type": name, **arguments}``. ``kwargs`` are constructor arguments.
+
+        Args:
+            identifier: a name, a class, an instance or a ``{"type": name, ...}`` dict.
+            **kwargs: constructor arguments for a name or a class.
         """
         if isinstance(identifier, self.base):
             if kwargs:
@@ -468,13 +494,23 @@ class Registry(Generic[T]):
         )
 
     def create(self, cls: type[T], arguments: Mapping[str, Any]) -> T:
-        """Instantiates ``cls`` after checking the argument names against its signature."""
+        """Instantiates ``cls`` after checking the argument names against its signature.
+
+        Args:
+            cls: the component class.
+            arguments: its constructor arguments by name.
+        """
         check_arguments(cls, arguments, f"{self.kind} {self.name_of(cls, default=cls.__name__)!r}")
         return cls(**arguments)
 
     # ------------------------------------------------------------------ serialization
     def name_of(self, cls: type, default: str | None = None) -> str:
-        """The registered name of ``cls`` (the inverse of :meth:`get_class`)."""
+        """The registered name of ``cls`` (the inverse of ``get_class``).
+
+        Args:
+            cls: a component class.
+            default: returned when ``cls`` is not registered (None: raise a ConfigError).
+        """
         name = self._names.get(cls) or self._plugin_name_of(cls)
         if name is None:
             if default is not None:
@@ -501,14 +537,22 @@ class Registry(Generic[T]):
         return None
 
     def serialize(self, component: T) -> str | dict[str, Any]:
-        """The plain-JSON form of ``component``: its name, or ``{"type": name, **config}``."""
+        """The plain-JSON form of ``component``: its name, or ``{"type": name, **config}``.
+
+        Args:
+            component: a component instance.
+        """
         name = self.name_of(type(component))
         config = component.get_config()
         return {"type": name, **config} if config else name
 
     # ------------------------------------------------------------------ introspection
     def describe(self, *, load: bool = False) -> list[ComponentInfo]:
-        """One :class:`ComponentInfo` per name, built-ins first. ``load=True`` imports plugins."""
+        """One ``ComponentInfo`` per name, built-ins first. ``load=True`` imports plugins.
+
+        Args:
+            load: import every plugin (to report those that fail) instead of listing them unloaded.
+        """
         infos = [
             ComponentInfo(self.kind, name, _source_of(cls), _version_of(cls), "ok", lookup=name)
             for name, cls in sorted(self._classes.items())
@@ -548,7 +592,13 @@ class Registry(Generic[T]):
 
 
 def check_arguments(cls: Callable[..., Any], arguments: Mapping[str, Any], what: str) -> None:
-    """Raises ConfigError when ``arguments`` holds a key ``cls`` (a class or a function) does not take."""
+    """Raises ConfigError when ``arguments`` holds a key ``cls`` (a class or a function) does not take.
+
+    Args:
+        cls: the class (or function) the arguments are for.
+        arguments: the arguments by name.
+        what: what they configure, named in the error.
+    """
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):  # builtins without a signature: let the call decide

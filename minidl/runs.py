@@ -58,7 +58,7 @@ def write_record(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
 
     Args:
         path: the record file.
-        record: :func:`run_record`'s output.
+        record: ``run_record``'s output.
     """
     text = json.dumps({"format": RUN_FORMAT, "run": record}, indent=1, sort_keys=True)
     with atomic_write(path) as stream:
@@ -109,7 +109,7 @@ def describe(part: str, recorded: dict[str, Any], current: dict[str, Any]) -> st
     """One line saying how ``part`` differs: ``optimizer: {...} (backups) vs {...} (this run)``.
 
     Args:
-        part: a name :func:`differences` returned.
+        part: a name ``differences`` returned.
         recorded: the record of the run that wrote the backups.
         current: the record of the run about to start.
 

@@ -1,4 +1,4 @@
-"""scikit-learn estimators around minidl networks: :class:`MinidlClassifier`, :class:`MinidlRegressor`.
+"""scikit-learn estimators around minidl networks: ``MinidlClassifier``, ``MinidlRegressor``.
 
 They open what scikit-learn's estimator interface opens: ``GridSearchCV``, ``cross_val_score``,
 ``Pipeline``, and joblib with its process, Dask and Ray backends. The network is written the way
@@ -9,7 +9,7 @@ and each layer, addressed as scikit-learn addresses nested parameters
 
 This is the only module of minidl that imports scikit-learn (``pip install 'minidl[sklearn]'``).
 A fitted estimator pickles its network in minidl's own safe file format (see
-:func:`minidl.io.to_bytes`), never as live objects. See docs/guide-sklearn.md.
+``minidl.io.to_bytes``), never as live objects. See docs/guide-sklearn.md.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class _MinidlEstimator(BaseEstimator):  # type: ignore[misc]  # scikit-learn is 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments; with ``deep=True`` also every argument of the optimizer,
         the loss and each layer in effect, as ``optimizer__<arg>``, ``loss__<arg>`` and
-        ``layers__<i>__<arg>`` (what :meth:`set_params` and a grid search can set)."""
+        ``layers__<i>__<arg>`` (what ``set_params`` and a grid search can set)."""
         params: dict[str, Any] = super().get_params(deep=False)
         if not deep:
             return params
@@ -314,7 +314,7 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
 
     Attributes:
         classes_: the class labels, sorted (any type scikit-learn accepts, strings included).
-        model_: the fitted :class:`minidl.Sequential`.
+        model_: the fitted ``minidl.Sequential``.
         history_: the History's figures per epoch (``{"loss": [...], ...}``) of the last fit.
         n_features_in_: the number of input features (and ``feature_names_in_`` for data frames).
     """
@@ -322,7 +322,12 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
     _default_loss = "sparse_categorical_crossentropy"
 
     def fit(self, X: Any, y: Any) -> MinidlClassifier:
-        """Builds a fresh network from the parameters and trains it for ``epochs`` on ``(X, y)``."""
+        """Builds a fresh network from the parameters and trains it for ``epochs`` on ``(X, y)``.
+
+        Args:
+            X: the training samples, ``(n_samples, n_features)``.
+            y: their class labels.
+        """
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
         self._start(X, y, np.unique(y))
         self._train(self.model_, X, self._targets(y), self._effective("epochs"))
@@ -332,7 +337,12 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
         """Trains one more epoch on ``(X, y)``, starting the network on the first call.
 
         The first call needs every class label, in ``classes`` or in ``y``; later calls continue
-        the same network, optimizer state and shuffling generator (after :meth:`fit` too).
+        the same network, optimizer state and shuffling generator (after ``fit`` too).
+
+        Args:
+            X: the training samples, ``(n_samples, n_features)``.
+            y: their class labels.
+            classes: every class label, needed on the first call when ``y`` lacks some.
         """
         first = not hasattr(self, "model_")
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32))
@@ -390,7 +400,11 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
         return np.eye(len(self.classes_), dtype=self.model_.dtype)[index]
 
     def predict(self, X: Any) -> np.ndarray:
-        """The class label of each sample: the most probable class (or output above 0.5)."""
+        """The class label of each sample: the most probable class (or output above 0.5).
+
+        Args:
+            X: the samples, ``(n_samples, n_features)``.
+        """
         outputs = self._network_outputs(X)
         index = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
         labels: np.ndarray = self.classes_[index]
@@ -405,6 +419,9 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
 
         Available when the network's outputs are probabilities (a softmax output, or one
         sigmoid column ``p`` read as ``[1 - p, p]``).
+
+        Args:
+            X: the samples, ``(n_samples, n_features)``.
         """
         outputs = self._network_outputs(X).astype(np.float64)
         if outputs.shape[1] == 1:
@@ -416,6 +433,9 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
 
         With probability outputs these are log-odds ``log(p1 / p0)`` for two classes and
         log-probabilities otherwise; without, the network's outputs (minus 0.5 for one column).
+
+        Args:
+            X: the samples, ``(n_samples, n_features)``.
         """
         outputs = self._network_outputs(X).astype(np.float64)
         if not self._probabilities:
@@ -431,12 +451,12 @@ class MinidlClassifier(ClassifierMixin, _MinidlEstimator):  # type: ignore[misc]
 class MinidlRegressor(RegressorMixin, _MinidlEstimator):  # type: ignore[misc]  # as above
     """A minidl network as a scikit-learn regressor, for 1-D or 2-D targets.
 
-    The arguments are :class:`MinidlClassifier`'s, except that the loss defaults to ``"mse"``
+    The arguments are ``MinidlClassifier``'s, except that the loss defaults to ``"mse"``
     and ``output="auto"`` adds a linear Dense layer with one unit per target column. ``score``
     is R^2. ``predict`` returns the shape of the ``y`` it was fitted on.
 
     Attributes:
-        model_: the fitted :class:`minidl.Sequential`.
+        model_: the fitted ``minidl.Sequential``.
         history_: the History's figures per epoch of the last fit.
         n_features_in_: the number of input features (and ``feature_names_in_`` for data frames).
     """
@@ -444,14 +464,24 @@ class MinidlRegressor(RegressorMixin, _MinidlEstimator):  # type: ignore[misc]  
     _default_loss = "mse"
 
     def fit(self, X: Any, y: Any) -> MinidlRegressor:
-        """Builds a fresh network from the parameters and trains it for ``epochs`` on ``(X, y)``."""
+        """Builds a fresh network from the parameters and trains it for ``epochs`` on ``(X, y)``.
+
+        Args:
+            X: the training samples, ``(n_samples, n_features)``.
+            y: their targets, 1-D or ``(n_samples, n_outputs)``.
+        """
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), multi_output=True, y_numeric=True)
         self._start(X, y)
         self._train(self.model_, X, self._targets(y), self._effective("epochs"))
         return self
 
     def partial_fit(self, X: Any, y: Any) -> MinidlRegressor:
-        """Trains one more epoch on ``(X, y)``, starting the network on the first call."""
+        """Trains one more epoch on ``(X, y)``, starting the network on the first call.
+
+        Args:
+            X: the training samples, ``(n_samples, n_features)``.
+            y: their targets, 1-D or ``(n_samples, n_outputs)``.
+        """
         first = not hasattr(self, "model_")
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True, y_numeric=True
@@ -478,7 +508,11 @@ class MinidlRegressor(RegressorMixin, _MinidlEstimator):  # type: ignore[misc]  
         return np.asarray(y, dtype=self.model_.dtype).reshape(len(y), self.n_outputs_)
 
     def predict(self, X: Any) -> np.ndarray:
-        """The network's outputs, shaped like the ``y`` of ``fit`` (1-D for a 1-D target)."""
+        """The network's outputs, shaped like the ``y`` of ``fit`` (1-D for a 1-D target).
+
+        Args:
+            X: the samples, ``(n_samples, n_features)``.
+        """
         outputs = self._network_outputs(X)
         return outputs[:, 0] if self._y_ndim == 1 else outputs
 

@@ -4,7 +4,7 @@ A sweep takes a configuration (bundled or a TOML file), a grid of values for key
 configuration (``optimizer.learning_rate=0.01,0.1``) and a list of seeds. Every combination of
 grid values (or N random draws of them) with every seed is a *trial*: one ``fit`` of the
 configuration with those values, recorded with its History, final figures, time and trained
-model. ``minidl sweep`` is the command line; :func:`sweep` is the same from Python.
+model. ``minidl sweep`` is the command line; ``sweep`` is the same from Python.
 
 Trials run on a backend: ``"local"`` (worker processes of this machine), ``"ray"`` (Ray core
 tasks, on a cluster or a Ray started for the run; Ray is imported only there) or ``"serial"``
@@ -81,7 +81,11 @@ _STATUSES = ("ok", "failed", "lost")
 # ------------------------------------------------------------------------------------- parsing
 def parse_values(text: str) -> list[Any]:
     """``"0.01,0.1"`` as ``[0.01, 0.1]``: each comma-separated item read as a TOML value (numbers,
-    booleans, quoted strings, inline tables and arrays), or as a bare string (``relu``)."""
+    booleans, quoted strings, inline tables and arrays), or as a bare string (``relu``).
+
+    Args:
+        text: the comma-separated values.
+    """
     items, depth, quoted, start = [], 0, "", 0
     for i, char in enumerate(text):
         if quoted:
@@ -109,7 +113,11 @@ def parse_values(text: str) -> list[Any]:
 
 def parse_grid(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, list[Any]]:
     """The grid as ``{key: [values]}``, from ``["key=v1,v2", ...]`` (the command line's
-    ``--grid``) or from a mapping of keys to a value or a list of values."""
+    ``--grid``) or from a mapping of keys to a value or a list of values.
+
+    Args:
+        items: ``["key=v1,v2", ...]`` or a mapping of keys to a value or a list of values.
+    """
     if items is None:
         return {}
     grid: dict[str, list[Any]] = {}
@@ -132,7 +140,11 @@ def parse_grid(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, lis
 
 
 def parse_seeds(seeds: str | int | Iterable[int] | None) -> list[int] | None:
-    """``"0-19"``, ``"0,3,5-7"``, an int or a list of ints as a list of distinct seeds (None stays None)."""
+    """``"0-19"``, ``"0,3,5-7"``, an int or a list of ints as a list of distinct seeds (None stays None).
+
+    Args:
+        seeds: ``"0-19"``, ``"0,3,5-7"``, an int, a list of ints or None.
+    """
     if seeds is None:
         return None
     values: list[Any]
@@ -199,7 +211,12 @@ def _unknown_key(key: str, raw: dict[str, Any], why: str) -> ConfigError:
 
 
 def resolve_key(key: str, raw: dict[str, Any]) -> tuple[str, ...]:
-    """The full path of ``key`` in ``raw``, its section first (``epochs`` -> ``fit.epochs``)."""
+    """The full path of ``key`` in ``raw``, its section first (``epochs`` -> ``fit.epochs``).
+
+    Args:
+        key: a grid key, with or without its section.
+        raw: the configuration as a dict.
+    """
     parts = tuple(part.strip() for part in key.split("."))
     if not all(parts):
         raise _unknown_key(key, raw, "it has an empty part")
@@ -256,6 +273,12 @@ class Trial:
 
     ``id`` is a digest of the configuration and the seed, so a trial is recognised in an output
     folder whatever the order or the backend of the run that made it.
+
+    Args:
+        id: a digest of the configuration and the seed.
+        values: the grid values, by the keys as given.
+        seed: the model seed.
+        config: the configuration they make, as a dict.
     """
 
     id: str
@@ -279,6 +302,14 @@ def plan_trials(
     the configuration refuses stops the sweep before any trial runs. ``trials`` keeps that many
     grid points: the first ones, or with ``random=True`` a draw without replacement by a
     generator seeded by ``sample_seed``.
+
+    Args:
+        config: the configuration: a bundled name, a TOML file or a ``TrainingConfig``.
+        grid: the grid, as ``parse_grid`` takes it (None: the configuration alone).
+        seeds: the model seeds, as ``parse_seeds`` takes them (None: the configuration's).
+        trials: keep this many grid points (None: all of them).
+        random: with ``trials``, draw them at random instead of keeping the first ones.
+        sample_seed: the seed of that random draw.
     """
     raw, source = _raw(config)
     points = parse_grid(grid)
@@ -323,8 +354,11 @@ def run_trial(task: Mapping[str, Any]) -> dict[str, Any]:
     ``task`` holds ``id``, ``seed``, ``config`` (the configuration's dict), ``source`` and
     ``threads``. The record holds the status (``"ok"`` or ``"failed"``), the final figures (the
     last epoch's, and ``test_<name>`` when the configuration holds out a test set), the History,
-    the seconds, the worker, the error, and the trained model as :func:`minidl.io.to_bytes`
+    the seconds, the worker, the error, and the trained model as ``minidl.io.to_bytes``
     bytes (``model``). Every backend runs this same function.
+
+    Args:
+        task: the trial's ``id``, ``seed``, ``config``, ``source`` and ``threads``.
     """
     start = time.perf_counter()
     record: dict[str, Any] = {
@@ -370,6 +404,9 @@ class Backend:
     ``run(tasks, report)`` calls ``report(record)`` once per task, in any order: the record
     ``function(task)`` returned, or a ``"lost"`` record when the worker running it died.
     ``capacity`` is how many trials run at once (for the progress line).
+
+    Args:
+        function: the function that runs one task (``run_trial``; tests pass others).
     """
 
     name = "backend"
@@ -380,9 +417,16 @@ class Backend:
         self.startup_seconds = 0.0
 
     def run(self, tasks: Sequence[Mapping[str, Any]], report: Report) -> None:
+        """Runs every task and calls ``report`` with each record as it finishes.
+
+        Args:
+            tasks: the trials to run, as ``run_trial`` takes them.
+            report: called in the main process with each record.
+        """
         raise NotImplementedError
 
     def describe(self) -> str:
+        """A short description of where the trials run, for the progress line."""
         return self.name
 
 
@@ -403,6 +447,11 @@ class LocalBackend(Backend):
     same on every platform). At most ``workers`` trials are submitted at a time, so when a worker
     dies (killed, out of memory) only the trials it and the others were running are lost: they
     are recorded as ``"lost"``, a new pool takes the rest, and a rerun of the sweep retries them.
+
+    Args:
+        workers: the number of worker processes (default: the cores divided by ``threads``).
+        threads: BLAS threads per trial.
+        function: the function that runs one task.
     """
 
     name = "local"
@@ -484,6 +533,13 @@ class RayBackend(Backend):
     Each task asks for ``threads`` CPUs. A task whose worker or node is lost is retried by Ray
     (``max_retries``), then recorded as ``"lost"``. A local Ray gets ``workers * threads`` CPUs
     (all of this machine's by default); ``startup_seconds`` is the time ``ray.init`` took.
+
+    Args:
+        workers: the CPUs of a local Ray, in trials (default: every core); unused with ``address``.
+        address: the Ray cluster to use (``"auto"``, ``"ray://host:10001"``); None starts a local one.
+        threads: the CPUs (and BLAS threads) of each task.
+        max_retries: how often Ray retries a task whose worker or node was lost.
+        function: the function that runs one task.
     """
 
     name = "ray"
@@ -564,7 +620,14 @@ def _positive(value: Any, what: str) -> int | None:
 def make_backend(
     backend: str | Backend, *, workers: int | None = None, threads: int = 1, address: str | None = None
 ) -> Backend:
-    """The backend named ``backend`` (one of :data:`BACKENDS`), or ``backend`` itself."""
+    """The backend named ``backend`` (one of ``BACKENDS``), or ``backend`` itself.
+
+    Args:
+        backend: ``"local"``, ``"ray"``, ``"serial"`` or a ``Backend`` (returned as it is).
+        workers: worker processes (local) or the CPUs of a local Ray.
+        threads: BLAS threads per trial.
+        address: the Ray cluster to use (Ray only).
+    """
     if isinstance(backend, Backend):
         return backend
     if backend == "local":
@@ -586,6 +649,19 @@ class SweepResult:
     per grid point across its seeds (``trials``, ``ok``, ``mean``, ``std``, ``min``, ``max``,
     ``reached`` with a target); ``best`` is the best row by ``metric`` (None when none
     succeeded); ``out`` the output folder.
+
+    Args:
+        rows: the rows of ``results.csv``, in plan order.
+        metric: the figure that ranks the trials.
+        higher_is_better: whether a larger ``metric`` is better.
+        target: the value counted as reached in the summary (None: none).
+        summary: one row per grid point across its seeds.
+        best: the best row by ``metric``; None when no trial succeeded.
+        out: the output folder.
+        reused: how many trials were read from an earlier run instead of run.
+        startup_seconds: the time the backend took to start.
+        seconds: the time of the whole sweep.
+        keys: the grid keys, as given.
     """
 
     rows: list[dict[str, Any]]
@@ -785,8 +861,10 @@ def sweep(
             ``model.layers.0.units``, ``data.noise``); the section may be left out when
             unambiguous. A key with one value simply overrides the file.
         seeds: the model seeds, ``"0-19"`` or a list (default: the configuration's seed).
-        trials, random, sample_seed: keep ``trials`` grid points, the first or a seeded random draw.
-        backend: ``"local"``, ``"ray"``, ``"serial"`` or a :class:`Backend`.
+        trials: keep this many grid points (default: all of them).
+        random: with ``trials``, draw them at random instead of keeping the first ones.
+        sample_seed: the seed of that random draw.
+        backend: ``"local"``, ``"ray"``, ``"serial"`` or a ``Backend``.
         workers: worker processes (local) or the CPUs of a local Ray (default: every core).
         threads: BLAS threads per trial (1 by default; part of what makes results bit-identical).
         address: the Ray cluster to use (``"auto"``, ``"ray://host:10001"``); default: start one.

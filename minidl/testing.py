@@ -1,13 +1,13 @@
 """The conformance kit: checks every minidl component must pass, for the core and for plugins.
 
 Each ``check_*`` function takes a component class (registered or not) and raises
-:class:`CheckFailure` (an ``AssertionError``) on the first failure, its message starting with
+``CheckFailure`` (an ``AssertionError``) on the first failure, its message starting with
 the failing check's id in brackets: ``[activation:mish-gradients] ...``. Whatever goes wrong
 inside a check is a failure of that check: an exception the component raises (a TypeError, a
 FloatingPointError...) becomes a CheckFailure naming the check, the exception's type and its
 message, chained to the original. The kit uses no ``assert`` statement, so it checks the same
-under ``python -O``. :func:`checks` lists the individual checks of one component and
-:func:`parametrize_with_checks` turns them into separate pytest tests::
+under ``python -O``. ``checks`` lists the individual checks of one component and
+``parametrize_with_checks`` turns them into separate pytest tests::
 
     from minidl.testing import parametrize_with_checks
     from my_plugin import Swish
@@ -43,7 +43,7 @@ the model from ``example_input_shape()`` (seed 0), followed by a ``Dense`` head 
 gives flat samples, compiled with ``mse`` and ``sgd``, trained by ``fit`` for 2 epochs (which
 must change the layer's parameters), then ``predict``, ``save`` and ``minidl.load``; the loaded
 model must predict bit for bit the same and hold equal weights. ``parameters()`` must return
-every :class:`~minidl.Parameter` the layer holds, the same objects from the end of ``build`` on
+every ``Parameter`` the layer holds, the same objects from the end of ``build`` on
 (a parameter made later, in ``forward``, is never trained). An unregistered class is registered
 under a temporary name for the save.
 
@@ -118,7 +118,7 @@ CheckFunction = Callable[[type[Any]], None]
 
 
 def _strict() -> np.errstate:
-    """``np.errstate`` with :data:`STRICT`'s settings (spelt out: numpy's stubs type each keyword)."""
+    """``np.errstate`` with ``STRICT``'s settings (spelt out: numpy's stubs type each keyword)."""
     return np.errstate(all="raise", under="ignore")
 
 
@@ -129,10 +129,14 @@ class CheckFailure(AssertionError):
     """A component failed a check of the conformance kit.
 
     Raised by every check, the same under ``python -O`` (the kit uses no ``assert``). Run
-    through :class:`Check` (or :func:`check_component` and the ``check_*`` functions), its
+    through ``Check`` (or ``check_component`` and the ``check_*`` functions), its
     message starts with the check's id in brackets and ``check_id`` holds that id
     (``"activation:mish-gradients"``); an exception of another type raised inside a check is
     reported as a CheckFailure naming that type, chained to the original.
+
+    Args:
+        message: what failed.
+        check_id: the failing check's id (set when run through a ``Check``).
     """
 
     def __init__(self, message: str, *, check_id: str | None = None) -> None:
@@ -163,6 +167,11 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float | np.nd
     ``x`` (float64: in float32 the differences drown in rounding) is perturbed in place and
     restored; ``f`` reads it. ``eps`` is one step for every element or an array of steps, one
     per element (the kit's own checks use ``1e-6 * max(1, |x|)``).
+
+    Args:
+        f: a function of no arguments that reads ``x`` and returns a float.
+        x: the float64 array to differentiate by, perturbed in place and restored.
+        eps: the step, one for every element or an array of one per element.
     """
     if x.dtype != np.float64:
         raise TypeError(f"numerical_gradient needs a float64 array; received {x.dtype}.")
@@ -183,8 +192,15 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float | np.nd
 class Check:
     """One named check of one component; calling it runs the check.
 
-    A failure, of whatever type, is raised as a :class:`CheckFailure` whose message starts with
+    A failure, of whatever type, is raised as a ``CheckFailure`` whose message starts with
     ``[id]``.
+
+    Args:
+        kind: the component's kind (``"activation"``, ``"layer"``, ...).
+        component: the component's registered name.
+        name: the check's name (``"gradients"``).
+        run: the function that checks a class.
+        cls: the component class it checks.
     """
 
     kind: str
@@ -194,6 +210,7 @@ class Check:
     cls: type[Any]
 
     def __call__(self) -> None:
+        """Runs the check on the component; raises ``CheckFailure`` if it fails."""
         try:
             self.run(self.cls)
         except CheckFailure as exc:
@@ -205,6 +222,7 @@ class Check:
 
     @property
     def id(self) -> str:
+        """The check's id, ``"<kind>:<component>-<name>"`` (``"activation:relu-gradients"``)."""
         return f"{self.kind}:{self.component}-{self.name}"
 
 
@@ -227,7 +245,7 @@ def _registry_for(cls: type[Any]) -> Registry[Any]:
 
 
 def _points(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-    """Seeded values of ``shape`` spread over :data:`BANDS`, log-uniform inside each band.
+    """Seeded values of ``shape`` spread over ``BANDS``, log-uniform inside each band.
 
     Value ``k`` (before a shuffle) lies in band ``(k // 2) % 4`` with the sign ``(-1)**k``, so
     every band and sign gets a share of any 8 or more values.
@@ -998,15 +1016,23 @@ def _table(cls: type[Any]) -> dict[str, Callable[[type[Any]], None]]:
 
 
 def checks(cls: type[Any]) -> list[Check]:
-    """The individual checks that apply to the component class ``cls``."""
+    """The individual checks that apply to the component class ``cls``.
+
+    Args:
+        cls: the component class.
+    """
     registry = _registry_for(cls)
     name = registry.name_of(cls, default=cls.__qualname__)
     return [Check(registry.kind, name, check_name, run, cls) for check_name, run in _table(cls).items()]
 
 
 def check_component(cls: type[Any]) -> None:
-    """Runs every check that applies to ``cls``; raises :class:`CheckFailure` on the first failure,
-    its message prefixed with the check's id (``[kind:name-check]``), whatever went wrong."""
+    """Runs every check that applies to ``cls``; raises ``CheckFailure`` on the first failure,
+    its message prefixed with the check's id (``[kind:name-check]``), whatever went wrong.
+
+    Args:
+        cls: the component class to check.
+    """
     for check in checks(cls):
         check()
 
@@ -1041,7 +1067,11 @@ check_metric = _typed(Metric, "metric")
 
 
 def parametrize_with_checks(components: Iterable[type]) -> Any:
-    """A ``pytest.mark.parametrize("check", ...)`` over every check of every component class."""
+    """A ``pytest.mark.parametrize("check", ...)`` over every check of every component class.
+
+    Args:
+        components: the component classes to check.
+    """
     import pytest  # only needed by the test suites that call this
 
     all_checks = [c for cls in components for c in checks(cls)]
@@ -1049,7 +1079,11 @@ def parametrize_with_checks(components: Iterable[type]) -> Any:
 
 
 def registered_components(registries: Iterable[Registry[Any]] | None = None) -> list[type]:
-    """Every class registered (built-in, in-process or plugin), loading plugins as needed."""
+    """Every class registered (built-in, in-process or plugin), loading plugins as needed.
+
+    Args:
+        registries: the registries to list (None: all of them).
+    """
     from .registry import iter_registries
 
     return [r.get_class(name) for r in (registries or iter_registries()) for name in r.names()]

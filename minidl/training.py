@@ -1,9 +1,9 @@
 """The trainer: one training step, the epoch loop, the epoch figures and the guard's state.
 
 ``Sequential.fit`` checks its arguments and data, then hands over to the model's
-:class:`Trainer`. Each step runs forward through the layers, asks the loss for its value and
+``Trainer``. Each step runs forward through the layers, asks the loss for its value and
 dL/dy_pred, runs backward through the layers in reverse (each fills its parameters' gradients),
-checks the step (:mod:`minidl.guard`) and lets the optimizer update every parameter.
+checks the step (``minidl.guard``) and lets the optimizer update every parameter.
 
 The trainer knows the model only through its public API (``layers``, ``loss``, ``optimizer``,
 ``metrics``, ``history``, ``stop_training``, ``dtype``, ``parameters()``), as a Keras trainer
@@ -98,18 +98,22 @@ class Trainer:
         return (flat,) if optimizer.elementwise else tuple(self.model.parameters())
 
     def optimizer_state(self) -> dict[str, Any]:
-        """The optimizer's state by name (see :meth:`Optimizer.get_state`); empty before any step."""
+        """The optimizer's state by name (see ``Optimizer.get_state``); empty before any step."""
         optimizer = _required(self.model.optimizer, "optimizer")
         if self._flat is None and optimizer.elementwise:  # never stepped: packing now would change nothing
             return {"iterations": optimizer.iterations}
         return optimizer.get_state(self.update_targets())
 
     def optimizer_state_template(self) -> dict[str, Any]:
-        """What :meth:`optimizer_state` holds after a step: fresh slot values by name."""
+        """What ``optimizer_state`` holds after a step: fresh slot values by name."""
         return _required(self.model.optimizer, "optimizer").state_template(self.update_targets())
 
     def set_optimizer_state(self, state: dict[str, Any]) -> None:
-        """Restores :meth:`optimizer_state`'s output; checked whole before anything changes."""
+        """Restores ``optimizer_state``'s output; checked whole before anything changes.
+
+        Args:
+            state: the output of ``optimizer_state``.
+        """
         _required(self.model.optimizer, "optimizer").set_state(self.update_targets(), state)
 
     # ------------------------------------------------------------------ one step
@@ -138,6 +142,10 @@ class Trainer:
 
         Every gradient is computed from the weights as they were before the step; the update
         comes last. The returned loss is measured before the update.
+
+        Args:
+            x: a batch of validated inputs.
+            y: the batch's validated targets.
         """
         plan = self._plan or self.plan()
         h = x
@@ -177,7 +185,19 @@ class Trainer:
         """Runs ``epochs`` epochs from epoch index ``start`` on validated arrays; returns the History.
 
         A callback that restores a run in ``on_train_begin`` (``BackupAndRestore``) moves the
-        start with :meth:`resume_at`; the index the run stops before stays ``start + epochs``.
+        start with ``resume_at``; the index the run stops before stays ``start + epochs``.
+
+        Args:
+            x: the validated inputs.
+            y: the validated targets.
+            epochs: how many epochs to run.
+            batch_size: the samples per batch.
+            shuffle: shuffle the samples each epoch.
+            callbacks: the callbacks (History is added).
+            start: the index of the first epoch.
+            validation: the validation arrays ``(x, y)``, or None.
+            verbose: the progress output: 0, 1, 2 or "auto".
+            on_nonfinite: ``"raise"``, ``"stop"`` or ``"ignore"``.
         """
         model = self.model
         plan = self.plan()
@@ -301,13 +321,23 @@ class Trainer:
         return logs
 
     def figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
-        """The loss (when ``with_loss``) and every compiled metric of ``y_pred`` against ``y``."""
+        """The loss (when ``with_loss``) and every compiled metric of ``y_pred`` against ``y``.
+
+        Args:
+            y: the targets.
+            y_pred: the model's predictions.
+            with_loss: include the loss.
+        """
         figures = {"loss": _required(self.model.loss, "loss")(y, y_pred)} if with_loss else {}
         figures.update((name, metric(y, y_pred)) for name, metric in self.model.metrics.items())
         return figures
 
     def inference(self, x: np.ndarray) -> np.ndarray:
-        """The model's outputs with layers in inference mode (dropout off), then back to training."""
+        """The model's outputs with layers in inference mode (dropout off), then back to training.
+
+        Args:
+            x: the inputs.
+        """
         layers = self.model.layers
         set_training(layers, False)
         try:
@@ -330,7 +360,12 @@ def _forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:
 
 
 def set_training(layers: Sequence[Layer], training: bool) -> None:
-    """Puts every layer in training mode (True) or inference mode (False)."""
+    """Puts every layer in training mode (True) or inference mode (False).
+
+    Args:
+        layers: the layers.
+        training: True for training mode, False for inference.
+    """
     for layer in layers:
         layer.training = training
 

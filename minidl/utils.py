@@ -30,7 +30,7 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float64
         DataError: labels that are not whole non-negative numbers, or not below ``num_classes``.
         ConfigError: a ``num_classes`` that is not a positive integer.
 
-    Example:
+    Examples:
         >>> to_categorical([0, 2, 1]).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
     """

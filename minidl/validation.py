@@ -1,7 +1,7 @@
 """Public checks for hyper-parameters, for plugin authors and the core alike.
 
 Each returns the value (as a float or an int) when it is acceptable and raises
-:class:`minidl.ConfigError` (a ``ValueError``) otherwise, naming the argument, the range that
+``minidl.ConfigError`` (a ``ValueError``) otherwise, naming the argument, the range that
 would work and the value received, before the component is built:
 
 >>> from minidl.validation import number

@@ -36,13 +36,15 @@ def test_readme_installs_upgrade_pip_first() -> None:
 
 
 def test_ci_installs_the_optional_extras_before_the_tests() -> None:
-    # minidl.sklearn's and the Ray backend's tests must run in CI, not skip: the extras are
-    # installed before the README's command runs the suite, and MINIDL_REQUIRE_EXTRAS=1 turns
-    # their skip into a failure
+    # minidl.sklearn's, the Ray backend's, the site's and the packaging tests must run in CI, not
+    # skip: the extras are installed before the README's command runs the suite, and
+    # MINIDL_REQUIRE_EXTRAS=1 turns their skip into a failure
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     (test_command,) = [c for c in _readme_commands() if c.endswith("-m pytest -q")]
-    extras = ci.index('.venv/bin/pip install -e ".[sklearn,ray]"')
+    extras = ci.index('.venv/bin/pip install -e ".[sklearn,ray,docs,release]"')
     assert extras < ci.index("export MINIDL_REQUIRE_EXTRAS=1") < ci.index(test_command)
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^sklearn = \["scikit-learn>=1\.6"\]', pyproject, re.MULTILINE)
     assert re.search(r'^ray = \["ray>=', pyproject, re.MULTILINE)
+    assert re.search(r'^docs = \["mkdocs>=', pyproject, re.MULTILINE)
+    assert re.search(r'^release = \["build>=', pyproject, re.MULTILINE)

@@ -50,6 +50,11 @@ def get(identifier: Any, **kwargs: Any) -> Layer:
 
     An activation may stand as a layer in a model, so a name that is not a layer is looked up
     among the activations before the error is raised.
+
+    Args:
+        identifier: a layer or activation name, a class, an instance (returned as it is) or a ``{"type":
+            name, ...}`` table.
+        **kwargs: constructor arguments for a name or a class.
     """
     name = identifier.get("type") if isinstance(identifier, Mapping) else identifier
     if isinstance(name, str) and name not in registry and name in activations.registry:

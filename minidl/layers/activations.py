@@ -1,6 +1,6 @@
 """Activations: layers without parameters, registered by name so a Dense layer can name one.
 
-An :class:`Activation` is a :class:`~minidl.layers.Layer` that keeps the shape of its input and
+An ``Activation`` is a ``Layer`` that keeps the shape of its input and
 has no parameters, so it can stand in a ``Sequential`` model (``Sequential([Dense(2, 2),
 Sigmoid()])``) or be named in ``Dense(..., activation="sigmoid")``. Like every layer it gives
 ``forward`` (caching what its backward needs) and ``backward``; each built-in writes its formula
@@ -26,7 +26,10 @@ class Activation(ValueEquality, Layer):
     ``backward(grad_output)`` returning dL/dx. Two activations of the same class and
     configuration are equal.
 
-    Example:
+    Args:
+        name: the activation's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> class Square(Activation):
         ...     def forward(self, x):
         ...         self.x = x

@@ -6,7 +6,7 @@ A layer maps a batch ``x`` of shape ``(batch, *input_shape)`` to a batch of shap
 (the last call only); ``backward`` receives dL/doutput, writes the gradients of the layer's
 parameters in place and returns dL/dinput.
 
-Building: a model calls :meth:`Layer.build` exactly once per layer, with the shape of one input
+Building: a model calls ``Layer.build`` exactly once per layer, with the shape of one input
 sample, a random generator and a dtype, before the layer first runs. A layer creates its
 parameters there (so sizes can be inferred from the input), and the model then marks it built.
 """
@@ -31,7 +31,12 @@ Shape = tuple[int, ...]
 
 
 def as_shape(value: Any, what: str = "shape") -> Shape:
-    """``value`` (an int or a sequence of ints) as a shape tuple of positive ints, else ConfigError."""
+    """``value`` (an int or a sequence of ints) as a shape tuple of positive ints, else ConfigError.
+
+    Args:
+        value: an int or a sequence of ints.
+        what: the name used in the error message.
+    """
     items: Iterable[Any] = (value,) if isinstance(value, (int, np.integer)) else value
     try:
         shape = tuple(items)
@@ -49,12 +54,15 @@ def as_shape(value: Any, what: str = "shape") -> Shape:
 class Layer(Described, ABC):
     """Base class of every layer (and of activations, which are layers without parameters).
 
-    A subclass gives :meth:`forward` and :meth:`backward`. A layer with parameters creates them
-    in :meth:`build` from the input shape it is given and returns them from :meth:`parameters`;
-    a layer that changes the shape of a sample says how in :meth:`compute_output_shape`.
+    A subclass gives ``forward`` and ``backward``. A layer with parameters creates them
+    in ``build`` from the input shape it is given and returns them from ``parameters``;
+    a layer that changes the shape of a sample says how in ``compute_output_shape``.
     ``training`` is set by the model: True inside ``fit``, False otherwise (dropout reads it).
 
-    Example:
+    Args:
+        name: the layer's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> class Scale(Layer):
         ...     def build(self, input_shape, rng, dtype):
         ...         self.w = Parameter(np.ones(input_shape, dtype=dtype), name="scale")
@@ -88,14 +96,24 @@ class Layer(Described, ABC):
     def build(self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype[Any]) -> None:
         """Creates the layer's parameters for inputs of ``input_shape`` (one sample); a no-op by default.
 
-        Called once, by :meth:`build_for` (which a model calls), before the first ``forward``.
+        Called once, by ``build_for`` (which a model calls), before the first ``forward``.
+
+        Args:
+            input_shape: the shape of one input sample, without the batch axis.
+            rng: the generator to draw initial weights from (the model spawns one per layer).
+            dtype: the dtype of the parameters to create.
         """
 
     def build_for(self, input_shape: Shape, rng: np.random.Generator | None, dtype: np.dtype[Any]) -> Shape:
         """Checks ``input_shape``, builds the layer for it once and returns its output shape.
 
-        This is what a model calls; a layer author overrides :meth:`build` instead. ``rng`` may
+        This is what a model calls; a layer author overrides ``build`` instead. ``rng`` may
         be None only for a layer already built.
+
+        Args:
+            input_shape: the shape of one input sample, without the batch axis.
+            rng: the generator passed on to ``build`` (None only for a layer already built).
+            dtype: the dtype of the parameters to create.
         """
         output_shape = self.compute_output_shape(input_shape)
         if not self.built:
@@ -110,6 +128,9 @@ class Layer(Described, ABC):
         """The shape of one output sample for inputs of ``input_shape`` (unchanged by default).
 
         Raises ShapeError, saying what the layer takes, when it cannot take ``input_shape``.
+
+        Args:
+            input_shape: the shape of one input sample, without the batch axis.
         """
         return input_shape
 
@@ -125,17 +146,28 @@ class Layer(Described, ABC):
     # ------------------------------------------------------------------ computing
     @abstractmethod
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Computes the output for the batch ``x`` and caches what ``backward`` needs."""
+        """Computes the output for the batch ``x`` and caches what ``backward`` needs.
+
+        Args:
+            x: a batch of inputs, samples along the first axis.
+        """
 
     @abstractmethod
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Given dL/doutput of the last forward call, fills parameter gradients; returns dL/dinput."""
+        """Given dL/doutput of the last forward call, fills parameter gradients; returns dL/dinput.
+
+        Args:
+            grad_output: dL/doutput for the output of the last ``forward`` call, of that output's shape.
+        """
 
     def backward_parameters(self, grad_output: np.ndarray) -> None:
         """Fills the parameter gradients only, without dL/dinput (the first layer of a training step).
 
-        The default calls :meth:`backward` and drops its result; a layer may override it to skip
+        The default calls ``backward`` and drops its result; a layer may override it to skip
         computing a gradient nobody reads (Dense does).
+
+        Args:
+            grad_output: dL/doutput for the output of the last ``forward`` call, of that output's shape.
         """
         self.backward(grad_output)
 
@@ -161,11 +193,23 @@ class Layer(Described, ABC):
         return type(self).__name__
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Runs ``forward`` on ``x``: a layer can be called like a function.
+
+        Args:
+            x: a batch of inputs, samples along the first axis.
+        """
         return self.forward(x)
 
 
 def expect_rank(layer: Layer, input_shape: Shape, rank: int, example: str) -> None:
-    """Raises ShapeError unless samples of ``input_shape`` have ``rank`` axes (``example`` shows one)."""
+    """Raises ShapeError unless samples of ``input_shape`` have ``rank`` axes (``example`` shows one).
+
+    Args:
+        layer: the layer that checks its input (named in the error).
+        input_shape: the shape of one input sample.
+        rank: the number of axes a sample must have.
+        example: a shape of that rank, shown in the error as one that would work.
+    """
     if len(input_shape) != rank:
         raise ShapeError(
             f"{layer.describe()} takes samples of shape {example}; received samples of shape {input_shape}."

@@ -235,7 +235,7 @@ class _Conv(Layer):
         return (*out, self.filters)
 
     def parameter_shapes(self, input_shape: Shape) -> list[Shape]:
-        """The shapes :meth:`build` will create for ``input_shape`` (checked before a file is read)."""
+        """The shapes ``build`` will create for ``input_shape`` (checked before a file is read)."""
         kernel = (*self.kernel_size, input_shape[-1], self.filters)
         return [kernel, (self.filters,)] if self.use_bias else [kernel]
 
@@ -494,7 +494,7 @@ class Conv2D(_Conv):
     ceil(in / stride)``, ``max((out - 1) * stride + span - in, 0)`` zeros in all, the smaller half
     before.
 
-    Example:
+    Examples:
         >>> layer = Conv2D(4, 3, padding="same", activation="relu")
         >>> layer.build_for((8, 8, 1), np.random.default_rng(0), np.dtype("float64"))
         (8, 8, 4)
@@ -520,9 +520,9 @@ class Conv1D(_Conv):
 
     ``y[n, t, f] = sum over i, c of x[n, t*stride + i*dilation - left, c] * K[i, c, f]``; ``K``
     has shape ``(k, in_channels, filters)`` as in Keras. Padding, strides and dilation follow
-    :class:`Conv2D` on the one axis; it runs Conv2D's code on images of height 1.
+    ``Conv2D`` on the one axis; it runs Conv2D's code on images of height 1.
 
-    Example:
+    Examples:
         >>> layer = Conv1D(4, 3, padding="same")
         >>> layer.build_for((10, 2), np.random.default_rng(0), np.dtype("float64"))
         (10, 4)

@@ -23,6 +23,10 @@ class Input(Layer):
     ``Sequential([Input((28, 28, 1)), ...])`` is the same as ``Sequential([...],
     input_shape=(28, 28, 1))``: the model keeps the shape and builds every layer from it; the
     Input itself is not one of ``model.layers`` (as in Keras).
+
+    Args:
+        shape: the shape of one sample without the batch axis: an int or a tuple of ints.
+        name: the entry's name (default: from its class).
     """
 
     def __init__(self, shape: Any, *, name: str | None = None) -> None:
@@ -66,7 +70,17 @@ class Dense(Layer):
     ``(in_features, units)`` and ``b`` shape ``(units,)``; they are created when the model builds
     the layer.
 
-    Example:
+    Args:
+        units: the number of outputs, when it is the only size given (the input size is inferred).
+        out_features: the number of outputs, with ``in_features`` given first (the lectures' way).
+        in_features: the number of inputs; None infers it from the layer before or the data.
+        bias: whether to add a bias ``b`` (False: ``y = activation(x @ W)``).
+        weight_init: the initializer of ``W``: a name, an ``Initializer`` or a ``{"type": ...}`` table.
+        bias_init: the initializer of ``b``, likewise.
+        activation: an activation applied to the output: a name, an ``Activation`` or None (identity).
+        name: the layer's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> layer = Dense(3, activation="tanh")
         >>> layer.build_for((2,), np.random.default_rng(0), np.dtype("float64"))
         (3,)
@@ -150,7 +164,11 @@ class Dense(Layer):
             self.b = Parameter(self.bias_init((self.units,), rng, dtype), name="bias")
 
     def parameter_shapes(self, input_shape: Shape) -> list[Shape]:
-        """The shapes :meth:`build` will create for ``input_shape`` (checked before a file is read)."""
+        """The shapes ``build`` will create for ``input_shape`` (checked before a file is read).
+
+        Args:
+            input_shape: the shape of one input sample, ``(in_features,)``.
+        """
         return [(input_shape[0], self.units)] + ([(self.units,)] if self.bias else [])
 
     def parameters(self) -> list[Parameter]:

@@ -2,7 +2,7 @@
 
 Both normalize, then scale by ``gamma`` and shift by ``beta`` (one of each per feature or
 channel, the last axis). Batch normalization keeps moving statistics as non-trainable state
-(:class:`~minidl.parameter.Buffer`): saved in files, restored on resume, never seen by an
+(``Buffer``): saved in files, restored on resume, never seen by an
 optimizer.
 """
 
@@ -85,7 +85,14 @@ class BatchNormalization(_Normalization):
     Then ``y = gamma * xhat + beta``. In training, with ``m`` values per channel and
     ``g = dL/dy * gamma``: ``dL/dx = (m g - sum(g) - xhat sum(g xhat)) / (m sqrt(var + epsilon))``.
 
-    Example:
+    Args:
+        momentum: the weight of the old moving statistics in each update, in [0, 1].
+        epsilon: added to the variance before the square root, > 0.
+        center: whether to learn the offset ``beta`` (False: ``beta = 0``).
+        scale: whether to learn the scale ``gamma`` (False: ``gamma = 1``).
+        name: the layer's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> layer = BatchNormalization()
         >>> layer.build_for((3,), np.random.default_rng(0), np.dtype("float64"))
         (3,)
@@ -154,6 +161,12 @@ class LayerNormalization(_Normalization):
 
     With ``n`` features on the last axis and ``g = dL/dy * gamma``:
     ``dL/dx = (n g - sum(g) - xhat sum(g xhat)) / (n sqrt(var + epsilon))``, sums over that axis.
+
+    Args:
+        epsilon: added to the variance before the square root, > 0.
+        center: whether to learn the offset ``beta`` (False: ``beta = 0``).
+        scale: whether to learn the scale ``gamma`` (False: ``gamma = 1``).
+        name: the layer's name in summaries and saved files (default: from its class).
     """
 
     def __init__(

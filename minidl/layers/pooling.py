@@ -285,7 +285,13 @@ class MaxPooling2D(_Pooling2D):
     PyTorch's CPU kernel does; the others get 0. With overlapping windows an input collects the
     gradients of every window it wins.
 
-    Example:
+    Args:
+        pool_size: the window, an int or a ``(height, width)`` pair.
+        strides: the step between windows, an int or a pair (default: ``pool_size``).
+        padding: ``"valid"`` or ``"same"``.
+        name: the layer's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> layer = MaxPooling2D(2)
         >>> layer.compute_output_shape((28, 28, 16))
         (14, 14, 16)
@@ -317,10 +323,16 @@ class MaxPooling2D(_Pooling2D):
 class AveragePooling2D(_Pooling2D):
     """Mean over each ``pool_size`` window: ``y[i, j, c] = sum x[...] / count[i, j]`` over the window.
 
-    Arguments as :class:`MaxPooling2D`. ``count`` is ``pool_height * pool_width`` with
+    Arguments as ``MaxPooling2D``. ``count`` is ``pool_height * pool_width`` with
     ``padding="valid"``; with ``"same"`` it is the number of real inputs in the window (the
     padding is not averaged in, as in Keras). Backward: each input receives ``g / count`` from
     every window it lies in.
+
+    Args:
+        pool_size: the window, an int or a ``(height, width)`` pair.
+        strides: the step between windows, an int or a pair (default: ``pool_size``).
+        padding: ``"valid"`` or ``"same"``.
+        name: the layer's name in summaries and saved files (default: from its class).
     """
 
     def __init__(
@@ -411,7 +423,10 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
     """The max of each channel over the image: ``(height, width, channels)`` to ``(channels,)``.
 
     Backward routes ``g[c]`` to the first maximal pixel of channel ``c`` in row-major order (as
-    :class:`MaxPooling2D` and PyTorch); every other pixel gets 0.
+    ``MaxPooling2D`` and PyTorch); every other pixel gets 0.
+
+    Args:
+        name: the layer's name in summaries and saved files (default: from its class).
     """
 
     def __init__(self, *, name: str | None = None) -> None:

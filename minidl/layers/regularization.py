@@ -27,7 +27,11 @@ class Dropout(Layer):
     the uninterrupted run would have drawn. (Keras's ``seed`` and ``noise_shape`` arguments are
     not offered: a generator of the layer's own would escape the model's files.)
 
-    Example:
+    Args:
+        rate: the probability of zeroing each input, 0 <= rate < 1.
+        name: the layer's name in summaries and saved files (default: from its class).
+
+    Examples:
         >>> layer = Dropout(0.25)
         >>> layer.build_for((4,), np.random.default_rng(0), np.dtype("float64"))
         (4,)
@@ -51,7 +55,11 @@ class Dropout(Layer):
         self._rng = rng  # kept: every training forward draws its mask from it
 
     def parameter_shapes(self, input_shape: Shape) -> list[Shape]:
-        """No parameters (a model file is checked against this before it is read)."""
+        """No parameters (a model file is checked against this before it is read).
+
+        Args:
+            input_shape: the shape of one input sample.
+        """
         return []
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ class Reshape(_Reshaping):
 
     One entry may be ``-1``: it is inferred from the sample size (``Reshape((-1, 2))`` on
     ``(6, 5, 2)`` gives ``(30, 2)``). The sizes must match, else a ShapeError names both shapes.
+
+    Args:
+        target_shape: the shape of one output sample; one entry may be ``-1``.
+        name: the layer's name in summaries and saved files (default: from its class).
     """
 
     def __init__(self, target_shape: Any, *, name: str | None = None) -> None:

@@ -23,6 +23,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    schedules,
     sweeps,
     testing,
     training,
@@ -82,9 +83,10 @@ from .losses import (
 )
 from .metrics import Metric
 from .model import Sequential, load
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import SGD, Adam, AdamW, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
+from .schedules import Schedule
 from .sweeps import sweep
 
 __all__ = [
@@ -98,6 +100,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "schedules",
     "testing",
     "io",
     "checkpoint",
@@ -116,6 +119,7 @@ __all__ = [
     "Registry",
     "Callback",
     "Metric",
+    "Schedule",
     # components
     "Dense",
     "Conv2D",
@@ -144,6 +148,7 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "SGD",
     "Adam",
+    "AdamW",
     # model
     "Sequential",
     "History",

@@ -80,9 +80,10 @@ from .layers import Dense, Input, Layer
 from .losses import Loss
 from .metrics import Metric
 from .model import Sequential, load
-from .optimizers import Optimizer
+from .optimizers import SGD, Optimizer
 from .parameter import Parameter
 from .registry import Registry
+from .schedules import Schedule
 
 __all__ = [
     "numerical_gradient",
@@ -92,6 +93,7 @@ __all__ = [
     "check_optimizer",
     "check_initializer",
     "check_metric",
+    "check_schedule",
     "check_component",
     "checks",
     "parametrize_with_checks",
@@ -209,7 +211,7 @@ class Check:
 
 
 def _registry_for(cls: type[Any]) -> Registry[Any]:
-    from . import activations, initializers, layers, losses, metrics, optimizers
+    from . import activations, initializers, layers, losses, metrics, optimizers, schedules
 
     for base, module in (
         (Activation, activations),
@@ -218,12 +220,11 @@ def _registry_for(cls: type[Any]) -> Registry[Any]:
         (Optimizer, optimizers),
         (Initializer, initializers),
         (Metric, metrics),
+        (Schedule, schedules),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return module.registry  # type: ignore[no-any-return]  # each module types its own registry
-    raise TypeError(
-        f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric)."
-    )
+    raise TypeError(f"{cls!r} is not a minidl component class ({_KINDS}).")
 
 
 def _points(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
@@ -969,6 +970,54 @@ METRIC_CHECKS: dict[str, CheckFunction] = {
 }
 
 
+# --------------------------------------------------------------------------- schedules
+#: Steps a schedule is asked for: the first ones, around common boundaries, and far (a long run).
+SCHEDULE_STEPS = (*range(50), 99, 100, 101, 999, 1000, 1001, 10**4, 10**5, 10**6, 10**9)
+
+
+def _check_schedule_values(cls: type[Any]) -> None:
+    """Every value a finite float >= 0, the same whatever the order the steps are asked in."""
+    schedule = cls.example()
+    forward = [schedule(step) for step in SCHEDULE_STEPS]
+    for step, value in zip(SCHEDULE_STEPS, forward, strict=True):
+        _expect(
+            isinstance(value, float) and math.isfinite(value) and value >= 0.0,
+            f"{schedule!r}({step}) = {value!r} is not a finite float >= 0",
+        )
+    backward = [schedule(step) for step in reversed(SCHEDULE_STEPS)][::-1]
+    _same(backward, forward, f"{schedule!r}: values asked in reverse order (a schedule must keep no state)")
+
+
+def _check_schedule_in_optimizer(cls: type[Any]) -> None:
+    """An optimizer given the schedule steps with ``schedule(step)``, and a saved configuration
+    (and step count) brings the same rates back."""
+    schedule = cls.example()
+    opt = SGD(learning_rate=schedule)
+    p = Parameter(np.zeros(1))
+    p.grad[...] = -1.0  # so each step adds its learning rate to p
+    for step in range(12):
+        before = float(p.value[0])
+        opt.step([p])
+        _close(float(p.value[0]) - before, schedule(step), f"SGD's step {step} with {schedule!r}", 1e-12, 0.0)
+    saved = json.loads(json.dumps(opt.get_config(), allow_nan=False))
+    resumed = SGD(**saved)
+    resumed.iterations = opt.iterations
+    _expect(
+        resumed.schedule == schedule, f"saved as {saved!r}, the schedule came back as {resumed.schedule!r}"
+    )
+    _same(resumed.learning_rate, opt.learning_rate, "the learning rate after reloading the configuration")
+
+
+SCHEDULE_CHECKS: dict[str, CheckFunction] = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "values": _check_schedule_values,
+    "in_optimizer": _check_schedule_in_optimizer,
+}
+
+_KINDS = "Layer, Activation, Loss, Optimizer, Initializer, Metric, Schedule"
+
+
 # --------------------------------------------------------------------------- public entry points
 def _table(cls: type[Any]) -> dict[str, Callable[[type[Any]], None]]:
     for base, table in (
@@ -978,12 +1027,11 @@ def _table(cls: type[Any]) -> dict[str, Callable[[type[Any]], None]]:
         (Optimizer, OPTIMIZER_CHECKS),
         (Initializer, INITIALIZER_CHECKS),
         (Metric, METRIC_CHECKS),
+        (Schedule, SCHEDULE_CHECKS),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return table
-    raise TypeError(
-        f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric)."
-    )
+    raise TypeError(f"{cls!r} is not a minidl component class ({_KINDS}).")
 
 
 def checks(cls: type[Any]) -> list[Check]:
@@ -1027,6 +1075,7 @@ check_loss = _typed(Loss, "loss")
 check_optimizer = _typed(Optimizer, "optimizer")
 check_initializer = _typed(Initializer, "initializer")
 check_metric = _typed(Metric, "metric")
+check_schedule = _typed(Schedule, "schedule")
 
 
 def parametrize_with_checks(components: Iterable[type]) -> Any:

@@ -94,12 +94,12 @@ class Trainer:
         optimizer, else every parameter. Packs the parameters if they are not yet."""
         optimizer = _required(self.model.optimizer, "optimizer")
         flat = self._packed()
-        return (flat,) if optimizer.elementwise else tuple(self.model.parameters())
+        return (flat,) if optimizer.updates_flat else tuple(self.model.parameters())
 
     def optimizer_state(self) -> dict[str, Any]:
         """The optimizer's state by name (see :meth:`Optimizer.get_state`); empty before any step."""
         optimizer = _required(self.model.optimizer, "optimizer")
-        if self._flat is None and optimizer.elementwise:  # never stepped: packing now would change nothing
+        if self._flat is None and optimizer.updates_flat:  # never stepped: packing now would change nothing
             return {"iterations": optimizer.iterations}
         return optimizer.get_state(self.update_targets())
 

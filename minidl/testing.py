@@ -62,6 +62,7 @@ a gradient of shape ``(0, outputs)``. An initializer may declare ``expected_mome
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -783,6 +784,39 @@ def _check_loss_large_inputs(cls: type[Any]) -> None:
         _expect(np.isfinite(value) and np.all(np.isfinite(grad)), f"{loss!r}: non-finite loss or gradient")
 
 
+def _check_loss_sample_weights(cls: type[Any]) -> None:
+    """Per-sample shares sum to the loss; weights of 1 change nothing; the weighted gradient
+    agrees with central differences of the weighted loss (weights spread over [0, 3], one 0)."""
+    for loss in _loss_variants(cls):
+        y_true, y_pred = _loss_batch(loss)
+        shares = np.asarray(loss.sample_losses(y_true, y_pred))
+        _expect(
+            shares.shape == (len(y_pred),),
+            f"{loss!r}.sample_losses has shape {shares.shape}; expected ({len(y_pred)},)",
+        )
+        value = loss(y_true, y_pred)
+        _close(float(np.sum(shares)), value, f"{loss!r}: the sum of sample_losses", rtol=1e-10, atol=1e-12)
+        _close(
+            loss(y_true, y_pred, np.ones(len(y_pred))),
+            value,
+            f"{loss!r} with weights 1",
+            rtol=1e-12,
+            atol=1e-14,
+        )
+        weights = np.random.default_rng(21).uniform(0.0, 3.0, len(y_pred))
+        weights[1] = 0.0
+        pred = y_pred.copy()
+        analytic = loss.gradient(y_true, pred, weights)
+        evaluate = functools.partial(_weighted_loss_value, loss, y_true, pred, weights)  # reads pred afresh
+        _gradient_check(evaluate, pred, analytic, f"{loss!r}.gradient with sample weights", "y_pred")
+
+
+def _weighted_loss_value(
+    loss: Loss, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    return np.array([loss(y_true, y_pred, weights)])
+
+
 LOSS_CHECKS: dict[str, CheckFunction] = {
     "registered": _check_registered,
     "config": _check_config,
@@ -791,6 +825,7 @@ LOSS_CHECKS: dict[str, CheckFunction] = {
     "empty_batch": _check_loss_empty_batch,
     "inputs_untouched": _check_loss_inputs_untouched,
     "large_inputs": _check_loss_large_inputs,
+    "sample_weights": _check_loss_sample_weights,
 }
 
 

@@ -1034,8 +1034,9 @@ def _check_schedule_in_optimizer(cls: type[Any]) -> None:
         before = float(p.value[0])
         opt.step([p])
         _close(float(p.value[0]) - before, schedule(step), f"SGD's step {step} with {schedule!r}", 1e-12, 0.0)
-    saved = json.loads(json.dumps(opt.get_config(), allow_nan=False))
-    resumed = SGD(**saved)
+    with _saved_by_name(cls):  # an unregistered class gets a temporary name for the save
+        saved = json.loads(json.dumps(opt.get_config(), allow_nan=False))
+        resumed = SGD(**saved)
     resumed.iterations = opt.iterations
     _expect(
         resumed.schedule == schedule, f"saved as {saved!r}, the schedule came back as {resumed.schedule!r}"

@@ -383,16 +383,22 @@ def _with_clipping(init: Callable[..., None]) -> Callable[..., None]:
 
 def _clipper(clipping: Mapping[str, float]) -> Callable[[list[np.ndarray]], list[np.ndarray]] | None:
     """The function that clips a step's gradients, chosen once (None: no clipping)."""
+    # partials of module functions, not closures: an optimizer (and a model) must stay picklable
     if "clipvalue" in clipping:
-        bound = clipping["clipvalue"]
-        return lambda grads: [np.clip(g, -bound, bound) for g in grads]
+        return functools.partial(_values_clipped, clipping["clipvalue"])
     if "clipnorm" in clipping:
-        limit = clipping["clipnorm"]
-        return lambda grads: [_scaled(g, limit, _norm(g)) for g in grads]
+        return functools.partial(_each_clipped, clipping["clipnorm"])
     if "global_clipnorm" in clipping:
-        limit = clipping["global_clipnorm"]
-        return lambda grads: _globally_clipped(grads, limit)
+        return functools.partial(_globally_clipped, clipping["global_clipnorm"])
     return None
+
+
+def _values_clipped(bound: float, grads: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.clip(g, -bound, bound) for g in grads]
+
+
+def _each_clipped(limit: float, grads: list[np.ndarray]) -> list[np.ndarray]:
+    return [_scaled(g, limit, _norm(g)) for g in grads]
 
 
 def _norm(g: np.ndarray) -> float:
@@ -405,7 +411,7 @@ def _scaled(g: np.ndarray, limit: float, norm: float) -> np.ndarray:
     return g * (limit / norm) if norm > limit else g
 
 
-def _globally_clipped(grads: list[np.ndarray], limit: float) -> list[np.ndarray]:
+def _globally_clipped(limit: float, grads: list[np.ndarray]) -> list[np.ndarray]:
     norm = math.sqrt(sum(_norm(g) ** 2 for g in grads))
     return [_scaled(g, limit, norm) for g in grads]
 

@@ -277,3 +277,18 @@ def test_off_means_the_class_step_itself() -> None:
 def test_clipnorm_steps_array_by_array_and_the_others_flat() -> None:
     assert SGD().updates_flat and SGD(clipvalue=1.0).updates_flat and SGD(global_clipnorm=1.0).updates_flat
     assert not SGD(clipnorm=1.0).updates_flat
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: SGD(0.1, clipnorm=1.0), lambda: AdamW(CosineDecay(0.1, 10), clipvalue=0.5)]
+)
+def test_a_clipping_or_scheduled_optimizer_pickles_and_copies(make) -> None:
+    import copy
+    import pickle
+
+    grads = _gradients(9, 4)
+    want = _run(make(), _start(), grads)
+    for clone in (pickle.loads(pickle.dumps(make())), copy.deepcopy(make())):
+        assert clone.step.__self__ is clone  # its own extended step, not the original's
+        for a, b in zip(_run(clone, _start(), grads), want, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -23,6 +23,7 @@ from . import (
     losses,
     metrics,
     optimizers,
+    schedules,
     sweeps,
     testing,
     training,
@@ -83,9 +84,10 @@ from .losses import (
 )
 from .metrics import Metric
 from .model import Sequential, load
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import SGD, Adam, AdamW, Optimizer
 from .parameter import Buffer, Parameter
 from .registry import Registry
+from .schedules import Schedule
 from .sweeps import sweep
 
 __all__ = [
@@ -99,6 +101,7 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "schedules",
     "testing",
     "io",
     "checkpoint",
@@ -118,6 +121,7 @@ __all__ = [
     "Registry",
     "Callback",
     "Metric",
+    "Schedule",
     # components
     "Dense",
     "Conv2D",
@@ -146,6 +150,7 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "SGD",
     "Adam",
+    "AdamW",
     # model
     "Sequential",
     "History",

@@ -496,7 +496,10 @@ class ReduceLROnPlateau(_Monitor):
     """Multiplies the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
     ``new_lr = max(lr * factor, min_lr)``; after a reduction, ``cooldown`` epochs pass before
-    counting again. Improvement is judged as in ``EarlyStopping``. Every ``fit`` starts
+    counting again. When the optimizer's learning rate is a schedule, the schedule is scaled
+    instead (``minidl.Optimizer.scale_learning_rate`` by ``new_lr / lr``): its later
+    values keep their shape at the lower level, and ``min_lr`` bounds the rate at the reduction
+    only. Improvement is judged as in ``EarlyStopping``. Every ``fit`` starts
     afresh (best, count and cooldown). The epoch logs, and so the History, get
     ``learning_rate``: the rate the epoch trained with.
 
@@ -545,10 +548,13 @@ class ReduceLROnPlateau(_Monitor):
                 self.best, self.wait = current, 0
             elif not self._cooling:
                 self.wait += 1
-                if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
-                    optimizer.learning_rate = (
-                        max(optimizer.learning_rate * self.factor, self.min_lr) or optimizer.learning_rate
-                    )
+                lr = optimizer.learning_rate
+                if self.wait >= self.patience and lr > self.min_lr:
+                    new = max(lr * self.factor, self.min_lr) or lr
+                    if optimizer.schedule is None:
+                        optimizer.learning_rate = new
+                    else:  # the schedule keeps its shape, scaled so that its next rate is ``new``
+                        optimizer.scale_learning_rate(new / lr)
                     self._cooling, self.wait = self.cooldown, 0
 
 

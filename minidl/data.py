@@ -11,9 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, ShapeError
+from .errors import ConfigError, DataError, ShapeError
 
-__all__ = ["DTYPES", "all_finite", "as_inputs", "as_targets", "batch_slices", "class_labels"]
+__all__ = [
+    "DTYPES",
+    "all_finite",
+    "as_inputs",
+    "as_targets",
+    "batch_slices",
+    "class_labels",
+    "sample_weights",
+    "class_weights",
+]
 
 #: The dtypes a model computes in.
 DTYPES = ("float32", "float64")
@@ -217,6 +226,83 @@ def class_labels(labels: np.ndarray, classes: int | None, owner: str) -> np.ndar
             f"received labels from {labels.min():g} to {labels.max():g}."
         )
     return labels.astype(np.intp, copy=False)
+
+
+def sample_weights(weights: Any, samples: int, dtype: Any) -> np.ndarray:
+    """``weights`` as a finite, non-negative array of ``dtype`` shaped ``(samples,)``, else a clear error.
+
+    Args:
+        weights: one weight per sample (a 1-D array-like, or one column).
+        samples: the number of samples the weights must match.
+        dtype: the dtype to give them (the model's).
+
+    Returns:
+        The weights as a new or converted array.
+
+    Raises:
+        DataError: not numbers, not finite, negative, or not one per sample.
+        ShapeError: not one weight per sample in a row or a column.
+    """
+    array = _as_numeric_array(weights, "sample_weight", dtype)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ShapeError(
+            f"sample_weight must hold one weight per sample, shape ({samples},); received shape {array.shape}."
+        )
+    if len(array) != samples:
+        raise DataError(f"sample_weight must hold one weight per sample: {samples}; received {len(array)}.")
+    if np.any(array < 0):
+        i = int(np.argmax(array < 0))
+        raise DataError(f"sample_weight must be >= 0; received {array[i]} at index {i}.")
+    return array
+
+
+def class_weights(class_weight: Any, y: np.ndarray, labels: bool, dtype: Any) -> np.ndarray:
+    """The sample weights ``class_weight`` gives the targets ``y``, as Keras computes them.
+
+    A sample's class is its label (integer labels), the argmax of its row (several outputs),
+    or its one output rounded (one output); a class missing from ``class_weight`` weighs 1.
+
+    Args:
+        class_weight: a dict from class index (int >= 0) to weight (finite, >= 0).
+        y: the validated targets.
+        labels: True when ``y`` holds integer class labels.
+        dtype: the dtype of the weights (the model's).
+
+    Returns:
+        One weight per sample.
+
+    Raises:
+        ConfigError: ``class_weight`` is not such a dict.
+    """
+    if not isinstance(class_weight, dict):
+        raise ConfigError(
+            f"class_weight must be a dict from class index to weight, e.g. {{0: 1.0, 1: 5.0}}; "
+            f"received {type(class_weight).__name__}."
+        )
+    table: dict[int, float] = {}
+    for key, value in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or key < 0:
+            raise ConfigError(f"class_weight keys must be class indices (integers >= 0); received {key!r}.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.number))
+            or not np.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigError(f"class_weight[{key}] must be a finite number >= 0; received {value!r}.")
+        table[int(key)] = float(value)
+    if labels:
+        classes = y.reshape(-1).astype(np.intp)
+    elif y.ndim == 2 and y.shape[1] > 1:
+        classes = np.argmax(y, axis=1)
+    else:
+        classes = np.rint(y.reshape(len(y), -1)[:, 0]).astype(np.intp)
+    weights = np.ones(len(y), dtype=dtype)
+    for key, value in table.items():  # one pass per listed class: a table, not a range of classes
+        weights[classes == key] = value
+    return weights
 
 
 def batch_slices(

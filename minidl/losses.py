@@ -16,7 +16,7 @@ from scipy.special import expit, log_softmax
 
 from ._checks import choice, number
 from ._component import Described, ValueEquality
-from .data import class_labels
+from .data import class_labels, sample_weights
 from .errors import ConfigError, DataError, ShapeError
 from .registry import Registry
 
@@ -68,23 +68,102 @@ class Loss(Described, ValueEquality, ABC):
             y_pred: the predictions, already checked, of shape ``(samples, outputs)``.
         """
 
-    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """The reduced loss of array-likes (converted and checked first).
 
         Args:
-            y_true: the targets, array-like.
-            y_pred: the predictions, array-like.
-        """
-        return self.value_and_gradient(*self.check_inputs(y_true, y_pred))[0]
+            y_true: the targets.
+            y_pred: the predictions.
+            sample_weight: one weight (>= 0) per sample, or None; see ``weighted_value_and_gradient``.
 
-    def gradient(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
+        Returns:
+            The loss, a float.
+        """
+        y_true, y_pred = self.check_inputs(y_true, y_pred)
+        if sample_weight is None:
+            return self.value_and_gradient(y_true, y_pred)[0]
+        return self.weighted_value(y_true, y_pred, sample_weights(sample_weight, len(y_pred), y_pred.dtype))
+
+    def gradient(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> np.ndarray:
         """dL/dy_pred of array-likes (converted and checked first), shaped like ``y_pred``.
 
         Args:
-            y_true: the targets, array-like.
-            y_pred: the predictions, array-like.
+            y_true: the targets.
+            y_pred: the predictions.
+            sample_weight: one weight (>= 0) per sample, or None.
+
+        Returns:
+            The gradient, shaped like ``y_pred``.
         """
-        return self.value_and_gradient(*self.check_inputs(y_true, y_pred))[1]
+        y_true, y_pred = self.check_inputs(y_true, y_pred)
+        if sample_weight is None:
+            return self.value_and_gradient(y_true, y_pred)[1]
+        weights = sample_weights(sample_weight, len(y_pred), y_pred.dtype)
+        return self.weighted_value_and_gradient(y_true, y_pred, weights)[1]
+
+    # ------------------------------------------------------------------ sample weights
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share of the reduced loss, shape ``(samples,)``: they sum to the loss.
+
+        This default takes the loss of each sample alone, divided by the number of samples for
+        ``"mean"``: right for any loss that is a sum, or a mean over samples or over elements,
+        of per-sample terms (every built-in). It makes one call per sample; the built-ins give
+        one vectorised expression instead, and the conformance kit checks that the shares sum
+        to the loss.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+
+        Returns:
+            The shares, float64.
+        """
+        share = 1.0 / (len(y_pred) or 1) if getattr(self, "reduction", "mean") == "mean" else 1.0
+        values = [
+            self.value_and_gradient(y_true[i : i + 1], y_pred[i : i + 1])[0] for i in range(len(y_pred))
+        ]
+        return np.array(values, dtype=np.float64) * share
+
+    def weighted_value(self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+        """``sum_i w_i * c_i``, where ``c_i`` are the ``sample_losses`` (see ``weighted_value_and_gradient``).
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+            sample_weight: one weight per sample, shape ``(samples,)`` (checked by the caller).
+
+        Returns:
+            The weighted loss.
+        """
+        return float(np.dot(self.sample_losses(y_true, y_pred), sample_weight))
+
+    def weighted_value_and_gradient(
+        self, y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """The loss with each sample's terms multiplied by its weight, and its gradient.
+
+        Keras's meaning of ``sample_weight`` (its default reduction, ``"sum_over_batch_size"``):
+        the reduction is unchanged, so ``"mean"`` still divides by the number of samples (or
+        elements), not by the sum of the weights: ``L = sum_i w_i * c_i`` with ``c_i`` the
+        unweighted shares (``sample_losses``); all weights 1 give the unweighted loss. The
+        gradient of sample ``i`` is ``w_i`` times its unweighted gradient, which holds for any
+        loss whose samples do not interact (override both methods for one whose samples do).
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+            sample_weight: one weight per sample, shape ``(samples,)``, in ``y_pred``'s dtype.
+
+        Returns:
+            ``(loss, dL/dy_pred)``, the gradient shaped like ``y_pred``.
+        """
+        grad = self.value_and_gradient(y_true, y_pred)[1]
+        rows = sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1))
+        return self.weighted_value(y_true, y_pred, sample_weight), (grad * rows).astype(
+            grad.dtype, copy=False
+        )
 
     def check_inputs(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``(y_true, y_pred)`` as numpy arrays this loss can use, or a clear error.
@@ -161,6 +240,11 @@ def _reshape_hint(y_true: np.ndarray, y_pred: np.ndarray) -> str:
     return "Give exactly one target per prediction."
 
 
+def _rows(a: np.ndarray) -> np.ndarray:
+    # one row per sample, float64, whatever the shape of a sample
+    return a.reshape(len(a), -1).astype(np.float64, copy=False)
+
+
 def _difference(y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
     # computed in the prediction's dtype, so float32 models stay float32 whatever the targets are
     if y_pred.dtype == y_true.dtype:
@@ -188,6 +272,16 @@ class MSE(Loss):
         value = float(flat.dot(flat)) * scale  # the method skips np.vdot's dispatch: 0.3 us, not 0.44
         d *= 2.0 * scale  # reused as the gradient
         return value, d
+
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share: ``s * sum over its outputs of (y_pred - y_true)**2``.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        d = _rows(_difference(y_pred, y_true))
+        return np.einsum("ij,ij->i", d, d) * self.reduction_scale(y_pred)
 
 
 @register("sse")
@@ -220,6 +314,15 @@ class HalfMSE(MSE):
         d *= scale
         return value, d
 
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Half of ``MSE``'s shares.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        return 0.5 * super().sample_losses(y_true, y_pred)
+
 
 @register("mae")
 class MAE(Loss):
@@ -232,6 +335,15 @@ class MAE(Loss):
         d = _difference(y_pred, y_true)
         scale = self.reduction_scale(y_pred)
         return float(np.sum(np.abs(d))) * scale, np.sign(d) * scale
+
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share: ``s * sum over its outputs of |y_pred - y_true|``.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        return np.abs(_rows(_difference(y_pred, y_true))).sum(axis=1) * self.reduction_scale(y_pred)
 
 
 class _Crossentropy(Loss):
@@ -263,16 +375,28 @@ class BinaryCrossentropy(_Crossentropy):
 
     def value_and_gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
         scale = self.reduction_scale(y_pred)
+        terms, grad = self._terms(y_true, y_pred)
+        return float(np.sum(terms)) * scale, (grad * scale).astype(y_pred.dtype, copy=False)
+
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share: ``s`` times the sum of its terms.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        return _rows(self._terms(y_true, y_pred)[0]).sum(axis=1) * self.reduction_scale(y_pred)
+
+    def _terms(self, y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the elementwise terms and their derivatives, before the reduction
         if self.from_logits:
             z = y_pred
             terms = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-            grad = expit(z) - y_true
-        else:
-            p = self._clipped(y_pred)
-            terms = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
-            inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)  # clip has zero slope outside
-            grad = (p - y_true) / (p * (1 - p)) * inside
-        return float(np.sum(terms)) * scale, (grad * scale).astype(y_pred.dtype, copy=False)
+            return terms, expit(z) - y_true
+        p = self._clipped(y_pred)
+        terms = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
+        inside = (y_pred > self.epsilon) & (y_pred < 1 - self.epsilon)  # clip has zero slope outside
+        return terms, (p - y_true) / (p * (1 - p)) * inside
 
 
 def _per_sample(loss: Loss, y_pred: np.ndarray) -> float:
@@ -322,6 +446,18 @@ class CategoricalCrossentropy(_Crossentropy):
             grad = -y_true / p * inside
         value = -float(np.vdot(y_true, logp)) * scale
         return value, (grad * scale).astype(y_pred.dtype, copy=False)
+
+    def _log_probabilities(self, y_pred: np.ndarray) -> np.ndarray:
+        return log_softmax(y_pred, axis=1) if self.from_logits else np.log(self._clipped(y_pred))
+
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share: ``-s * sum over classes of y * log p``.
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        return -np.einsum("ij,ij->i", y_true, self._log_probabilities(y_pred)) * _per_sample(self, y_pred)
 
     def example_batch(
         self, rng: np.random.Generator, batch: int, outputs: int
@@ -386,6 +522,20 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         grad = np.zeros_like(y_pred)
         grad[rows, labels] = -scale / clipped * ((picked > self.epsilon) & (picked < 1 - self.epsilon))
         return -float(np.sum(np.log(clipped))) * scale, grad
+
+    def sample_losses(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """Each sample's share: ``-s * log p[i, y_i]`` (``log_softmax`` of logits).
+
+        Args:
+            y_true: the targets, in this loss's shapes (unchecked).
+            y_pred: the predictions (unchecked).
+        """
+        rows, labels = np.arange(len(y_pred)), y_true.astype(np.intp, copy=False).reshape(-1)
+        if self.from_logits:
+            picked = log_softmax(y_pred, axis=1)[rows, labels]
+        else:
+            picked = np.log(self._clipped(y_pred[rows, labels]))
+        return -picked.astype(np.float64) * _per_sample(self, y_pred)
 
     def example_batch(
         self, rng: np.random.Generator, batch: int, outputs: int

@@ -23,7 +23,7 @@ from . import layers as layers_module
 from . import metrics as metrics_module
 from ._checks import choice, number, positive_int
 from .callbacks import Callback, History
-from .data import DTYPES, as_inputs, as_targets
+from .data import DTYPES, as_inputs, as_targets, class_weights, sample_weights
 from .errors import ComponentTypeError, ConfigError, DataError, MinidlError, NotCompiledError, ShapeError
 from .guard import NONFINITE_POLICIES
 from .layers import Input, Layer, Shape, activations, as_shape
@@ -371,6 +371,8 @@ class Sequential:
         validation_split: float = 0.0,
         initial_epoch: int | None = None,
         on_nonfinite: str = "raise",
+        sample_weight: Any = None,
+        class_weight: Mapping[int, float] | None = None,
     ) -> History:
         """Trains the model for ``epochs`` passes over ``(x, y)`` and returns its History.
 
@@ -386,8 +388,9 @@ class Sequential:
                 a terminal, one plain line per epoch when the output is redirected (a file, a
                 CI log, a notebook's captured output); 2 one plain line per epoch; 0 silent.
             callbacks: ``minidl.callbacks.Callback`` objects told of training events.
-            validation_data: ``(x_val, y_val)``, evaluated after every epoch (``val_loss`` and
-                ``val_<metric>`` in the History); never trained on.
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)``,
+                evaluated after every epoch (``val_loss``, weighted by the third entry when given,
+                and ``val_<metric>`` in the History); never trained on.
             validation_split: a fraction in [0, 1): as in Keras 3, the first
                 ``floor(samples * (1 - validation_split))`` samples are trained on and the rest,
                 taken from the end before any shuffling, are held out as validation data
@@ -402,6 +405,14 @@ class Sequential:
                 With "raise" and "stop", a bad loss or gradient is never applied; an update that
                 itself overflowed the weights has been applied and is not undone (see
                 docs/reliability.md). History keeps only completed epochs.
+            sample_weight: one weight (finite, >= 0) per sample of ``x``, shuffled with the data:
+                each batch's loss is ``sum_i w_i * c_i`` with ``c_i`` the sample's unweighted
+                share (Keras's meaning; see ``minidl.Loss.weighted_value_and_gradient``).
+                ``validation_split`` holds out the weights of the held-out samples with them, for
+                ``val_loss``. Metrics are not weighted (as Keras's ``metrics=``).
+            class_weight: ``{class: weight}``, turned into one weight per sample from its class
+                (its label, the argmax of its target row, or its rounded single target); a
+                class not listed weighs 1. Not together with ``sample_weight`` (as in Keras).
 
         Calling ``fit`` again continues from the current weights, optimizer state, shuffling
         generator and History, so ``fit(epochs=n)`` equals ``fit(epochs=k)`` then
@@ -423,16 +434,43 @@ class Sequential:
                     f"callbacks must be minidl.Callback instances; received {type(callback).__name__}."
                 )
         x, y = self._validate(x, y)
+        weights = self._fit_weights(x, y, sample_weight, class_weight)
+        validation_weight = None
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 3:
+            *validation_data, validation_weight = validation_data
         x, y, validation = self._held_out(x, y, validation_data, validation_split)
+        if validation is not None and validation_weight is not None:
+            validation_weight = self._as_weights(
+                validation_weight, len(validation[0]), "In validation_data: "
+            )
+        elif weights is not None and validation_split:  # held out from the end, with their samples
+            weights, validation_weight = weights[: len(x)], weights[len(x) :]
         progress = progress_callback(verbose)
         if progress is not None:
             extra.append(progress)
         if start is None:  # continue the History's numbering
             start = len(self.history.epochs) and self.history.epochs[-1] + 1
-        return self._trainer.fit(
-            x, y, epochs=epochs, batch_size=batch_size or len(x), shuffle=shuffle, callbacks=extra,
-            start=start, validation=validation, verbose=verbose, on_nonfinite=on_nonfinite,
-        )  # fmt: skip
+        with self._trainer.weighted(weights, validation_weight, shuffle):
+            return self._trainer.fit(
+                x, y, epochs=epochs, batch_size=batch_size or len(x), shuffle=shuffle, callbacks=extra,
+                start=start, validation=validation, verbose=verbose, on_nonfinite=on_nonfinite,
+            )  # fmt: skip
+
+    def _fit_weights(
+        self, x: np.ndarray, y: np.ndarray, sample_weight: Any, class_weight: Any
+    ) -> np.ndarray | None:
+        """The checked per-sample weights of a fit, from ``sample_weight`` or ``class_weight`` (or None)."""
+        if class_weight is None:
+            return None if sample_weight is None else self._as_weights(sample_weight, len(x))
+        if sample_weight is not None:
+            raise ConfigError("Pass sample_weight or class_weight, not both (as in Keras).")
+        return class_weights(class_weight, y, bool(self.loss and self.loss.sparse_targets), self.dtype)
+
+    def _as_weights(self, weights: Any, samples: int, where: str = "") -> np.ndarray:
+        try:
+            return sample_weights(weights, samples, self.dtype)
+        except MinidlError as exc:
+            raise type(exc)(f"{where}{exc}") from None
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update on the batch ``(x, y)`` (validated arrays); returns its loss (see ``Trainer``).
@@ -539,6 +577,7 @@ class Sequential:
         batch_size: int | None = None,
         return_dict: Literal[False] = False,
         verbose: int | str = 0,
+        sample_weight: Any = None,
     ) -> float | list[float]: ...
     @overload
     def evaluate(
@@ -549,6 +588,7 @@ class Sequential:
         batch_size: int | None = None,
         return_dict: Literal[True],
         verbose: int | str = 0,
+        sample_weight: Any = None,
     ) -> dict[str, float]: ...
     @overload
     def evaluate(
@@ -559,6 +599,7 @@ class Sequential:
         batch_size: int | None = None,
         return_dict: bool = False,
         verbose: int | str = 0,
+        sample_weight: Any = None,
     ) -> float | list[float] | dict[str, float]: ...
     def evaluate(
         self,
@@ -568,12 +609,15 @@ class Sequential:
         batch_size: int | None = None,
         return_dict: bool = False,
         verbose: int | str = 0,
+        sample_weight: Any = None,
     ) -> float | list[float] | dict[str, float]:
         """The loss over the whole of ``(x, y)`` (with the loss's reduction), weights unchanged.
 
         With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
         ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``. ``verbose`` 1, 2 or
         ``"auto"`` prints one line with the figures when done; 0, the default, is silent.
+        ``sample_weight`` (one weight >= 0 per sample) weighs the loss as in ``fit``:
+        ``sum_i w_i * c_i`` over the whole data set; metrics are not weighted.
 
         Args:
             x: the inputs, ``(samples, *input_shape)``.
@@ -581,12 +625,16 @@ class Sequential:
             batch_size: how many samples to compute at a time (None: all at once).
             return_dict: return ``{"loss": ..., "<metric>": ...}`` even without metrics.
             verbose: 0 silent; 1, 2 or ``"auto"`` one line with the figures when done.
+            sample_weight: one weight (>= 0) per sample for the loss, or None.
         """
         verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
         started = time.perf_counter()
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
-        figures = self._trainer.figures(y, self.predict(x, batch_size=batch_size), with_loss=True)
+        weights = None if sample_weight is None else self._as_weights(sample_weight, len(x))
+        figures = self._trainer.figures(
+            y, self.predict(x, batch_size=batch_size), with_loss=True, sample_weight=weights
+        )
         if verbose:
             report("evaluate", len(x), time.perf_counter() - started, figures)
         return _shaped(figures, return_dict)

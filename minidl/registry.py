@@ -644,7 +644,7 @@ def refresh() -> None:
 
 
 #: The order in which the registries of minidl's own kinds are listed.
-_KIND_ORDER = ("layer", "activation", "loss", "optimizer", "initializer", "metric")
+_KIND_ORDER = ("layer", "activation", "loss", "optimizer", "initializer", "metric", "schedule")
 
 
 def iter_registries() -> Iterable[Registry[Any]]:

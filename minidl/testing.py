@@ -62,6 +62,7 @@ a gradient of shape ``(0, outputs)``. An initializer may declare ``expected_mome
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -80,9 +81,10 @@ from .layers import Dense, Input, Layer
 from .losses import Loss
 from .metrics import Metric
 from .model import Sequential, load
-from .optimizers import Optimizer
+from .optimizers import SGD, Optimizer
 from .parameter import Parameter
 from .registry import Registry
+from .schedules import Schedule
 
 __all__ = [
     "numerical_gradient",
@@ -92,6 +94,7 @@ __all__ = [
     "check_optimizer",
     "check_initializer",
     "check_metric",
+    "check_schedule",
     "check_component",
     "checks",
     "parametrize_with_checks",
@@ -227,7 +230,7 @@ class Check:
 
 
 def _registry_for(cls: type[Any]) -> Registry[Any]:
-    from . import activations, initializers, layers, losses, metrics, optimizers
+    from . import activations, initializers, layers, losses, metrics, optimizers, schedules
 
     for base, module in (
         (Activation, activations),
@@ -236,12 +239,11 @@ def _registry_for(cls: type[Any]) -> Registry[Any]:
         (Optimizer, optimizers),
         (Initializer, initializers),
         (Metric, metrics),
+        (Schedule, schedules),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return module.registry  # type: ignore[no-any-return]  # each module types its own registry
-    raise TypeError(
-        f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric)."
-    )
+    raise TypeError(f"{cls!r} is not a minidl component class ({_KINDS}).")
 
 
 def _points(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
@@ -800,6 +802,39 @@ def _check_loss_large_inputs(cls: type[Any]) -> None:
         _expect(np.isfinite(value) and np.all(np.isfinite(grad)), f"{loss!r}: non-finite loss or gradient")
 
 
+def _check_loss_sample_weights(cls: type[Any]) -> None:
+    """Per-sample shares sum to the loss; weights of 1 change nothing; the weighted gradient
+    agrees with central differences of the weighted loss (weights spread over [0, 3], one 0)."""
+    for loss in _loss_variants(cls):
+        y_true, y_pred = _loss_batch(loss)
+        shares = np.asarray(loss.sample_losses(y_true, y_pred))
+        _expect(
+            shares.shape == (len(y_pred),),
+            f"{loss!r}.sample_losses has shape {shares.shape}; expected ({len(y_pred)},)",
+        )
+        value = loss(y_true, y_pred)
+        _close(float(np.sum(shares)), value, f"{loss!r}: the sum of sample_losses", rtol=1e-10, atol=1e-12)
+        _close(
+            loss(y_true, y_pred, np.ones(len(y_pred))),
+            value,
+            f"{loss!r} with weights 1",
+            rtol=1e-12,
+            atol=1e-14,
+        )
+        weights = np.random.default_rng(21).uniform(0.0, 3.0, len(y_pred))
+        weights[1] = 0.0
+        pred = y_pred.copy()
+        analytic = loss.gradient(y_true, pred, weights)
+        evaluate = functools.partial(_weighted_loss_value, loss, y_true, pred, weights)  # reads pred afresh
+        _gradient_check(evaluate, pred, analytic, f"{loss!r}.gradient with sample weights", "y_pred")
+
+
+def _weighted_loss_value(
+    loss: Loss, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    return np.array([loss(y_true, y_pred, weights)])
+
+
 LOSS_CHECKS: dict[str, CheckFunction] = {
     "registered": _check_registered,
     "config": _check_config,
@@ -808,6 +843,7 @@ LOSS_CHECKS: dict[str, CheckFunction] = {
     "empty_batch": _check_loss_empty_batch,
     "inputs_untouched": _check_loss_inputs_untouched,
     "large_inputs": _check_loss_large_inputs,
+    "sample_weights": _check_loss_sample_weights,
 }
 
 
@@ -998,6 +1034,55 @@ METRIC_CHECKS: dict[str, CheckFunction] = {
 }
 
 
+# --------------------------------------------------------------------------- schedules
+#: Steps a schedule is asked for: the first ones, around common boundaries, and far (a long run).
+SCHEDULE_STEPS = (*range(50), 99, 100, 101, 999, 1000, 1001, 10**4, 10**5, 10**6, 10**9)
+
+
+def _check_schedule_values(cls: type[Any]) -> None:
+    """Every value a finite float >= 0, the same whatever the order the steps are asked in."""
+    schedule = cls.example()
+    forward = [schedule(step) for step in SCHEDULE_STEPS]
+    for step, value in zip(SCHEDULE_STEPS, forward, strict=True):
+        _expect(
+            isinstance(value, float) and math.isfinite(value) and value >= 0.0,
+            f"{schedule!r}({step}) = {value!r} is not a finite float >= 0",
+        )
+    backward = [schedule(step) for step in reversed(SCHEDULE_STEPS)][::-1]
+    _same(backward, forward, f"{schedule!r}: values asked in reverse order (a schedule must keep no state)")
+
+
+def _check_schedule_in_optimizer(cls: type[Any]) -> None:
+    """An optimizer given the schedule steps with ``schedule(step)``, and a saved configuration
+    (and step count) brings the same rates back."""
+    schedule = cls.example()
+    opt = SGD(learning_rate=schedule)
+    p = Parameter(np.zeros(1))
+    p.grad[...] = -1.0  # so each step adds its learning rate to p
+    for step in range(12):
+        before = float(p.value[0])
+        opt.step([p])
+        _close(float(p.value[0]) - before, schedule(step), f"SGD's step {step} with {schedule!r}", 1e-12, 0.0)
+    with _saved_by_name(cls):  # an unregistered class gets a temporary name for the save
+        saved = json.loads(json.dumps(opt.get_config(), allow_nan=False))
+        resumed = SGD(**saved)
+    resumed.iterations = opt.iterations
+    _expect(
+        resumed.schedule == schedule, f"saved as {saved!r}, the schedule came back as {resumed.schedule!r}"
+    )
+    _same(resumed.learning_rate, opt.learning_rate, "the learning rate after reloading the configuration")
+
+
+SCHEDULE_CHECKS: dict[str, CheckFunction] = {
+    "registered": _check_registered,
+    "config": _check_config,
+    "values": _check_schedule_values,
+    "in_optimizer": _check_schedule_in_optimizer,
+}
+
+_KINDS = "Layer, Activation, Loss, Optimizer, Initializer, Metric, Schedule"
+
+
 # --------------------------------------------------------------------------- public entry points
 def _table(cls: type[Any]) -> dict[str, Callable[[type[Any]], None]]:
     for base, table in (
@@ -1007,12 +1092,11 @@ def _table(cls: type[Any]) -> dict[str, Callable[[type[Any]], None]]:
         (Optimizer, OPTIMIZER_CHECKS),
         (Initializer, INITIALIZER_CHECKS),
         (Metric, METRIC_CHECKS),
+        (Schedule, SCHEDULE_CHECKS),
     ):
         if isinstance(cls, type) and issubclass(cls, base):
             return table
-    raise TypeError(
-        f"{cls!r} is not a minidl component class (Layer, Activation, Loss, Optimizer, Initializer, Metric)."
-    )
+    raise TypeError(f"{cls!r} is not a minidl component class ({_KINDS}).")
 
 
 def checks(cls: type[Any]) -> list[Check]:
@@ -1064,6 +1148,7 @@ check_loss = _typed(Loss, "loss")
 check_optimizer = _typed(Optimizer, "optimizer")
 check_initializer = _typed(Initializer, "initializer")
 check_metric = _typed(Metric, "metric")
+check_schedule = _typed(Schedule, "schedule")
 
 
 def parametrize_with_checks(components: Iterable[type]) -> Any:

@@ -13,6 +13,7 @@ does; the model owns the trainer and tells it when layers or compile settings ch
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from math import isfinite
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -43,7 +44,9 @@ class _StepPlan(NamedTuple):
     # What every step needs, looked up once: at lecture sizes each attribute lookup and method
     # resolution is a measurable share of a step.
     optimizer: Optimizer
-    loss: Loss
+    value_and_gradient: Callable[
+        [np.ndarray, np.ndarray], tuple[float, np.ndarray]
+    ]  # the loss's, or weighted
     params: tuple[Parameter, ...]
     forwards: tuple[Callable[[np.ndarray], np.ndarray], ...]
     backwards: tuple[Callable[[np.ndarray], np.ndarray], ...]  # every layer but the first, reversed
@@ -68,6 +71,7 @@ class Trainer:
         self._plan: _StepPlan | None = None
         self._metrics: dict[str, Metric] = {}  # the model's, read once per fit (a copy each time)
         self._resume_at: int | None = None  # set by a callback that restored a run (resume_at)
+        self._weighting: _Weighting | None = None  # set for the length of a weighted fit
 
     def reset(self) -> None:
         """Forgets the step plan: the loss or the optimizer changed."""
@@ -95,12 +99,12 @@ class Trainer:
         optimizer, else every parameter. Packs the parameters if they are not yet."""
         optimizer = _required(self.model.optimizer, "optimizer")
         flat = self._packed()
-        return (flat,) if optimizer.elementwise else tuple(self.model.parameters())
+        return (flat,) if optimizer.updates_flat else tuple(self.model.parameters())
 
     def optimizer_state(self) -> dict[str, Any]:
         """The optimizer's state by name (see ``Optimizer.get_state``); empty before any step."""
         optimizer = _required(self.model.optimizer, "optimizer")
-        if self._flat is None and optimizer.elementwise:  # never stepped: packing now would change nothing
+        if self._flat is None and optimizer.updates_flat:  # never stepped: packing now would change nothing
             return {"iterations": optimizer.iterations}
         return optimizer.get_state(self.update_targets())
 
@@ -126,7 +130,7 @@ class Trainer:
             layers = model.layers
             plan = self._plan = _StepPlan(
                 _required(model.optimizer, "optimizer"),
-                _required(model.loss, "loss"),
+                self._step_loss(_required(model.loss, "loss")),
                 self.update_targets(),
                 tuple(layer.forward for layer in layers),
                 tuple(layer.backward for layer in reversed(layers[1:])),
@@ -136,6 +140,38 @@ class Trainer:
             )
             self.guard.layers = tuple(layers)
         return plan
+
+    def _step_loss(self, loss: Loss) -> Callable[[np.ndarray, np.ndarray], tuple[float, np.ndarray]]:
+        # chosen when the plan is made: the unweighted step calls the loss's own method
+        weighting = self._weighting
+        return loss.value_and_gradient if weighting is None or weighting.train is None else weighting
+
+    @contextmanager
+    def weighted(
+        self, sample_weight: np.ndarray | None, validation_weight: np.ndarray | None, shuffle: bool
+    ) -> Iterator[None]:
+        """Weighs the loss of the fit run inside it (``Sequential.fit`` enters it around ``fit``).
+
+        With ``sample_weight`` (validated, one per training sample) each batch's loss weighs its
+        samples (``minidl.Loss.weighted_value_and_gradient``); ``validation_weight`` weighs
+        ``val_loss`` alike. Without either, nothing changes: the step stays the unweighted one.
+
+        Args:
+            sample_weight: the training samples' weights, or None.
+            validation_weight: the validation samples' weights, or None.
+            shuffle: whether the fit shuffles (the weights' batches follow the same rows).
+        """
+        if sample_weight is None and validation_weight is None:
+            yield
+            return
+        loss = _required(self.model.loss, "loss")
+        rng = self.shuffle_rng if shuffle else None
+        self._weighting = _Weighting(loss, sample_weight, validation_weight, rng)
+        self._plan = None  # the step's loss becomes the weighted one
+        try:
+            yield
+        finally:
+            self._weighting = self._plan = None
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update on the batch ``(x, y)`` (already validated arrays); returns its loss.
@@ -151,7 +187,7 @@ class Trainer:
         h = x
         for forward in plan.forwards:
             h = forward(h)
-        value, grad = plan.loss.value_and_gradient(y, h)
+        value, grad = plan.value_and_gradient(y, h)
         for backward in plan.backwards:
             grad = backward(grad)
         plan.first_backward(grad)
@@ -257,7 +293,12 @@ class Trainer:
         model = self.model
         value_sum = self.plan().value_sum
         # In data-set order the batches are the same views every epoch: slice them once.
-        fixed = None if shuffle else [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
+        unweighted = self._weighting is None or self._weighting.train is None
+        fixed = (
+            [(x[rows], y[rows]) for rows in batch_slices(len(x), batch_size, None)]
+            if not shuffle and unweighted
+            else None
+        )
         try:
             for epoch in epochs:
                 cbs.on_epoch_begin(epoch, {})
@@ -282,7 +323,10 @@ class Trainer:
         cbs: CallbackList,
     ) -> float:
         step = self.train_step
-        if batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
+        weighting = self._weighting
+        if batches is None and weighting is not None and weighting.train is not None:
+            batches = weighting.batches(x, y, batch_size)
+        elif batches is None:  # shuffled: a new order of indices each epoch, never a copy of the data
             batches = _shuffled(x, y, batch_size, self.shuffle_rng)
         hooks = cbs.batch_callbacks
         model = self.model
@@ -316,19 +360,27 @@ class Trainer:
             logs.update(self.figures(y, self.inference(x), with_loss=False))
         if validation is not None:
             x_val, y_val = validation
-            figures = self.figures(y_val, self.inference(x_val), with_loss=True)
+            weights = None if self._weighting is None else self._weighting.validation
+            figures = self.figures(y_val, self.inference(x_val), with_loss=True, sample_weight=weights)
             logs.update((f"val_{key}", value) for key, value in figures.items())
         return logs
 
-    def figures(self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool) -> dict[str, float]:
-        """The loss (when ``with_loss``) and every compiled metric of ``y_pred`` against ``y``.
+    def figures(
+        self, y: np.ndarray, y_pred: np.ndarray, *, with_loss: bool, sample_weight: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """The loss (when ``with_loss``; weighted by ``sample_weight`` when given) and every
+        compiled metric (never weighted, as Keras's ``metrics=``) of ``y_pred`` against ``y``.
 
         Args:
             y: the targets.
             y_pred: the model's predictions.
             with_loss: include the loss.
+            sample_weight: one weight per sample for the loss, or None.
         """
-        figures = {"loss": _required(self.model.loss, "loss")(y, y_pred)} if with_loss else {}
+        loss = _required(self.model.loss, "loss")
+        figures: dict[str, float] = {}
+        if with_loss:
+            figures["loss"] = loss(y, y_pred) if sample_weight is None else loss(y, y_pred, sample_weight)
         figures.update((name, metric(y, y_pred)) for name, metric in self.model.metrics.items())
         return figures
 
@@ -368,6 +420,35 @@ def set_training(layers: Sequence[Layer], training: bool) -> None:
     """
     for layer in layers:
         layer.training = training
+
+
+class _Weighting:
+    """The sample weights of one fit, and the weighted loss its steps call.
+
+    The step plan calls this object in place of the loss's ``value_and_gradient``; the batches
+    it yields set ``current`` to their rows' weights before each step, so the step itself, its
+    signature and the unweighted path stay as they are.
+    """
+
+    def __init__(
+        self,
+        loss: Loss,
+        train: np.ndarray | None,
+        validation: np.ndarray | None,
+        rng: np.random.Generator | None,
+    ) -> None:
+        self.loss, self.train, self.validation, self.rng = loss, train, validation, rng
+        self.current = np.ones(0)
+
+    def __call__(self, y: np.ndarray, y_pred: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.loss.weighted_value_and_gradient(y, y_pred, self.current)
+
+    def batches(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> Iterator[Arrays]:
+        # the same rows, in the same order from the same generator, as an unweighted epoch
+        weights = self.train if self.train is not None else np.ones(len(x), dtype=x.dtype)
+        for rows in batch_slices(len(x), batch_size, self.rng):
+            self.current = weights[rows]
+            yield x[rows], y[rows]
 
 
 def _shuffled(x: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[Arrays]:

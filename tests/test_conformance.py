@@ -27,7 +27,7 @@ def test_every_registered_component_conforms(registry, name: str) -> None:
 
 def test_every_kind_is_checked() -> None:
     kinds = {r.kind for r, _ in CASES}
-    assert {"layer", "activation", "loss", "optimizer", "initializer"} <= kinds
+    assert {"layer", "activation", "loss", "optimizer", "initializer", "metric", "schedule"} <= kinds
 
 
 # --------------------------------------------------------------------------- the kit can fail
@@ -132,6 +132,33 @@ class MeanOfNothingLoss(HalfLoss):
         return 2 * (y_pred - y_true) / y_pred.size
 
 
+class SharesOfTheSum(minidl.MSE):
+    """Its per-sample shares forget the mean's division: they sum to the batch times the loss."""
+
+    def sample_losses(self, y_true, y_pred):
+        return super().sample_losses(y_true, y_pred) * len(y_pred)
+
+
+class ForgetsWeightsInGradient(minidl.MSE):
+    """Weighs the loss but not its gradient."""
+
+    def weighted_value_and_gradient(self, y_true, y_pred, sample_weight):
+        return self.weighted_value(y_true, y_pred, sample_weight), self.value_and_gradient(y_true, y_pred)[1]
+
+
+class StatefulSchedule(minidl.Schedule):
+    """Counts its own calls instead of reading the step."""
+
+    def __call__(self, step):
+        self.calls = getattr(self, "calls", 0) + 1
+        return 0.1 / self.calls
+
+
+class NegativeSchedule(minidl.Schedule):
+    def __call__(self, step):
+        return 0.1 - 0.01 * step
+
+
 class NoisyOptimizer(SGD):
     """Adds noise from a fresh, unseeded generator to each step."""
 
@@ -191,6 +218,10 @@ BROKEN = [
     (NotReallyElementwise, "elementwise_contract", "elementwise=True"),
     (WrongSquare, "registered", "not registered"),
     (NaNMetric, "values", "value nan is not a finite float"),
+    (SharesOfTheSum, "sample_weights", "the sum of sample_losses"),
+    (ForgetsWeightsInGradient, "sample_weights", "gradient with sample weights disagrees"),
+    (StatefulSchedule, "values", "a schedule must keep no state"),
+    (NegativeSchedule, "values", "is not a finite float >= 0"),
 ]
 
 

@@ -201,21 +201,48 @@ def test_plugins_of_every_group(site: Site) -> None:
 
             def get_config(self):
                 return {}
+
+        from minidl import Metric, Schedule
+
+        class MaxError(Metric):
+            def __call__(self, y_true, y_pred):
+                return float(abs(y_pred - y_true).max())
+
+        class Halving(Schedule):
+            def __init__(self, learning_rate=0.01):
+                self.learning_rate = learning_rate
+
+            def __call__(self, step):
+                return self.learning_rate * 0.5**step
+
+            def get_config(self):
+                return {"learning_rate": self.learning_rate}
     """)
     groups = {
         "minidl.losses": {"twice": "every:Twice"},
         "minidl.optimizers": {"slow": "every:Slow"},
         "minidl.layers": {"wide": "every:Wide"},
         "minidl.initializers": {"sevens": "every:Sevens"},
+        "minidl.metrics": {"max_error": "every:MaxError"},
+        "minidl.schedules": {"halving": "every:Halving"},
     }
     site.install("minidl-every", groups, {"every": source})
     model = Sequential(
         [{"type": "wide", "in_features": 2, "out_features": 1, "weight_init": "sevens"}], seed=0
     )
-    model.compile(loss="twice", optimizer={"type": "slow", "learning_rate": 0.01})
+    halving = {"type": "halving", "learning_rate": 0.01}
+    model.compile(
+        loss="twice",
+        optimizer={"type": "slow", "learning_rate": halving, "clipnorm": 1.0},
+        metrics=["max_error"],
+    )
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 7.0))
-    model.fit([[1.0, 2.0]], [1.0], epochs=1)
+    history = model.fit([[1.0, 2.0]], [1.0], epochs=2)
     assert model.get_config()["layers"][0]["type"] == "wide"
+    assert model.optimizer.learning_rate == 0.01 / 4 and len(history.history["max_error"]) == 2
+    assert minidl.optimizers.registry.serialize(model.optimizer)["learning_rate"] == halving
+    minidl.testing.check_schedule("halving")
+    minidl.testing.check_metric("max_error")
 
 
 def test_in_process_registration_rules() -> None:

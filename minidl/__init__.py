@@ -51,6 +51,7 @@ from .errors import (
     MinidlError,
     NotCompiledError,
     PluginError,
+    ProtectedFileError,
     ShapeError,
     UnknownComponentError,
 )
@@ -171,5 +172,6 @@ __all__ = [
     "NotCompiledError",
     "PluginError",
     "FormatError",
+    "ProtectedFileError",
     "DivergenceError",
 ]

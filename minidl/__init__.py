@@ -52,6 +52,7 @@ from .errors import (
     MinidlError,
     NotCompiledError,
     PluginError,
+    ProtectedFileError,
     ShapeError,
     UnknownComponentError,
 )
@@ -176,5 +177,6 @@ __all__ = [
     "NotCompiledError",
     "PluginError",
     "FormatError",
+    "ProtectedFileError",
     "DivergenceError",
 ]

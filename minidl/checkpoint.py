@@ -454,15 +454,22 @@ def checkpoints(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
 def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -> Sequential:
     """Loads the newest readable checkpoint of ``directory``.
 
-    A newest checkpoint that cannot be loaded (corrupt, or refused for any reason minidl gives:
-    a FormatError, a ConfigError for out-of-range state, an UnknownComponentError...) is
-    reported with a ``CheckpointWarning`` naming the file and the problem, and the previous
-    one is tried. Raises FileNotFoundError when there is
-    no checkpoint, FormatError (listing every file's problem) when none can be read.
+    A newest checkpoint that cannot be loaded, for any failure the file causes (corrupt, refused
+    by minidl with a FormatError, a ConfigError for out-of-range state, an
+    UnknownComponentError..., unreadable by the operating system, or failing in a way minidl did
+    not foresee), is reported with a ``CheckpointWarning`` naming the file and the problem,
+    and the previous one is tried. Only interrupts (KeyboardInterrupt, SystemExit) propagate.
 
     Args:
-        directory: the folder the checkpoints are in.
+        directory: the folder of the checkpoints.
         prefix: the file names' prefix.
+
+    Returns:
+        The model of the newest checkpoint that loads.
+
+    Raises:
+        FileNotFoundError: there is no checkpoint.
+        FormatError: none can be read (the message lists every file's problem).
     """
     paths = checkpoints(directory, prefix)
     if not paths:
@@ -471,10 +478,11 @@ def load_latest(directory: str | os.PathLike[str], prefix: str = "checkpoint") -
     for path in reversed(paths):
         try:
             model = load(path)
-        except MinidlError as exc:  # whatever the file made minidl refuse; OSErrors propagate
-            problems.append(f"{path.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any failure the file caused: an older one may load
+            problem = str(exc) if isinstance(exc, MinidlError) else f"{type(exc).__name__}: {exc}"
+            problems.append(f"{path.name}: {problem}")
             warnings.warn(
-                f"Skipping unreadable checkpoint {str(path)!r}: {exc}", CheckpointWarning, stacklevel=2
+                f"Skipping unreadable checkpoint {str(path)!r}: {problem}", CheckpointWarning, stacklevel=2
             )
             continue
         return model

@@ -6,6 +6,7 @@ leaves a model half-trained; the training loop itself checks nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,7 +62,7 @@ def _as_numeric_array(data: Any, what: str, dtype: np.dtype | None) -> np.ndarra
         with np.errstate(over="ignore"):  # an overflowing cast is reported below, by value
             array = array.astype(dtype, copy=False)  # no copy when the dtype already matches
     if not all_finite(array):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        bad = _first_non_finite(array)
         if np.isfinite(original[bad]):
             raise DataError(
                 f"{what} holds {original[bad]} at index {bad}, which overflows the model's dtype "
@@ -90,8 +91,27 @@ def all_finite(array: np.ndarray) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(array, axis=None)):
             return True
-    flat = array.reshape(-1)
-    return all(bool(np.isfinite(flat[i : i + (1 << 20)]).all()) for i in range(0, flat.size, 1 << 20))
+    return _first_non_finite(array) is None
+
+
+#: Values tested at a time when looking for a NaN or infinity: the temporary booleans stay
+#: within this many bytes, whatever the size of the data.
+_BLOCK = 1 << 20
+
+
+def _first_non_finite(array: np.ndarray) -> tuple[int, ...] | None:
+    """The index of the first NaN or infinity (in C order), or None; tested in blocks of rows,
+    so the extra memory is about ``_BLOCK`` bytes (never an index per bad value, never a
+    flattened copy of a non-contiguous array)."""
+    if array.ndim == 0:
+        return None if np.isfinite(array) else ()
+    rows = max(1, _BLOCK // max(1, math.prod(array.shape[1:])))
+    for start in range(0, len(array), rows):
+        block = np.isfinite(array[start : start + rows])
+        if not block.all():
+            first = np.unravel_index(int(np.argmin(block)), block.shape)
+            return (start + int(first[0]), *(int(i) for i in first[1:]))
+    return None
 
 
 def as_inputs(
@@ -322,6 +342,10 @@ def batch_slices(
         for start in range(0, samples, batch_size):
             yield slice(start, start + batch_size)
         return
-    order = rng.permutation(samples)
+    # The smallest unsigned type that holds every index (4 bytes a sample up to 2**32 samples,
+    # not permutation's 8), shuffled in place: the same order, and the same draws from ``rng``,
+    # as rng.permutation(samples).
+    order = np.arange(samples, dtype=np.min_scalar_type(max(samples - 1, 0)))
+    rng.shuffle(order)
     for start in range(0, samples, batch_size):
         yield order[start : start + batch_size]

@@ -19,6 +19,7 @@ __all__ = [
     "PluginError",
     "FormatError",
     "DivergenceError",
+    "ProtectedFileError",
 ]
 
 
@@ -82,3 +83,9 @@ class DivergenceError(MinidlError, ArithmeticError):
     ) -> None:
         super().__init__(message)
         self.epoch, self.batch, self.layer = epoch, batch, layer
+
+
+class ProtectedFileError(MinidlError, PermissionError):
+    """A save would replace what it must not: something that is not a regular file (a device, a
+    FIFO, a socket, also through a symlink), or a file whose permissions forbid writing it, as
+    ``open(path, "wb")`` would refuse. Nothing was written."""

@@ -14,6 +14,7 @@ and each member's size against its declared shape; then it builds the model and 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["save", "load", "save_weights", "load_weights", "to_bytes", "from_bytes", "atomic_write",
            "planned_shapes", "weight_slots",
            "FORMAT_VERSION",
-           "MAX_DOCUMENT_BYTES", "MAX_LAYERS"]  # fmt: skip
+           "MAX_DOCUMENT_BYTES", "MAX_FILE_BYTES", "MAX_LAYERS", "MAX_MEMBERS"]  # fmt: skip
 
 _T = TypeVar("_T")
 
@@ -66,6 +67,13 @@ MAX_DOCUMENT_BYTES = 16 * 2**20
 #: Upper bound on the number of layers of a model file (building a model checks each new layer
 #: against all before it, so loading time grows with the square of the count).
 MAX_LAYERS = 1024
+#: Upper bound on the number of members of a model file's zip archive: the document, and per
+#: layer up to 16 arrays (parameters, buffers and their optimizer slots), and 1023 more for the
+#: History's figures and the optimizer's own arrays. Checked from the zip's end record, before
+#: its directory is read.
+MAX_MEMBERS = 16 * MAX_LAYERS + 1024
+#: Upper bound on a model file's size in bytes (64 GiB), checked before anything is read.
+MAX_FILE_BYTES = 2**36
 
 _KINDS = {"model": "minidl-model", "weights": "minidl-weights"}
 
@@ -197,7 +205,7 @@ def load(path: PathLike, model_class: type[Sequential]) -> Sequential:
         path: the file to read.
         model_class: the class of the model to build (``Sequential``).
     """
-    with open_archive(path) as archive:
+    with open_archive(path, max_bytes=MAX_FILE_BYTES, max_members=MAX_MEMBERS) as archive:
         document = _read_document(archive, "model")
         index = check_index(archive, document)
         return _build_model(archive, document, index, model_class)
@@ -216,7 +224,12 @@ def from_bytes(data: bytes, model_class: type[Sequential], *, where: str = "The 
         raise FormatError(
             f"{where} must be bytes holding a minidl model file; received {type(data).__name__}."
         )
-    archive = Archive(bytes(data), where)
+    raw = bytes(data)
+    if len(raw) > MAX_FILE_BYTES:
+        raise FormatError(
+            f"{where} are {len(raw)} bytes, over the {MAX_FILE_BYTES}-byte limit of a model file."
+        )
+    archive = Archive(io.BytesIO(raw), len(raw), where, MAX_MEMBERS)
     try:
         document = _read_document(archive, "model")
         index = check_index(archive, document)
@@ -234,7 +247,7 @@ def load_weights(model: Sequential, path: PathLike) -> None:
         model: the model whose parameters are set.
         path: the file to read.
     """
-    with open_archive(path) as archive:
+    with open_archive(path, max_bytes=MAX_FILE_BYTES, max_members=MAX_MEMBERS) as archive:
         document = _read_document(archive, None)
         index = check_index(archive, document)
         expected = weight_slots(model)
@@ -510,7 +523,9 @@ def _restore_training(
     history = read_arrays(archive, index, "history/", finite=False)  # a NaN loss is a fact
     generators = _checked_random_states(training["random"], model)
     _component(lambda: model.trainer.set_optimizer_state(state), "the optimizer state")
-    model.set_random_state(generators)
+    # numpy checks each field against its C type (a uint32, an int...): the real limits, of every
+    # bit generator, which the structure check above cannot know; OverflowError is an ArithmeticError
+    _component(lambda: model.set_random_state(generators), "the random generator states")
     model.history.epochs = list(epochs)
     model.history.history = {key: [float(v) for v in history[f"history/{key}"]] for key in keys}
 

@@ -34,7 +34,11 @@ from .parameter import Buffer, Parameter
 from .progress import progress_callback, report
 from .training import Trainer, forward_in_chunks, set_training
 
-__all__ = ["Sequential", "load", "as_weight"]
+__all__ = ["Sequential", "load", "as_weight", "PREDICT_VALUES"]
+
+#: By default, ``predict`` and ``evaluate`` batch as many samples as keep each layer's output
+#: within this many values (and at least 32, Keras's default batch).
+PREDICT_VALUES = 2**20
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -547,13 +551,16 @@ class Sequential:
     def predict(self, x: Any, *, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """The model's outputs for ``x``, shape ``(samples, *output_shape)``.
 
-        Computed ``batch_size`` samples at a time (all at once when None), with layers in
-        inference mode. ``verbose`` 1, 2 or ``"auto"`` prints one line when done
-        (``predict: 200 samples - 2ms``); 0, the default, is silent.
+        Computed ``batch_size`` samples at a time, with layers in inference mode. By default
+        (None) a batch holds as many samples as keep every layer's output within
+        ``PREDICT_VALUES`` values (8 MiB in float64), and at least 32, so the extra memory is
+        a batch's worth whatever the size of ``x``. ``verbose`` 1, 2 or ``"auto"`` prints one
+        line when done (``predict: 200 samples - 2ms``); 0, the default, is silent.
 
         Args:
             x: the inputs, ``(samples, *input_shape)``.
-            batch_size: how many samples to compute at a time (None: all at once).
+            batch_size: how many samples to compute at a time (>= 1), or None for the default
+                above.
             verbose: 0 silent; 1, 2 or ``"auto"`` one line when done.
         """
         verbose = _verbosity(verbose, "0, 1, 2 or 'auto'", (0, 1, 2))
@@ -563,10 +570,14 @@ class Sequential:
             batch_size = positive_int("batch_size", batch_size)
         x = self._inputs(x)
         set_training(self._layers, False)
-        outputs = forward_in_chunks(self._layers, x, batch_size or len(x))
+        outputs = forward_in_chunks(self._layers, x, batch_size or self._predict_rows())
         if verbose:
             report("predict", len(x), time.perf_counter() - started)
         return outputs
+
+    def _predict_rows(self) -> int:
+        widest = max((math.prod(shape) for shape in self._shapes() or [(1,)]), default=1)
+        return max(32, PREDICT_VALUES // max(widest, 1))
 
     @overload
     def evaluate(
@@ -613,6 +624,7 @@ class Sequential:
     ) -> float | list[float] | dict[str, float]:
         """The loss over the whole of ``(x, y)`` (with the loss's reduction), weights unchanged.
 
+        The outputs are computed in batches, as ``predict`` computes them (``batch_size``).
         With compiled metrics it returns ``[loss, metric, ...]`` as Keras does, and with
         ``return_dict=True`` always ``{"loss": ..., "<metric>": ...}``. ``verbose`` 1, 2 or
         ``"auto"`` prints one line with the figures when done; 0, the default, is silent.
@@ -713,6 +725,11 @@ class Sequential:
             weights: one array per parameter, in ``get_weights``'s order.
         """
         slots = self._weights()
+        if isinstance(weights, str | bytes) or not hasattr(weights, "__len__"):  # a generator, an iterator
+            raise ShapeError(
+                f"set_weights needs a list of {len(slots)} arrays (one per parameter and buffer); received "
+                f"{type(weights).__name__} (for a generator or an iterator, pass list(...))."
+            )
         if isinstance(weights, np.ndarray) or len(weights) != len(slots):
             got = "an array" if isinstance(weights, np.ndarray) else f"{len(weights)} arrays"
             raise ShapeError(

@@ -402,7 +402,15 @@ def forward_in_chunks(layers: Sequence[Layer], x: np.ndarray, rows: int) -> np.n
     """The layers' output for ``x``, computed ``rows`` samples at a time (bounded memory)."""
     if len(x) <= rows:
         return _forward(layers, x)
-    return np.concatenate([_forward(layers, x[part]).copy() for part in batch_slices(len(x), rows, None)])
+    # Each chunk is copied into one output array as it comes: extra memory of one chunk's
+    # activations, not a list of every chunk's output and then their concatenation.
+    first = _forward(layers, x[:rows])
+    out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
+    out[:rows] = first
+    del first
+    for start in range(rows, len(x), rows):
+        out[start : start + rows] = _forward(layers, x[start : start + rows])
+    return out
 
 
 def _forward(layers: Sequence[Layer], x: np.ndarray) -> np.ndarray:

@@ -401,3 +401,50 @@ def test_backups_without_a_run_record_are_checked_in_part(tmp_path: Path) -> Non
         model = make()
         model.fit(X, Y, epochs=3, callbacks=[BackupAndRestore(tmp_path)], **FIT)
     assert_same_run(model, reference(3))
+
+
+@pytest.mark.parametrize("generator", ["shuffle", "layer"])
+@pytest.mark.parametrize("field, value", [("uinteger", 2**32), ("has_uint32", 2**31)])
+def test_a_random_state_beyond_numpys_limits_is_refused_and_skipped(
+    tmp_path: Path, generator: str, field: str, value: int
+) -> None:
+    # below 2**128, so the structure passes, but numpy keeps these fields in a uint32 and an int
+    make().fit(X, Y, epochs=2, callbacks=[BackupAndRestore(tmp_path, delete_checkpoint=False)], **FIT)
+    newest = tmp_path / "checkpoint-epoch000002.minidl"
+    document, members = read_archive(newest)
+    states = document["training"]["random"]
+    (states["shuffle"] if generator == "shuffle" else states["layers"]["1"])[field] = value
+    write_archive(newest, document, members)
+    with pytest.raises(FormatError, match=r"random generator states was rejected: OverflowError"):
+        minidl.load(newest)
+    with pytest.warns(CheckpointWarning, match=r"epoch000002.minidl.*OverflowError"):
+        restored = load_latest(tmp_path)
+    assert restored.history.epochs == [0]
+
+
+def test_load_latest_falls_back_on_any_failure_the_file_causes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make().fit(X, Y, epochs=2, callbacks=[BackupAndRestore(tmp_path, delete_checkpoint=False)], **FIT)
+    real = minidl.checkpoint.load
+
+    def failing(error: BaseException):
+        def load(path: Path) -> minidl.Sequential:
+            if path.name.endswith("000002.minidl"):
+                raise error
+            return real(path)
+
+        return load
+
+    # a failure minidl did not foresee (here a RecursionError) is still the file's doing
+    monkeypatch.setattr(
+        minidl.checkpoint, "load", failing(RecursionError("maximum recursion depth exceeded"))
+    )
+    with pytest.warns(CheckpointWarning, match=r"epoch000002.minidl': RecursionError: maximum recursion"):
+        assert load_latest(tmp_path).history.epochs == [0]
+    with pytest.warns(CheckpointWarning, match="RecursionError"):
+        assert resume(tmp_path, X, Y, epochs=1).history.epochs == [0]
+    # an interrupt is not: it propagates
+    monkeypatch.setattr(minidl.checkpoint, "load", failing(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        load_latest(tmp_path)

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_io_support import X, Y, make_model, registered, saved_file, trained_model, weights_equal
+from test_io_support import (
+    X,
+    Y,
+    make_model,
+    registered,
+    saved_file,
+    temporaries,  # noqa: F401 (a fixture)
+    trained_model,
+    weights_equal,
+)
 
 import minidl
 from minidl import ConfigError, FormatError, activations
@@ -119,6 +128,7 @@ def _write_fails_with(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> No
     [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
     ids=["disk-full", "ctrl-c"],
 )
+@pytest.mark.usefixtures("temporaries")
 def test_failed_save_keeps_previous_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
 ) -> None:
@@ -132,6 +142,7 @@ def test_failed_save_keeps_previous_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.minidl"]  # no temporary file left
 
 
+@pytest.mark.usefixtures("temporaries")
 def test_failed_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = saved_file(tmp_path)
     before = path.read_bytes()
@@ -146,6 +157,7 @@ def test_failed_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=["022", "077", "002"])
+@pytest.mark.usefixtures("temporaries")
 def test_a_new_file_gets_the_mode_open_would_give(tmp_path: Path, umask: int) -> None:
     # mkstemp's 0o600 would hide a model saved to a shared folder from the others
     previous = os.umask(umask)
@@ -161,6 +173,7 @@ def test_a_new_file_gets_the_mode_open_would_give(tmp_path: Path, umask: int) ->
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == expected
 
 
+@pytest.mark.usefixtures("temporaries")
 def test_overwriting_keeps_the_existing_files_mode(tmp_path: Path) -> None:
     path = saved_file(tmp_path)
     path.chmod(0o640)
@@ -203,10 +216,11 @@ def test_unserializable_configuration_fails_before_the_file_is_opened(
 ) -> None:
     model = minidl.Sequential([minidl.Dense(2, 2), unserializable()], seed=0)
     opened = []
-    monkeypatch.setattr(
-        "minidl._archive._temporary_file",
-        lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError),
-    )
+    for creator in ("_unnamed_temporary", "_named_temporary"):
+        monkeypatch.setattr(
+            f"minidl._archive.{creator}",
+            lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError),
+        )
     with pytest.raises(ConfigError, match="model configuration is not JSON-serializable"):
         model.save(tmp_path / "m.minidl")
     assert opened == [] and list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import settings
 
 import minidl
@@ -71,6 +72,28 @@ def write_archive(
         for name, data in members.items():
             if name != "minidl.json":
                 archive.writestr(name, data)
+
+
+def unnamed_temporaries_work(folder: Path) -> bool:
+    """True if ``folder``'s file system gives unnamed temporary files (Linux O_TMPFILE)."""
+    if not hasattr(os, "O_TMPFILE") or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        os.close(os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def temporaries(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Runs a save test with each kind of temporary file: unnamed (O_TMPFILE, where the file
+    system has it) and named (everywhere else, forced here by switching the unnamed one off)."""
+    if request.param == "named":
+        monkeypatch.setattr("minidl._archive._unnamed_temporary", lambda folder, mode: None)
+    elif not unnamed_temporaries_work(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    return str(request.param)
 
 
 def npy(array: np.ndarray) -> bytes:

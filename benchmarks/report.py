@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["targets", "verdict", "spread", "NOISY_SPREAD", "markdown", "write_json", "write_chart"]
+__all__ = ["targets", "verdict", "spread", "NOISY_SPREAD", "markdown", "sweep_section", "write_json", "write_chart"]
 
 NUMPY, TORCH, SKLEARN = "numpy reference", "PyTorch", "scikit-learn"
 LECTURE = "numpy, the lecture's code"
@@ -467,11 +467,11 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [""] + [f"- {n}" for n in mem["notes"]]
     sweep = results["workloads"].get("sweep")
     if sweep:
-        lines += ["", f"## {sweep['title']}", "", *_sweep_section(sweep)]
+        lines += ["", f"## {sweep['title']}", "", *sweep_section(sweep)]
     return "\n".join(lines) + "\n"
 
 
-def _sweep_section(w: dict[str, Any]) -> list[str]:
+def sweep_section(w: dict[str, Any]) -> list[str]:
     """One row per batch and backend: trials/s, speed-up over the loop, overhead, start-up."""
     lines = _table(
         ["batch", "run by", "trials", "time", "trials/s", "x plain loop", "overhead per trial", "start-up",

@@ -1,9 +1,10 @@
 """The sweep workload: how many small trials per second each ``minidl sweep`` backend runs.
 
 Two batches of small trials (lecture 1 over several seeds, the digits MLP over a grid of eight
-configurations) are run four ways: as a plain loop of the trial function in this process (the
-yardstick), and through :func:`minidl.sweeps.sweep` with one and two local worker processes and
-with a local Ray of two CPUs. Every backend runs the same trial function, so each backend's
+configurations) are run five ways: as a plain loop of the trial function in this process (the
+yardstick), and through ``minidl.sweeps.sweep`` with the serial backend (the sweep's own
+bookkeeping: files written per trial), one and two local worker processes, and a local Ray of
+two CPUs. Every backend runs the same trial function, so each backend's
 final figures must equal the loop's bit for bit; a backend that differs fails its check.
 
 The per-trial overhead is what a backend costs beyond the loop, in worker-seconds:
@@ -56,7 +57,8 @@ def _batches(s: Settings) -> list[dict[str, Any]]:
 
 def _backends(s: Settings) -> list[tuple[str, str, int]]:
     """(row name, backend, workers) for every backend this run measures."""
-    rows = [(f"local, {k} worker{'s' if k > 1 else ''}", "local", k) for k in s.sweep_workers]
+    rows = [("serial (in the sweep's process)", "serial", 1)]
+    rows += [(f"local, {k} worker{'s' if k > 1 else ''}", "local", k) for k in s.sweep_workers]
     if s.sweep_ray and optional("ray") is not None:
         rows.append(("Ray, 2 CPUs", "ray", 2))
     return rows

@@ -118,7 +118,7 @@ def test_reports_are_written(tiny_results: dict, tmp_path: Path) -> None:
 @pytest.mark.slow  # the tiny suite takes several seconds, mostly importing the peers
 def test_sweep_rows_compare_each_backend_with_the_plain_loop(tiny_results: dict) -> None:
     rows = tiny_results["workloads"]["sweep"]["rows"]
-    assert [r["impl"] for r in rows] == ["plain loop", "local, 1 worker"]
+    assert [r["impl"] for r in rows] == ["plain loop", "serial (in the sweep's process)", "local, 1 worker"]
     assert all(r["check"] == "ok" and r["trials"] == 2 and r["trials_per_second"] > 0 for r in rows)
 
 

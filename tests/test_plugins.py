@@ -355,7 +355,7 @@ def test_listing_imports_nothing(site: Site, tmp_path: Path, monkeypatch: pytest
     )
     assert "canary" in activations.registry.names() and "canary" in activations.registry
     infos = {i.name: i for i in activations.registry.describe()}
-    assert infos["canary"].status == "not loaded" and infos["canary"].source == "minidl-canary"
+    assert infos["canary"].status == "available" and infos["canary"].source == "minidl-canary"
     assert minidl.cli.main(["plugins"]) == 0
     assert not canary.exists() and "canary_mod" not in sys.modules
     with pytest.raises(PluginError, match="a listing must never import"):
@@ -522,7 +522,7 @@ def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFix
         "conflicting" in rows[("cube", "dist-b", "2.0")]
         and "'dist-b:cube'" in rows[("cube", "dist-b", "2.0")]
     )
-    assert "not loaded" in rows[("broken", "minidl-bad", "1.0")]
+    assert "available" in rows[("broken", "minidl-bad", "1.0")]
     assert "st_broken" not in sys.modules
     assert minidl.cli.main(["plugins", "--check"]) == 1  # the broken loss fails
     out = capsys.readouterr().out

@@ -69,11 +69,26 @@ class Layer(Described, ABC):
     """
 
     training: bool = False
+    _name: str | None = None
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name
         self.built = False
         self.input_shape: Shape | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The layer's name in its model (a string; None until a model names it)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        # checked when set, so a model file is never written with a name it cannot be read with
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(
+                f"A layer's name must be a string; received {value!r} ({type(value).__name__})."
+            )
+        self._name = value
 
     @classmethod
     def example(cls) -> Layer:

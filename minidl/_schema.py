@@ -259,7 +259,8 @@ class Component(Kind):
         if isinstance(value, str) and value:
             return
         if not isinstance(value, dict) or not isinstance(value.get("type"), str) or not value["type"]:
-            raise _fail(where, f'a {self.kind} name or a table {{type = "name", ...}}', value)
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            raise _fail(where, f'{article} {self.kind} name or a table {{type = "name", ...}}', value)
         if self.kind == "layer" and "name" in value and not isinstance(value["name"], str):
             raise _fail(f"{where} name", "a string", value["name"])
 
@@ -382,7 +383,7 @@ def validate(raw: Mapping[str, Any], source: str) -> None:
     """
     if not isinstance(raw, Mapping):
         raise _fail(f"{source}: a configuration", "a table of sections", raw)
-    _known(raw, [s.name for s in SECTIONS[1:]] + ["description"], f"{source}: top-level key")
+    _known(raw, [s.name for s in SECTIONS[1:]] + ["description"], source, "top-level key")
     _check_keys(SECTIONS[0], {"description": raw["description"]} if "description" in raw else {}, source)
     for section in SECTIONS[1:]:
         if section.name not in raw:
@@ -405,7 +406,7 @@ def _check_keys(section: Section, table: Any, source: str, index: str = "") -> N
     if not isinstance(table, Mapping):
         raise _fail(f"{source}: {heading}", "a table", table)
     if section.name != "data":
-        _known(table, list(section.by_name), f"{source}: {heading} key")
+        _known(table, list(section.by_name), source, f"{heading} key")
     for name, value in table.items():
         key = section.by_name.get(name) or _ARGUMENTS.get(name)
         if key is not None:
@@ -420,12 +421,12 @@ def _check_data(data: Mapping[str, Any], source: str) -> None:
     if "dataset" in data:
         name = data["dataset"]
         allowed = [k for k, key in keys.items() if key.use != "arrays"] + dataset_takes(name)
-        _known(data, allowed, f"{source}: [data] key for dataset {name!r}")
+        _known(data, allowed, source, f"[data] key for dataset {name!r}")
         undeclared = sorted((set(dataset_takes(name)) - set(_ARGUMENTS)) & set(data))
         if undeclared:  # a generator argument the schema does not know cannot skip validation
             raise ConfigError(f"{source}: [data] {undeclared[0]} is not declared in minidl's schema.")
         return
-    _known(data, [k for k, key in keys.items() if key.use != "dataset"], f"{source}: [data] key")
+    _known(data, [k for k, key in keys.items() if key.use != "dataset"], source, "[data] key")
     if "x" not in data or "y" not in data:
         raise ConfigError(
             f"{source}: [data] needs 'x' and 'y', or a 'dataset' (one of {', '.join(datasets.GENERATORS)})."
@@ -436,10 +437,10 @@ def _check_data(data: Mapping[str, Any], source: str) -> None:
         )
 
 
-def _known(table: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+def _known(table: Mapping[str, Any], allowed: Iterable[str], source: str, what: str) -> None:
     allowed = list(allowed)
     unknown = [k for k in table if k not in allowed]
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), allowed, 1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"Unknown {what} {unknown[0]!r}.{hint} Allowed: {', '.join(allowed)}.")
+        raise ConfigError(f"{source}: unknown {what} {unknown[0]!r}.{hint} Allowed: {', '.join(allowed)}.")

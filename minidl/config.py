@@ -144,6 +144,8 @@ class TrainingConfig:
             model.compile(**self.compile)
         except MinidlError as exc:
             raise type(exc)(f"{self.source}: {exc}") from None
+        except MemoryError as exc:  # a layer of 10**12 units: the configuration asks too much
+            raise ConfigError(f"{self.source}: the model needs more memory than there is: {exc}") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             # a component's constructor that rejects a value in its own way is still a clear error
             raise ConfigError(f"{self.source}: a component was refused: {type(exc).__name__}: {exc}") from exc

@@ -586,7 +586,7 @@ def _location(plugin: _Plugin) -> tuple[str, int]:
             break
     origin = getattr(spec, "origin", None)
     if not origin or not os.path.isfile(origin):
-        return f"<entry point {plugin.where()}>", 0
+        return f"<{plugin.where()}>", 0
     name = re.escape(attribute.split(".")[0])
     pattern = re.compile(rf"^\s*(?:class|def)\s+{name}\b|^{name}\s*=")
     try:

@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__, config
 from .errors import DataError, MinidlError
 
-__all__ = ["main", "EXIT_STATUSES"]
+__all__ = ["main", "build_parser", "EXIT_STATUSES"]
 
 #: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
 BROKEN_PIPE_STATUS = 141
@@ -42,7 +42,12 @@ EXIT_STATUSES: dict[int, str] = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``minidl`` argument parser (docs/reference/cli.md is generated from it).
+
+    Returns:
+        A new parser.
+    """
     parser = argparse.ArgumentParser(
         prog="minidl", description="A small plugin-based deep-learning framework."
     )
@@ -323,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
     except MinidlError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 from . import datasets
 from .data import DTYPES
 from .errors import ConfigError
+from .layers.base import MAX_AXIS, MAX_RANK
 
 __all__ = [
     "Kind", "Key", "Section", "SECTIONS", "DATASET_ARGUMENTS", "MAX_SAMPLES", "MAX_ARRAY_DIMENSIONS",
@@ -36,9 +37,7 @@ __all__ = [
 #: The most samples a generated data set may have (two float64 columns: 16 MB).
 MAX_SAMPLES = 1_000_000
 #: The most axes an inline array (or an input shape) may have, as in a model file.
-MAX_ARRAY_DIMENSIONS = 8
-#: The largest size along one axis of an input shape, as in a model file.
-MAX_AXIS = 2**31 - 1
+MAX_ARRAY_DIMENSIONS = MAX_RANK
 
 _TOML_TYPES = (
     (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"), (list, "an array"),

@@ -127,6 +127,18 @@ def test_a_name_that_is_not_a_string_is_refused_when_set(bad: Any) -> None:
     assert model.name == "sequential" and layer.name is None  # nothing changed
 
 
+@pytest.mark.parametrize("shape", [(1,) * 9, (2**31,)])
+def test_an_input_shape_a_model_file_cannot_hold_is_refused_when_set(shape: tuple[int, ...]) -> None:
+    # a model file holds 1 to 8 axes of at most 2**31 - 1: such a model could be saved, never loaded
+    with pytest.raises(ConfigError, match="input_shape must be a positive integer or a tuple of 1 to 8"):
+        Sequential([minidl.layers.Flatten(), Dense(1)], input_shape=shape)
+    model = Sequential([minidl.layers.Flatten(), Dense(1)])
+    if len(shape) == 9:  # learnt from data: refused the same way, and the model stays unbuilt
+        with pytest.raises(ConfigError, match="input_shape must be"):
+            model.predict(np.zeros((1, *shape)))
+        assert not model.built
+
+
 def _round_trip(model: Sequential, folder: str) -> Sequential:
     path = Path(folder) / "m.minidl"
     model.save(path)

@@ -354,7 +354,8 @@ def train(
     print(f"training {config.source} (seed {model.seed})", file=stream)
     progress = progress_callback(verbose, stream, every=1 if total <= 50 else total // 10)
     try:
-        history = model.fit(x, y, callbacks=[progress] if progress else [], **fit_args)
+        # progress is this function's own callback (every 10% for long runs), so fit's is off
+        history = model.fit(x, y, verbose=0, callbacks=[progress] if progress else [], **fit_args)
     except KeyboardInterrupt:
         raise _interrupted(config, model, total, save) from None
     test = None

@@ -1,7 +1,7 @@
 """The one declared schema of a training configuration: every section, every key, its type, its
 default and its meaning.
 
-:mod:`minidl.config` validates every configuration against it before anything is built or run,
+``minidl.config`` validates every configuration against it before anything is built or run,
 and the configuration reference (docs/reference/configuration.md) is rendered from it, so a key
 cannot be read without being checked, nor accepted without being documented. A key that is not
 declared here is refused.
@@ -344,7 +344,7 @@ SECTIONS: tuple[Section, ...] = (
 )  # fmt: skip
 
 #: The arguments of the generated data sets, each checked here; which data set takes which is
-#: read from the generators' signatures (see :func:`dataset_takes`).
+#: read from the generators' signatures (see ``dataset_takes``).
 DATASET_ARGUMENTS: tuple[Key, ...] = (
     Key("samples", Integer(2, MAX_SAMPLES), "500", "Number of points.", use="dataset"),
     Key("noise", Number(0.0, 100.0), "0", "Noise in the TensorFlow Playground's units (its slider, 0 to 50).", use="dataset"),
@@ -361,7 +361,7 @@ def dataset_takes(name: str) -> list[str]:
     """The arguments the generated data set ``name`` takes, in its signature's order.
 
     Args:
-        name: a data set of :data:`minidl.datasets.GENERATORS`.
+        name: a data set of ``minidl.datasets.GENERATORS``.
 
     Returns:
         The names of its keyword parameters.

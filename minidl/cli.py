@@ -4,7 +4,7 @@ CONFIG``, ``minidl configs [show NAME]``, ``minidl plugins``, ``minidl --version
 Every option and configuration value is checked before training starts; a mistake ends the
 command with ``minidl: error: ...`` and status 2, never a traceback. Ctrl-C during ``minidl
 train`` ends it with one line saying what was interrupted, at which epoch and what was saved,
-and status 130. The exit statuses are listed in :data:`EXIT_STATUSES`.
+and status 130. The exit statuses are listed in ``EXIT_STATUSES``.
 
 Output piped into a reader that stops early (``minidl plugins | head -2``) ends the command
 quietly with status 141 (128 + SIGPIPE, what the shell reports for ``yes | head``), as Unix
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program's name (``sys.argv[1:]`` when None).
 
     Returns:
-        The exit status, one of :data:`EXIT_STATUSES`.
+        The exit status, one of ``EXIT_STATUSES``.
     """
     try:
         try:

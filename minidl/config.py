@@ -8,7 +8,7 @@ keyword arguments: ``epochs``, ``batch_size``, ``shuffle``, ``verbose``, ``valid
 after training.
 
 ``[data]`` holds either the arrays (``x``, ``y``, optional ``names`` and ``columns``) or a data
-set of :mod:`minidl.datasets` (``dataset = "xor"`` and that generator's arguments, such as
+set of ``minidl.datasets`` (``dataset = "xor"`` and that generator's arguments, such as
 ``samples``, ``noise``, ``seed``, ``labels``). ``test_split`` holds out that fraction of the
 samples (shuffled by a generator seeded by ``split_seed``, 0 by default) as a test set, which
 is evaluated after training.
@@ -63,7 +63,7 @@ def bundled_text(name: str) -> str:
     """The TOML text of a bundled configuration (what ``minidl configs show NAME`` prints).
 
     Args:
-        name: a name of :func:`bundled`.
+        name: a name of ``bundled``.
 
     Returns:
         The file's text.
@@ -183,7 +183,7 @@ class TrainingConfig:
         """Checks what needs the model and the data: input shape, ``columns``, ``[[predict]]`` samples.
 
         Args:
-            model: the model :meth:`build` made (built here for ``x``'s samples if it is not yet).
+            model: the model ``build`` made (built here for ``x``'s samples if it is not yet).
             x: the training inputs.
 
         Raises:
@@ -280,7 +280,7 @@ def check_save_path(path: str | os.PathLike[str]) -> Path:
 
 @dataclass
 class RunResult:
-    """What :func:`train` produced: the trained model, its History and the test figures (or None).
+    """What ``train`` produced: the trained model, its History and the test figures (or None).
 
     Args:
         model: the trained model.
@@ -294,12 +294,9 @@ class RunResult:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped :func:`train`; the message says what was interrupted, at which epoch, and
-    what was saved. A ``KeyboardInterrupt``, so code that catches that keeps working.
-
-    Args:
-        message: the one line the command prints.
-    """
+    """Ctrl-C stopped ``train``; its message, the one line ``minidl train`` prints, says what was
+    interrupted, at which epoch, and what was saved. A ``KeyboardInterrupt``, so code that catches
+    that keeps working."""
 
 
 def train(
@@ -326,7 +323,7 @@ def train(
         stream: where the report goes (stdout by default).
         plot: saves the curves (and, for two inputs, the decision boundary) to this image file;
             needs matplotlib.
-        save: saves the trained model to this file (:func:`minidl.load` reads it).
+        save: saves the trained model to this file (``minidl.load`` reads it).
 
     Returns:
         The model, its History and the test figures.

@@ -103,7 +103,7 @@ class Sequential:
 
     @property
     def name(self) -> str:
-        """The model's name, shown by :meth:`summary` and kept in model files (a string)."""
+        """The model's name, shown by ``summary`` and kept in model files (a string)."""
         return self._name
 
     @name.setter

@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["targets", "verdict", "spread", "NOISY_SPREAD", "markdown", "sweep_section", "write_json", "write_chart"]
+__all__ = [
+    "targets",
+    "verdict",
+    "spread",
+    "NOISY_SPREAD",
+    "markdown",
+    "sweep_section",
+    "write_json",
+    "write_chart",
+]
 
 NUMPY, TORCH, SKLEARN = "numpy reference", "PyTorch", "scikit-learn"
 LECTURE = "numpy, the lecture's code"

@@ -1,5 +1,10 @@
-"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl sweep CONFIG``, ``minidl configs``,
-``minidl plugins``, ``minidl --version``.
+"""The ``minidl`` command: ``minidl train CONFIG``, ``minidl predict MODEL DATA``, ``minidl sweep
+CONFIG``, ``minidl configs [show NAME]``, ``minidl plugins``, ``minidl --version``.
+
+Every option and configuration value is checked before training starts; a mistake ends the
+command with ``minidl: error: ...`` and status 2, never a traceback. Ctrl-C during ``minidl
+train`` ends it with one line saying what was interrupted, at which epoch and what was saved,
+and status 130. The exit statuses are listed in ``EXIT_STATUSES``.
 
 Output piped into a reader that stops early (``minidl plugins | head -2``) ends the command
 quietly with status 141 (128 + SIGPIPE, what the shell reports for ``yes | head``), as Unix
@@ -11,16 +16,38 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from . import __version__, config
-from .errors import MinidlError
+from .errors import DataError, MinidlError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "EXIT_STATUSES"]
+
+#: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
+BROKEN_PIPE_STATUS = 141
+#: Exit status after Ctrl-C: 128 + SIGINT, as a shell reports it.
+INTERRUPTED_STATUS = 130
+
+#: What each exit status of the command means (the command-line reference lists them).
+EXIT_STATUSES: dict[int, str] = {
+    0: "success",
+    1: "`minidl plugins --check`: a plugin failed to load, fails the conformance kit, or is hidden by a built-in",
+    2: "a usage mistake or a refused configuration, option, model file or data file (`minidl: error: ...`)",
+    INTERRUPTED_STATUS: "interrupted by Ctrl-C (`minidl train` says at which epoch and what was saved)",
+    BROKEN_PIPE_STATUS: "the reader of the output closed the pipe early (`minidl plugins | head -2`)",
+}
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``minidl`` argument parser (docs/reference/cli.md is generated from it).
+
+    Returns:
+        A new parser.
+    """
     parser = argparse.ArgumentParser(
         prog="minidl", description="A small plugin-based deep-learning framework."
     )
@@ -36,7 +63,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="IMAGE",
         help="save the loss curves (and the decision boundary for 2-input data) to IMAGE, e.g. out.png; needs matplotlib",
     )
+    train.add_argument(
+        "--save",
+        metavar="FILE",
+        help="save the trained model to FILE, e.g. model.minidl (minidl predict reads it)",
+    )
     train.set_defaults(run=_train)
+
+    predict = sub.add_parser(
+        "predict", help="write a saved model's predictions for the samples of a .csv or .npy file"
+    )
+    predict.add_argument("model", help="a model file written by 'minidl train --save' or Sequential.save")
+    predict.add_argument(
+        "data",
+        help="the inputs: a .npy array of shape (samples, *input_shape), or a .csv file of one sample per "
+        "line (comma-separated numbers, flattened in C order; a first line that is not numbers is a header)",
+    )
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the predictions to FILE: .npy for an array of shape (samples, *output_shape), anything "
+        "else for CSV (default: CSV on standard output)",
+    )
+    predict.add_argument(
+        "--batch-size", type=int, metavar="N", help="samples per forward pass (default: all at once)"
+    )
+    predict.set_defaults(run=_predict)
 
     sweep = sub.add_parser(
         "sweep", help="train a configuration many times: a grid of values x seeds, on local processes or Ray"
@@ -84,20 +136,95 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(run=_sweep)  # fmt: skip
 
-    configs = sub.add_parser("configs", help="list the bundled configurations")
+    configs = sub.add_parser("configs", help="list the bundled configurations, or show one")
     configs.set_defaults(run=_configs)
+    show = configs.add_subparsers(dest="action", metavar="{show}").add_parser(
+        "show", help="print a bundled configuration's TOML, to start a file of your own from"
+    )
+    show.add_argument("name", help="a bundled configuration's name (see 'minidl configs')")
+    show.set_defaults(run=_show)
 
     plugins = sub.add_parser("plugins", help="list every component by kind, with its source and status")
     plugins.add_argument(
-        "--check", action="store_true", help="import the plugins and run the conformance kit on each"
+        "--check",
+        action="store_true",
+        help="import the plugins and run the conformance kit on each; exit 1 if one fails or is hidden by a built-in",
     )
     plugins.set_defaults(run=_plugins)
     return parser
 
 
 def _train(args: argparse.Namespace) -> int:
-    config.train(config.load(args.config), seed=args.seed, epochs=args.epochs, plot=args.plot)
+    try:
+        config.train(
+            config.load(args.config), seed=args.seed, epochs=args.epochs, plot=args.plot, save=args.save
+        )
+    except config.TrainingInterrupted as exc:
+        print(f"minidl: interrupted: {exc}", file=sys.stderr)  # one line, no traceback
+        return INTERRUPTED_STATUS
+    except KeyboardInterrupt:  # while preparing or reporting, outside the epochs
+        print(
+            f"minidl: interrupted: {args.config}, outside the training epochs; nothing was saved.",
+            file=sys.stderr,
+        )
+        return INTERRUPTED_STATUS
     return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .model import load
+
+    model = load(args.model)
+    inputs = _read_inputs(args.data, model.input_shape)
+    predictions = model.predict(inputs, batch_size=args.batch_size)
+    if args.out is not None and args.out.endswith(".npy"):
+        config.check_save_path(args.out)
+        np.save(args.out, predictions, allow_pickle=False)
+    elif args.out is not None:
+        config.check_save_path(args.out)
+        with open(args.out, "w", encoding="utf-8") as stream:
+            _write_csv(stream, predictions)
+    else:
+        _write_csv(sys.stdout, predictions)
+    return 0
+
+
+def _read_inputs(path: str, input_shape: tuple[int, ...] | None) -> np.ndarray:
+    """The samples of a .npy or .csv file; a CSV row is reshaped to ``input_shape`` when it has more axes."""
+    if not os.path.isfile(path):
+        raise DataError(f"No data file at {path!r}; give a .npy or .csv file.")
+    try:
+        if path.endswith(".npy"):
+            return np.asarray(np.load(path, allow_pickle=False))
+        with open(path, encoding="utf-8") as stream:
+            first = stream.readline()
+        header = bool(first.strip()) and not _is_numbers(first)
+        with warnings.catch_warnings():  # an empty file is reported below, as an error
+            warnings.simplefilter("ignore", UserWarning)
+            rows = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=int(header), dtype=np.float64)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"Could not read the samples of {path!r}: {exc}") from None
+    if not rows.size:
+        raise DataError(f"{path!r} holds no samples: give one line of comma-separated numbers per sample.")
+    if input_shape is not None and len(input_shape) > 1 and rows.shape[1] == int(np.prod(input_shape)):
+        rows = rows.reshape(len(rows), *input_shape)
+    return rows
+
+
+def _is_numbers(line: str) -> bool:
+    try:
+        [float(cell) for cell in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
+def _write_csv(stream: Any, predictions: np.ndarray) -> None:
+    """One line per sample: a header ``output_0,output_1,...``, then each output flattened, exact
+    (17 significant digits, so reading it back gives the same float64)."""
+    flat = predictions.reshape(len(predictions), -1)
+    header = ",".join(f"output_{i}" for i in range(flat.shape[1]))
+    np.savetxt(stream, flat, fmt="%.17g", delimiter=",", header=header, comments="")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -122,9 +249,12 @@ def _configs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugins(args: argparse.Namespace) -> int:
-    import warnings
+def _show(args: argparse.Namespace) -> int:
+    print(config.bundled_text(args.name), end="")
+    return 0
 
+
+def _plugins(args: argparse.Namespace) -> int:
     from .registry import DISABLE_ENV, PluginWarning, iter_registries, plugins_disabled
 
     if plugins_disabled():
@@ -143,7 +273,9 @@ def _plugins(args: argparse.Namespace) -> int:
             failures: list[str] = []
             if args.check and status in ("ok", "conflicting") and info.source != "built-in":
                 status, detail, failures = _kit_status(registry, info.lookup, status, detail)
-            failed += status == "failed" or status.startswith("fails")
+            if args.check and status == "shadowed":  # the plugin's author should rename it
+                status, detail = "hidden", f"{detail}; rename the plugin's entry point"
+            failed += status in ("failed", "hidden") or status.startswith("fails")
             source = f"{info.source} {info.version}".strip()
             print(f"  {info.name:<{width}} {source:<36} {status}" + (f": {detail}" if detail else ""))
             for failure in failures:  # every failing check: its id and its whole message
@@ -176,16 +308,14 @@ def _indented(text: str, spaces: int) -> str:
     return "\n".join([" " * spaces + first, *(" " * (spaces + 4) + line for line in rest)])
 
 
-#: Exit status when the reader of our output went away: 128 + SIGPIPE, as a shell reports it.
-BROKEN_PIPE_STATUS = 141
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line; returns the exit status (2 for a usage or configuration error,
-    141 when the output's reader closed the pipe early).
+    """Runs the command line.
 
     Args:
-        argv: the arguments, without the program name (None: ``sys.argv[1:]``).
+        argv: the arguments after the program's name (``sys.argv[1:]`` when None).
+
+    Returns:
+        The exit status, one of ``EXIT_STATUSES``.
     """
     try:
         try:
@@ -198,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
     except MinidlError as exc:

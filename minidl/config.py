@@ -12,11 +12,18 @@ set of ``minidl.datasets`` (``dataset = "xor"`` and that generator's arguments, 
 ``samples``, ``noise``, ``seed``, ``labels``). ``test_split`` holds out that fraction of the
 samples (shuffled by a generator seeded by ``split_seed``, 0 by default) as a test set, which
 is evaluated after training.
+
+Every configuration is checked whole against one declared schema (``minidl/_schema.py``, from
+which docs/reference/configuration.md is generated) when it is read, and everything that needs
+the model or the data (component arguments, column counts, the samples of ``[[predict]]``) is
+checked when it is built, before the first epoch.
 """
 
 from __future__ import annotations
 
-import inspect
+import difflib
+import os
+import stat
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -26,40 +33,67 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import datasets
+from . import _schema, datasets
 from .callbacks import History
-from .errors import ConfigError
+from .errors import ConfigError, MinidlError
 from .model import Sequential
-from .plot import require_matplotlib, save_run_figure
+from .plot import check_image_path, save_run_figure
 from .progress import format_logs, progress_callback
 
-__all__ = ["TrainingConfig", "RunResult", "bundled", "load", "train", "format_predictions"]
+__all__ = [
+    "TrainingConfig", "RunResult", "TrainingInterrupted", "bundled", "bundled_text", "load", "train",
+    "format_predictions", "check_save_path", "MAX_FILE_BYTES",
+]  # fmt: skip
 
-_SECTIONS = {"description", "model", "compile", "fit", "data", "predict"}
-_COMPILE_KEYS = {"loss", "optimizer", "metrics"}
-_FIT_KEYS = {"epochs", "batch_size", "shuffle", "verbose", "validation_split"}
-_SPLIT_KEYS = {"test_split", "split_seed", "columns"}
-_DATA_KEYS = {"x", "y", "names"} | _SPLIT_KEYS
+#: The largest configuration file read (inline data included).
+MAX_FILE_BYTES = 16 * 2**20
 
 
 def bundled() -> list[str]:
-    """Names of the configurations shipped inside minidl (``minidl train NAME`` runs one)."""
+    """Names of the configurations shipped inside minidl (``minidl train NAME`` runs one).
+
+    Returns:
+        The names, sorted.
+    """
     folder = resources.files("minidl") / "configs"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-@dataclass
-class TrainingConfig:
-    """A parsed configuration; ``source`` is the file it came from (for messages).
+def bundled_text(name: str) -> str:
+    """The TOML text of a bundled configuration (what ``minidl configs show NAME`` prints).
 
     Args:
-        model: the ``[model]`` table (what ``Sequential.get_config`` returns).
-        compile: the ``[compile]`` table: the keyword arguments of ``compile``.
-        fit: the ``[fit]`` table: the keyword arguments of ``fit``.
-        data: the ``[data]`` table: inline ``x`` and ``y``, or a data set by name.
-        predict: the ``[[predict]]`` entries: extra samples whose predictions are printed.
-        description: the configuration's ``description``.
-        source: the file it came from (for messages).
+        name: a name of ``bundled``.
+
+    Returns:
+        The file's text.
+
+    Raises:
+        ConfigError: for an unknown name, suggesting the nearest.
+    """
+    if name not in bundled():
+        raise ConfigError(f"{name!r} is not a bundled configuration.{_suggest(name)}")
+    return (resources.files("minidl") / "configs" / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name, bundled(), 1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{hint} Bundled: {', '.join(bundled())}."
+
+
+@dataclass
+class TrainingConfig:
+    """A parsed, validated configuration; ``source`` is the file it came from (for messages).
+
+    Args:
+        model: the ``[model]`` table.
+        compile: the ``[compile]`` table.
+        fit: the ``[fit]`` table.
+        data: the ``[data]`` table.
+        predict: the ``[[predict]]`` entries.
+        description: the top-level ``description``.
+        source: where the configuration came from.
     """
 
     model: dict[str, Any]
@@ -72,51 +106,71 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "<dict>") -> TrainingConfig:
-        """Checks the sections and keys of ``raw`` (the parsed TOML) and wraps them.
+        """Checks ``raw`` (the parsed TOML) against the configuration schema and wraps it.
 
         Args:
-            raw: the parsed TOML document, a dict of sections.
-            source: where it came from, named in error messages.
+            raw: the configuration as plain values.
+            source: where it came from, named in every message.
+
+        Returns:
+            The configuration.
+
+        Raises:
+            ConfigError: naming the first key at fault, what it holds and what would work.
         """
-        _known(raw, _SECTIONS, f"{source}: top-level key")
-        for section in ("model", "compile", "data"):
-            if not isinstance(raw.get(section), dict):
-                raise ConfigError(f"{source}: a [{section}] table is required.")
-        fit = raw.get("fit", {})
-        _known(raw["compile"], _COMPILE_KEYS, f"{source}: [compile] key")
-        _known(fit, _FIT_KEYS, f"{source}: [fit] key")
-        _check_data(raw["data"], source)
-        predict = raw.get("predict", [])
-        for entry in predict:
-            _known(entry, {"name", "x"}, f"{source}: [[predict]] key")
+        _schema.validate(raw, source)
         return cls(
-            raw["model"], raw["compile"], fit, raw["data"], predict, raw.get("description", ""), source
-        )
+            raw["model"], raw["compile"], raw.get("fit", {}), raw["data"], raw.get("predict", []),
+            raw.get("description", ""), source,
+        )  # fmt: skip
 
     def build(self, *, seed: int | None = None) -> Sequential:
-        """The compiled model this configuration describes; ``seed`` overrides ``[model] seed``.
+        """The compiled model this configuration describes.
 
         Args:
-            seed: the model's seed, in place of the file's (None: the file's).
+            seed: overrides ``[model] seed`` when given.
+
+        Returns:
+            The compiled model, its weights freshly initialised.
+
+        Raises:
+            MinidlError: when a component or one of its arguments is refused.
         """
         model_config = dict(self.model)
         if seed is not None:
             model_config["seed"] = seed
-        model = Sequential.from_config(model_config)
-        model.compile(**self.compile)
+        try:
+            model = Sequential.from_config(model_config)
+            model.compile(**self.compile)
+        except MinidlError as exc:
+            raise type(exc)(f"{self.source}: {exc}") from None
+        except MemoryError as exc:  # a layer of 10**12 units: the configuration asks too much
+            raise ConfigError(f"{self.source}: the model needs more memory than there is: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            # a component's constructor that rejects a value in its own way is still a clear error
+            raise ConfigError(f"{self.source}: a component was refused: {type(exc).__name__}: {exc}") from exc
         return model
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All the data as arrays ``(x, y)``: the inline arrays or the generated data set."""
+        """All the data as arrays ``(x, y)``: the inline arrays or the generated data set.
+
+        Returns:
+            The inputs and the targets.
+        """
         if "dataset" in self.data:
-            arguments = {k: v for k, v in self.data.items() if k != "dataset" and k not in _SPLIT_KEYS}
+            skip = {"dataset", "test_split", "split_seed", "columns"}
+            arguments = {k: v for k, v in self.data.items() if k not in skip}
             if isinstance(arguments.get("labels"), list):
                 arguments["labels"] = tuple(arguments["labels"])
             return datasets.load(self.data["dataset"], **arguments)
         return np.asarray(self.data["x"]), np.asarray(self.data["y"])
 
     def split(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(x_train, y_train, x_test, y_test)``; the test arrays are None without ``test_split``."""
+        """``(x_train, y_train, x_test, y_test)``; the test arrays are None without ``test_split``.
+
+        Returns:
+            The training arrays and the test arrays (or None).
+        """
         x, y = self.arrays()
         if "test_split" not in self.data:
             return x, y, None, None
@@ -125,58 +179,103 @@ class TrainingConfig:
         )
         return x_train, y_train, x_test, y_test
 
+    def check_fits(self, model: Sequential, x: np.ndarray) -> None:
+        """Checks what needs the model and the data: input shape, ``columns``, ``[[predict]]`` samples.
 
-def _check_data(data: Any, source: str) -> None:
-    if "dataset" not in (data if isinstance(data, dict) else {}):
-        _known(data, _DATA_KEYS, f"{source}: [data] key")
-        for key in ("x", "y"):
-            if key not in data:
+        Args:
+            model: the model ``build`` made (built here for ``x``'s samples if it is not yet).
+            x: the training inputs.
+
+        Raises:
+            MinidlError: naming the key at fault.
+        """
+        if not model.built:
+            model.build(x.shape[1:])
+        elif model.input_shape != x.shape[1:]:
+            raise ConfigError(
+                f"{self.source}: the model takes samples of shape {model.input_shape}; the data's have shape {x.shape[1:]}."
+            )
+        features = int(np.prod(x.shape[1:]))
+        columns = self.data.get("columns")
+        if columns is not None and len(columns) != features:
+            raise ConfigError(
+                f"{self.source}: [data] columns names {len(columns)} columns; the inputs have {features}."
+            )
+        for i, entry in enumerate(self.predict):
+            if len(entry["x"]) != features:
                 raise ConfigError(
-                    f"{source}: [data] needs 'x' and 'y', or a 'dataset' (one of {', '.join(datasets.GENERATORS)})."
+                    f"{self.source}: [[predict]] {i} x holds {len(entry['x'])} values; a sample has {features}."
                 )
-        return
-    name = data["dataset"]
-    if name not in datasets.GENERATORS:
-        raise ConfigError(f"{source}: unknown dataset {name!r}; available: {', '.join(datasets.GENERATORS)}.")
-    accepted = set(inspect.signature(datasets.GENERATORS[name]).parameters)
-    _known(data, {"dataset"} | _SPLIT_KEYS | accepted, f"{source}: [data] key for dataset {name!r}")
 
 
 def load(source: str | Path) -> TrainingConfig:
     """Reads a configuration: a bundled name (``"lecture1"``) or a path to a TOML file.
 
     Args:
-        source: a bundled configuration's name or the path of a TOML file.
+        source: a bundled name or a path.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: for a missing, oversized, non-UTF-8 or invalid file, or a configuration
+            the schema refuses.
     """
     text, where = _read(source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib descends once per nested array or table
+        raise ConfigError(f"{where} nests arrays or tables too deeply to be read.") from None
     return TrainingConfig.from_dict(raw, where)
 
 
 def _read(source: str | Path) -> tuple[str, str]:
     path = Path(source)
     if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"No configuration file at {str(path)!r}.")
-        return path.read_text(encoding="utf-8"), str(path)
+        try:
+            info = path.stat()
+        except OSError:
+            raise ConfigError(f"No configuration file at {str(path)!r}.") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{str(path)!r} is not a regular file; give a TOML file.")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{str(path)!r} holds {info.st_size:,} bytes; a configuration may hold at most "
+                f"{MAX_FILE_BYTES:,} (minidl.config.MAX_FILE_BYTES)."
+            )
+        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
+        try:
+            return data.decode("utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{str(path)!r} is not UTF-8 text (TOML files are): {exc}.") from None
     name = str(source)
-    if name in bundled():
-        resource = resources.files("minidl") / "configs" / f"{name}.toml"
-        return resource.read_text(encoding="utf-8"), f"bundled configuration {name!r}"
-    raise ConfigError(
-        f"{name!r} is neither a TOML file nor a bundled configuration; bundled: {', '.join(bundled())}."
-    )
+    if name not in bundled():
+        raise ConfigError(f"{name!r} is neither a TOML file nor a bundled configuration.{_suggest(name)}")
+    return bundled_text(name), f"bundled configuration {name!r}"
 
 
-def _known(table: Any, allowed: set[str], what: str) -> None:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{what}s must form a table; received {table!r}.")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"Unknown {what}(s) {unknown}; allowed: {sorted(allowed)}.")
+def check_save_path(path: str | os.PathLike[str]) -> Path:
+    """Checks, before a run, that a file can be written at ``path`` (its folder exists).
+
+    Args:
+        path: where the trained model (or the predictions) will be written.
+
+    Returns:
+        The path.
+
+    Raises:
+        ConfigError: when the folder is missing or ``path`` is a folder.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"Cannot write to {str(target)!r}: it is a folder; give a file name.")
+    if not target.parent.is_dir():
+        raise ConfigError(
+            f"Cannot write to {str(target)!r}: the folder {str(target.parent)!r} does not exist."
+        )
+    return target
 
 
 @dataclass
@@ -185,13 +284,19 @@ class RunResult:
 
     Args:
         model: the trained model.
-        history: its ``History``.
-        test: the figures on the held-out test split, or None without ``test_split``.
+        history: its History.
+        test: the figures on the test split, or None without one.
     """
 
     model: Sequential
     history: History
     test: dict[str, float] | None = None
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``train``; its message, the one line ``minidl train`` prints, says what was
+    interrupted, at which epoch, and what was saved. A ``KeyboardInterrupt``, so code that catches
+    that keeps working."""
 
 
 def train(
@@ -201,27 +306,43 @@ def train(
     epochs: int | None = None,
     stream: TextIO | None = None,
     plot: str | Path | None = None,
+    save: str | Path | None = None,
 ) -> RunResult:
     """Builds, trains and reports on ``config``.
 
-    Progress goes to ``stream`` (stdout by default) as ``fit``'s progress output with the
-    configuration's ``verbose`` (1 by default): every epoch for runs of up to 50 epochs,
-    otherwise every 10% of the epochs. Then the test figures (with ``test_split``), or a table of
-    predictions for inline data. ``plot`` saves the curves (and, for two inputs, the decision
-    boundary) to that image file; it needs matplotlib, checked before training starts.
+    Everything is checked before the first epoch: the configuration, the model it builds, the
+    data it makes, the overrides, and the ``plot`` and ``save`` paths. Progress goes to
+    ``stream`` as ``fit``'s progress output with the configuration's ``verbose`` (1 by default):
+    every epoch for runs of up to 50 epochs, otherwise every 10% of the epochs. Then the test
+    figures (with ``test_split``), and a table of predictions for inline data and ``[[predict]]``.
 
     Args:
-        config: a ``TrainingConfig``, a bundled name or a TOML file's path.
-        seed: the model's seed, in place of the file's.
-        epochs: the number of epochs, in place of the file's.
-        stream: where progress and results are written (standard output by default).
-        plot: an image file to save the curves (and decision boundary) to; None for none.
+        config: the configuration.
+        seed: overrides ``[model] seed``.
+        epochs: overrides ``[fit] epochs``.
+        stream: where the report goes (stdout by default).
+        plot: saves the curves (and, for two inputs, the decision boundary) to this image file;
+            needs matplotlib.
+        save: saves the trained model to this file (``minidl.load`` reads it).
+
+    Returns:
+        The model, its History and the test figures.
+
+    Raises:
+        MinidlError: for anything refused, before training starts.
+        TrainingInterrupted: on Ctrl-C; with ``save``, the model as trained so far is saved.
     """
     stream = stream or sys.stdout
+    _schema.Integer(low=1).check(epochs if epochs is not None else 1, "epochs")
+    if seed is not None:
+        _schema.Integer(low=0).check(seed, "seed")
     if plot is not None:
-        require_matplotlib()  # before training: a missing extra must not waste a whole run
+        check_image_path(plot)  # before training: a bad path must not waste a whole run
+    if save is not None:
+        save = check_save_path(save)
     model = config.build(seed=seed)
     x, y, x_test, y_test = config.split()
+    config.check_fits(model, x)
     fit_args = {**config.fit, **({"epochs": epochs} if epochs is not None else {})}
     total = fit_args.get("epochs", 1)
     verbose = fit_args.pop("verbose", 1)
@@ -229,41 +350,74 @@ def train(
         print(config.description, file=stream)
     print(f"training {config.source} (seed {model.seed})", file=stream)
     progress = progress_callback(verbose, stream, every=1 if total <= 50 else total // 10)
-    history = model.fit(x, y, verbose=0, callbacks=[progress] if progress else [], **fit_args)
+    try:
+        # progress is this function's own callback (every 10% for long runs), so fit's is off
+        history = model.fit(x, y, verbose=0, callbacks=[progress] if progress else [], **fit_args)
+    except KeyboardInterrupt:
+        raise _interrupted(config, model, total, save) from None
     test = None
     if x_test is not None:
         test = model.evaluate(x_test, y_test, return_dict=True)
         print(f"test ({len(x_test)} samples): {format_logs(test)}", file=stream)
-    if "x" in config.data:
+    if "x" in config.data or config.predict:
         print(format_predictions(model, config), file=stream)
     if plot is not None:
         save_run_figure(plot, history, model, x, y, x_test, y_test)
         print(f"saved {plot}", file=stream)
+    if save is not None:
+        model.save(save)
+        print(f"saved the model to {save}", file=stream)
     return RunResult(model, history, test)
 
 
+def _interrupted(
+    config: TrainingConfig, model: Sequential, total: int, save: Path | None
+) -> TrainingInterrupted:
+    done = len(model.history.epochs)
+    where = (
+        f"during epoch {done + 1} of {total} ({done} complete)" if done < total else "after the last epoch"
+    )
+    if save is None:
+        saved = "nothing was saved (--save keeps the model)"
+    else:
+        model.save(save)  # a second Ctrl-C here leaves the previous file whole (atomic write)
+        saved = f"the model as trained so far was saved to {save}"
+    return TrainingInterrupted(f"training of {config.source} interrupted {where}; {saved}.")
+
+
 def format_predictions(model: Sequential, config: TrainingConfig) -> str:
-    """A table of the training samples (inputs, target, prediction) and the extra examples.
+    """A table of the inline training samples (inputs, target, prediction) and the ``[[predict]]`` ones.
 
     Args:
         model: the trained model.
-        config: the configuration whose data and ``[[predict]]`` entries are shown.
+        config: its configuration.
+
+    Returns:
+        The table as text.
     """
-    x, y = config.arrays()
-    names = config.data.get("names") or [f"#{i}" for i in range(len(x))]
-    columns = config.data.get("columns") or [f"x{i}" for i in range(np.shape(x)[1])]
-    y2 = y.reshape(len(y), -1)
-    pred = model.predict(x)
-    header = ["sample", *columns, "target", "prediction"]
-    # not strict: [data] names is not checked against x, and a shorter list has always shown fewer rows
-    rows = [
-        [str(n), *(f"{v:g}" for v in xi), _cells(t), _cells(p)]
-        for n, xi, t, p in zip(names, x, y2, pred, strict=False)
-    ]
+    rows = []
+    if "x" in config.data:
+        x, y = config.arrays()
+        names = config.data.get("names") or [f"#{i}" for i in range(len(x))]
+        y2 = y.reshape(len(y), -1)
+        # not strict: [data] names is not checked against x, and a shorter list has always shown fewer rows
+        rows = [
+            [str(n), *(f"{v:g}" for v in np.ravel(xi)), _cells(t), _cells(p)]
+            for n, xi, t, p in zip(names, x, y2, model.predict(x), strict=False)
+        ]
+    shape = model.input_shape or (0,)
     for entry in config.predict:
-        p = model.predict(np.asarray(entry["x"]).reshape(1, -1))[0]
-        rows.append([str(entry.get("name", "?")), *(f"{v:g}" for v in entry["x"]), "", _cells(p)])
-    return _table(header, rows)
+        sample = np.asarray(entry["x"], dtype=float).reshape(1, *shape)
+        rows.append(
+            [
+                str(entry.get("name", "?")),
+                *(f"{v:g}" for v in entry["x"]),
+                "",
+                _cells(model.predict(sample)[0]),
+            ]
+        )
+    columns = config.data.get("columns") or [f"x{i}" for i in range(int(np.prod(shape)))]
+    return _table(["sample", *columns, "target", "prediction"], rows)
 
 
 def _cells(values: np.ndarray) -> str:

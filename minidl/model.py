@@ -82,7 +82,7 @@ class Sequential:
             raise ConfigError(f"seed must be a non-negative integer or None; received seed={seed!r}.")
         self.seed = None if seed is None else int(seed)
         self.dtype = np.dtype(choice("dtype", str(np.dtype(dtype)) if _is_dtype(dtype) else dtype, DTYPES))
-        self.name = name or "sequential"
+        self.name = "sequential" if name is None or name == "" else name
         self._input_shape: Shape | None = (
             None if input_shape is None else as_shape(input_shape, "input_shape")
         )
@@ -106,6 +106,20 @@ class Sequential:
     def layers(self) -> tuple[Layer, ...]:
         """The layers, in order (a tuple: change them with ``add`` and ``pop``)."""
         return tuple(self._layers)
+
+    @property
+    def name(self) -> str:
+        """The model's name, shown by ``summary`` and kept in model files (a string)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        # checked when set, so a model file is never written with a name it cannot be read with
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"A model's name must be a string; received {value!r} ({type(value).__name__})."
+            )
+        self._name = value
 
     @property
     def trainer(self) -> Trainer:

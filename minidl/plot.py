@@ -23,6 +23,7 @@ __all__ = [
     "plot_decision_boundary",
     "save_run_figure",
     "require_matplotlib",
+    "check_image_path",
 ]
 
 GRID = 200  # points per axis of the decision-boundary grid
@@ -34,6 +35,32 @@ def require_matplotlib() -> None:
     ``minidl train --plot`` calls it before training, so a missing extra costs no training run.
     """
     _figure_class()
+
+
+def check_image_path(path: str | Path) -> None:
+    """Checks, before a run, that a figure can be saved at ``path``.
+
+    Args:
+        path: the image file to be written; its suffix picks the format.
+
+    Raises:
+        ConfigError: when matplotlib is missing, the folder does not exist, or the suffix is not
+            a format matplotlib writes (the message lists them).
+    """
+    target = Path(path)
+    formats = sorted(_figure_class()().canvas.get_supported_filetypes())
+    suffix = target.suffix[1:].lower()
+    if suffix not in formats:
+        raise ConfigError(
+            f"Cannot save a figure to {str(target)!r}: give the file one of the suffixes "
+            f"{', '.join('.' + f for f in formats)}."
+        )
+    if target.is_dir():
+        raise ConfigError(f"Cannot save a figure to {str(target)!r}: it is a folder; give a file name.")
+    if not target.parent.is_dir():
+        raise ConfigError(
+            f"Cannot save a figure to {str(target)!r}: the folder {str(target.parent)!r} does not exist."
+        )
 
 
 def _figure_class() -> Any:

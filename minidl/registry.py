@@ -13,6 +13,7 @@ the names it offers.
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.metadata as metadata
 import inspect
 import os
@@ -73,7 +74,7 @@ def _normalize_dist(name: str) -> str:
 class ComponentInfo:
     """What a registry knows of one name: where it comes from and whether it is usable.
 
-    ``status`` is one of ``"ok"``, ``"not loaded"`` (a plugin not imported yet), ``"failed"``,
+    ``status`` is one of ``"ok"``, ``"available"`` (a plugin not imported yet), ``"failed"``,
     ``"shadowed"`` (a plugin reusing a built-in name, ignored) or ``"conflicting"`` (offered by
     several distributions; use the qualified name ``distribution:name``). ``lookup`` is the name
     that selects this component (qualified when conflicting; empty when shadowed).
@@ -331,11 +332,16 @@ class Registry(Generic[T]):
         for plugin in _scan().get(self.group, []):
             if self._overridden(plugin) and plugin.name not in self._replaced:
                 owner = _source_of(self._classes[plugin.name])
-                warnings.warn(
+                # shown at the plugin's class (found without importing it), which its author
+                # can rename, rather than at whichever minidl line first looked a name up
+                filename, lineno = _location(plugin)
+                warnings.warn_explicit(
                     f"Ignoring {self.kind} {plugin.name!r} from {plugin.dist_name} {plugin.dist_version}: "
                     f"the name is taken by a {owner} {self.kind}, which always wins.",
                     PluginWarning,
-                    stacklevel=4,
+                    filename,
+                    lineno,
+                    module=plugin.value.partition(":")[0],
                 )
             found.setdefault(plugin.name, []).append(plugin)
         return found
@@ -563,7 +569,7 @@ class Registry(Generic[T]):
         return infos
 
     def _describe_plugin(self, plugin: _Plugin, count: int, load: bool) -> ComponentInfo:
-        status, detail, lookup = "not loaded", "", self._public_name(plugin)
+        status, detail, lookup = "available", "", self._public_name(plugin)
         if self._overridden(plugin):
             owner = _source_of(self._classes[plugin.name])
             status, detail, lookup = "shadowed", f"the {owner} {self.kind} {plugin.name!r} wins", ""
@@ -574,7 +580,7 @@ class Registry(Generic[T]):
             except (PluginError, ComponentTypeError) as exc:
                 cause = exc.__cause__
                 status, detail = "failed", f"{type(cause).__name__}: {cause}" if cause else str(exc)
-        if count > 1 and status in ("ok", "not loaded"):
+        if count > 1 and status in ("ok", "available"):
             status, detail = "conflicting", f"offered by {count} distributions; use {lookup!r}"
         return ComponentInfo(
             self.kind,
@@ -612,6 +618,33 @@ def check_arguments(cls: Callable[..., Any], arguments: Mapping[str, Any], what:
             f"Unknown argument(s) {', '.join(map(repr, unknown))} for {what}; "
             f"it accepts: {', '.join(accepted) or '(no arguments)'}."
         )
+
+
+def _location(plugin: _Plugin) -> tuple[str, int]:
+    """The file and line where a plugin's object is defined, found without importing anything.
+
+    The module is located with the import system's path finder (which runs no code), and the
+    line is the first ``class``/``def``/assignment of the object's name; when the source cannot
+    be found, the entry point itself is named.
+    """
+    module, _, attribute = _value_target(plugin.value).partition(":")
+    spec, search = None, None
+    for part in module.split("."):
+        spec = importlib.machinery.PathFinder.find_spec(part, search)
+        search = None if spec is None else spec.submodule_search_locations
+        if spec is None:
+            break
+    origin = getattr(spec, "origin", None)
+    if not origin or not os.path.isfile(origin):
+        return f"<{plugin.where()}>", 0
+    name = re.escape(attribute.split(".")[0])
+    pattern = re.compile(rf"^\s*(?:class|def)\s+{name}\b|^{name}\s*=")
+    try:
+        with open(origin, encoding="utf-8", errors="replace") as source:
+            lineno = next((i for i, line in enumerate(source, 1) if pattern.match(line)), 1)
+    except OSError:
+        lineno = 1
+    return origin, lineno
 
 
 def _class_target(cls: type) -> str:

@@ -185,7 +185,7 @@ def test_cli_reports_test_accuracy(capsys) -> None:
     "data,message",
     [
         ('dataset = "xor"\nnoize = 3', r"\[data\] key for dataset 'xor'.*'noize'"),
-        ('dataset = "moons"', "unknown dataset 'moons'"),
+        ('dataset = "moons"', r"dataset must be one of 'xor'.*received 'moons'"),
         ("x = [[1.0]]", "needs 'x' and 'y', or a 'dataset'"),
     ],
 )

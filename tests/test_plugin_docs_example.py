@@ -90,4 +90,4 @@ def test_once_installed_it_works_by_name(plugin: tuple[Path, dict]) -> None:
     assert done.returncode == 0 and done.stdout.strip() == "minidl_cube", done.stderr
     listing = _run(root, "-m", "minidl", "plugins")
     row = next(line for line in listing.stdout.splitlines() if line.split()[:1] == ["cube"])
-    assert "minidl-cube 0.1.0" in row and "not loaded" in row
+    assert "minidl-cube 0.1.0" in row and "available" in row

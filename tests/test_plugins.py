@@ -382,7 +382,7 @@ def test_listing_imports_nothing(site: Site, tmp_path: Path, monkeypatch: pytest
     )
     assert "canary" in activations.registry.names() and "canary" in activations.registry
     infos = {i.name: i for i in activations.registry.describe()}
-    assert infos["canary"].status == "not loaded" and infos["canary"].source == "minidl-canary"
+    assert infos["canary"].status == "available" and infos["canary"].source == "minidl-canary"
     assert minidl.cli.main(["plugins"]) == 0
     assert not canary.exists() and "canary_mod" not in sys.modules
     with pytest.raises(PluginError, match="a listing must never import"):
@@ -549,7 +549,7 @@ def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFix
         "conflicting" in rows[("cube", "dist-b", "2.0")]
         and "'dist-b:cube'" in rows[("cube", "dist-b", "2.0")]
     )
-    assert "not loaded" in rows[("broken", "minidl-bad", "1.0")]
+    assert "available" in rows[("broken", "minidl-bad", "1.0")]
     assert "st_broken" not in sys.modules
     assert minidl.cli.main(["plugins", "--check"]) == 1  # the broken loss fails
     out = capsys.readouterr().out
@@ -701,3 +701,29 @@ def test_minidl_plugins_check_fails_them_under_python_dash_O(site: Site) -> None
     assert "[layer:forgetful_scale-parameters]" in done.stdout
     scale = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["scale"])
     assert "passes the kit" in scale
+
+
+def test_a_plugin_hidden_by_a_builtin_fails_the_check_and_its_warning_points_at_the_plugin(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.install("minidl-evil", {"minidl.activations": {"relu": "hidden_evil:Cube"}}, {"hidden_evil": CUBE})
+    with pytest.warns(PluginWarning) as caught:
+        activations.registry.names()
+    # the plugin's own file and the line of its class, not a line of minidl
+    assert caught[0].filename == str(site.root / "hidden_evil.py")
+    assert CUBE.splitlines()[caught[0].lineno - 1].startswith("class Cube(")
+    assert "hidden_evil" not in sys.modules  # found without importing the plugin
+    assert minidl.cli.main(["plugins"]) == 0  # listing is not checking
+    assert "shadowed: the built-in activation 'relu' wins" in capsys.readouterr().out
+    assert minidl.cli.main(["plugins", "--check"]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "minidl-evil" in line)
+    assert "hidden: the built-in activation 'relu' wins; rename the plugin's entry point" in row
+
+
+def test_the_warning_names_the_entry_point_when_the_source_cannot_be_found(site: Site) -> None:
+    site.install("minidl-ghost", {"minidl.activations": {"relu": "no_such_module_here:Cube"}}, {})
+    with pytest.warns(PluginWarning) as caught:
+        activations.registry.names()
+    assert caught[0].filename.startswith("<entry point 'relu' = 'no_such_module_here:Cube'")
+    assert "minidl" not in Path(caught[0].filename).parts

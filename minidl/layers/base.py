@@ -24,10 +24,15 @@ from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..parameter import Buffer, Parameter
 from ..registry import Registry
 
-__all__ = ["Layer", "Shape", "as_shape", "expect_rank", "registry", "register"]
+__all__ = ["Layer", "Shape", "as_shape", "expect_rank", "registry", "register", "MAX_RANK", "MAX_AXIS"]
 
 #: The shape of one sample, without the batch axis: ``(features,)``, ``(height, width, channels)``...
 Shape = tuple[int, ...]
+
+
+#: The most axes, and the largest size along one, of a sample's shape: what a model file can hold,
+#: checked when a shape is set so that no model is built that could be saved but not loaded.
+MAX_RANK, MAX_AXIS = 8, 2**31 - 1
 
 
 def as_shape(value: Any, what: str = "shape") -> Shape:
@@ -42,11 +47,12 @@ def as_shape(value: Any, what: str = "shape") -> Shape:
         shape = tuple(items)
     except TypeError:
         shape = ()
-    if not shape or not all(
-        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in shape
+    if not 1 <= len(shape) <= MAX_RANK or not all(
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and 1 <= n <= MAX_AXIS for n in shape
     ):
         raise ConfigError(
-            f"{what} must be a positive integer or a tuple of them, e.g. (28, 28, 1); received {value!r}."
+            f"{what} must be a positive integer or a tuple of 1 to {MAX_RANK} of them (each at most "
+            f"{MAX_AXIS:,}), e.g. (28, 28, 1); received {value!r}."
         )
     return tuple(int(n) for n in shape)
 
@@ -77,11 +83,26 @@ class Layer(Described, ABC):
     """
 
     training: bool = False
+    _name: str | None = None
 
     def __init__(self, *, name: str | None = None) -> None:
         self.name = name
         self.built = False
         self.input_shape: Shape | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The layer's name in its model (a string; None until a model names it)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        # checked when set, so a model file is never written with a name it cannot be read with
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(
+                f"A layer's name must be a string; received {value!r} ({type(value).__name__})."
+            )
+        self._name = value
 
     @classmethod
     def example(cls) -> Layer:

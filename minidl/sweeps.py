@@ -572,7 +572,10 @@ class RayBackend(Backend):
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 cpus = (self.workers or 0) * self.threads or os.cpu_count() or 1
-                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+                # "local": a new Ray of its own, even when RAY_ADDRESS or a `ray start` on this
+                # machine (or a stale record of one) names a cluster; without it, ray.init
+                # connects there and refuses num_cpus
+                ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
         self.startup_seconds = time.perf_counter() - start
         try:
             self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1) // self.threads))

@@ -227,8 +227,11 @@ def test_one_or_two_local_workers_give_the_serial_bits_and_a_dead_worker_is_lost
 
 
 @pytest.mark.slow
-def test_ray_gives_the_same_bits(tmp_path: Path) -> None:
+def test_ray_gives_the_same_bits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require("ray", "ray")
+    # a cluster named by the environment (or by a `ray start` left on the machine) that is not
+    # there: without --address the sweep still starts a Ray of its own
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
     grid = {"epochs": [30], "optimizer.learning_rate": [0.1, 0.5]}
     run("lecture1", grid=grid, seeds="0-1", backend="serial", out=tmp_path / "serial")
     result = run("lecture1", grid=grid, seeds="0-1", backend=RayBackend(2), out=tmp_path / "ray")

@@ -32,7 +32,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
-from .errors import FormatError, MinidlError, ProtectedFileError
+from .errors import ConfigError, FormatError, MinidlError, ProtectedFileError
 
 try:  # POSIX: locks mark the temporaries of live saves
     import fcntl
@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - Windows, where an open file cannot be 
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "DOCUMENT", "DTYPES", "MAX_DEPTH", "Archive", "archive_bytes", "atomic_write", "check_index",
+    "DOCUMENT", "DTYPES", "MAX_DEPTH", "Archive", "archive_bytes", "atomic_write", "check_index", "check_writable",
     "check_member_sizes", "expect_entry", "expect_names", "known_keys", "open_archive", "parse_json",
     "read_arrays", "remove_stale_temporaries", "write_archive",
 ]  # fmt: skip
@@ -135,7 +135,7 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
     folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"Cannot save to {str(target)!r}: the folder {str(folder)!r} does not exist.")
-    mode = _replaceable(target)
+    mode = check_writable(target)
     remove_stale_temporaries(folder)
     with _terminate_cleanly():
         fd, temp = _unnamed_temporary(folder, mode) or _named_temporary(folder, mode)
@@ -160,6 +160,45 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
             os.close(dir_fd)
 
 
+def check_writable(path: PathLike) -> int | None:
+    """Checks, without writing anything, that a save to ``path`` could succeed; returns the
+    permission bits of the file it would replace (None when there is none).
+
+    The checks a save would otherwise meet half-way, or with the name of its temporary file in
+    the message: the name fits the file system's limit, the nearest existing folder on the way
+    is writable (folders that do not exist yet are made by the callers that make them), and an
+    existing target is a regular file that ``open(path, "wb")`` could write.
+
+    Args:
+        path: the file a save would write.
+
+    Raises:
+        ConfigError: the file name is longer than the file system allows.
+        ProtectedFileError: the folder is not writable, or the target is not a regular file or
+            is write-protected.
+        IsADirectoryError: ``path`` is a folder.
+    """
+    target = Path(os.fspath(path))
+    folder = next((p for p in (target.parent, *target.parent.parents) if p.exists()), Path("."))
+    limit = None
+    with suppress(OSError, ValueError, AttributeError):  # pathconf is POSIX; elsewhere the save will tell
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    if limit is not None and len(os.fsencode(target.name)) > limit:
+        raise ConfigError(
+            f"Cannot save to {str(target)!r}: its name is {len(os.fsencode(target.name))} bytes, "
+            f"and this file system allows {limit}; give a shorter name."
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK, effective_ids=_EFFECTIVE):
+        raise ProtectedFileError(
+            f"Cannot save to {str(target)!r}: the folder {str(folder)!r} is not writable; nothing was written."
+        )
+    return _replaceable(target)
+
+
+# os.access checks the effective user (as open does) where the platform can
+_EFFECTIVE = os.access in os.supports_effective_ids
+
+
 def _replaceable(target: Path) -> int | None:
     """The permission bits of the file at ``target`` (None if there is none), after checking that
     a save may replace it: a regular file (followed through symlinks) that ``open`` could write."""
@@ -176,7 +215,7 @@ def _replaceable(target: Path) -> int | None:
         )
     # The kernel's own check, as open(path, "wb") would meet it (mode bits, ACLs, root's rights,
     # a read-only mount), for the effective user, without opening (no event, no truncation).
-    if not os.access(target, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+    if not os.access(target, os.W_OK, effective_ids=_EFFECTIVE):
         raise ProtectedFileError(
             f"Cannot save to {str(target)!r}: it is write-protected (mode {stat.filemode(info.st_mode)}), so "
             "open(path, 'wb') would refuse too; nothing was written. Make it writable to replace it."

@@ -321,8 +321,9 @@ SECTIONS: tuple[Section, ...] = (
         Key("epochs", Integer(low=1), "1", "Passes over the training data."),
         Key("batch_size", Integer(low=1), "32", "Samples per update."),
         Key("shuffle", Boolean(), "true", "Visit the samples in a new random order each epoch."),
-        Key("verbose", Choice((0, 1, 2)), "1",
-            "0 silent; 1 a progress bar on a terminal, else one line per epoch; 2 one line per epoch. Runs of more "
+        Key("verbose", Choice((0, 1, 2, "auto")), "1",
+            "0 silent; 1 or \"auto\" (as in Python) a progress bar on a terminal, else one line per epoch; 2 one line "
+            "per epoch. Runs of more "
             "than 50 epochs print every 10% of the epochs."),
         Key("validation_split", Number(0.0, 1.0, high_open=True), "0", "The fraction of the training samples, taken from the end, held out for validation."),
     )),

@@ -584,6 +584,24 @@ class LearningRateScheduler(Callback):
         except (TypeError, ValueError):  # builtins without a signature: assume (epoch, lr)
             self._two_args = True
 
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Refuses an optimizer whose learning rate is a schedule (as Keras does): one of the two.
+
+        Args:
+            logs: unused.
+
+        Raises:
+            ConfigError: the optimizer's learning rate is a schedule, which this callback would
+                replace with numbers.
+        """
+        schedule = _optimizer_of(self.model).schedule
+        if schedule is not None:
+            raise ConfigError(
+                f"LearningRateScheduler sets the learning rate each epoch, but the optimizer's is a "
+                f"schedule ({schedule!r}) that it would silently replace. Use one or the other: drop "
+                "the callback, or give the optimizer a number."
+            )
+
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = _optimizer_of(self.model)
         lr = self.schedule(epoch, optimizer.learning_rate) if self._two_args else self.schedule(epoch)

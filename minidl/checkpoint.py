@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import runs
+from . import io, runs
 from ._checks import choice, positive_int
 from .callbacks import Callback, Logs, monitor_mode, require_reported
 from .errors import ConfigError, FormatError, MinidlError
@@ -195,6 +195,8 @@ class ModelCheckpoint(Callback):
             raise ConfigError(
                 f"ModelCheckpoint's filepath {template!r} is a folder; give a file name ending in {SUFFIX}."
             )
+        # a name too long or a folder not writable: told now, not after the first epoch trained
+        io.check_writable(_fill(template, 1, figures))
 
     def _improved(self, epoch: int, logs: Logs) -> bool:
         if self.monitor not in logs:
@@ -356,7 +358,10 @@ class BackupAndRestore(Callback):
         model = self.model
         model.set_weights(saved.get_weights())
         if model.optimizer is not None and saved.optimizer is not None:
-            model.optimizer.learning_rate = saved.optimizer.learning_rate
+            # the schedule itself when the run has one (its scale factor and step count come
+            # with the optimizer state below); the rate a callback left otherwise
+            rate = saved.optimizer.schedule
+            model.optimizer.learning_rate = saved.optimizer.learning_rate if rate is None else rate
         model.trainer.set_optimizer_state(saved.trainer.optimizer_state())
         model.set_random_state(saved.get_random_state())
         model.history.epochs = list(saved.history.epochs)
@@ -387,6 +392,7 @@ class _Rotation:
     def create(self) -> None:
         if self.directory.is_file():  # made since the callback was
             raise ConfigError(f"{str(self.directory)!r} is a file; backups need a folder.")
+        io.check_writable(self.directory / f"{self.prefix}-epoch{0:06d}{SUFFIX}")  # before any epoch
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def save(self, model: Sequential, number: int) -> Path:

@@ -278,11 +278,31 @@ def sample_weights(weights: Any, samples: int, dtype: Any) -> np.ndarray:
     return array
 
 
+def _classes_of(y: np.ndarray, labels: bool) -> np.ndarray:
+    """Each sample's class for ``class_weight``; targets that are not classes are refused."""
+    if labels:
+        return y.reshape(-1).astype(np.intp)
+    if not np.isin(y, (0, 1)).all():  # probabilities or a regression's values: no class to weigh
+        example = y.reshape(-1)[~np.isin(y.reshape(-1), (0, 1))][0]
+        raise DataError(
+            f"class_weight weighs samples by their class, but these targets are not class labels: "
+            f"they hold {float(example)!r}, where one-hot rows or 0/1 targets (or integer labels with "
+            "a sparse loss) were expected. For other targets, pass sample_weight instead."
+        )
+    return (
+        np.argmax(y, axis=1)
+        if y.ndim == 2 and y.shape[1] > 1
+        else y.reshape(len(y), -1)[:, 0].astype(np.intp)
+    )
+
+
 def class_weights(class_weight: Any, y: np.ndarray, labels: bool, dtype: Any) -> np.ndarray:
     """The sample weights ``class_weight`` gives the targets ``y``, as Keras computes them.
 
-    A sample's class is its label (integer labels), the argmax of its row (several outputs),
-    or its one output rounded (one output); a class missing from ``class_weight`` weighs 1.
+    A sample's class is its label (integer labels), the argmax of its one-hot row (several
+    outputs), or its 0/1 target (one output); a class missing from ``class_weight`` weighs 1, as
+    in Keras. Targets that are not classes (a regression's, probabilities) and classes the
+    targets cannot have are refused.
 
     Args:
         class_weight: a dict from class index (int >= 0) to weight (finite, >= 0).
@@ -294,7 +314,8 @@ def class_weights(class_weight: Any, y: np.ndarray, labels: bool, dtype: Any) ->
         One weight per sample.
 
     Raises:
-        ConfigError: ``class_weight`` is not such a dict.
+        ConfigError: ``class_weight`` is not such a dict, or names a class these targets cannot have.
+        DataError: the targets are not class labels, one-hot rows or 0/1.
     """
     if not isinstance(class_weight, dict):
         raise ConfigError(
@@ -313,12 +334,14 @@ def class_weights(class_weight: Any, y: np.ndarray, labels: bool, dtype: Any) ->
         ):
             raise ConfigError(f"class_weight[{key}] must be a finite number >= 0; received {value!r}.")
         table[int(key)] = float(value)
-    if labels:
-        classes = y.reshape(-1).astype(np.intp)
-    elif y.ndim == 2 and y.shape[1] > 1:
-        classes = np.argmax(y, axis=1)
-    else:
-        classes = np.rint(y.reshape(len(y), -1)[:, 0]).astype(np.intp)
+    classes = _classes_of(y, labels)
+    known = None if labels else int(y.shape[1]) if y.ndim == 2 and y.shape[1] > 1 else 2
+    unknown = sorted(k for k in table if known is not None and k >= known)
+    if unknown and known is not None:
+        raise ConfigError(
+            f"class_weight names class(es) {unknown}, but these targets have {known} classes "
+            f"(0 to {known - 1})."
+        )
     weights = np.ones(len(y), dtype=dtype)
     for key, value in table.items():  # one pass per listed class: a table, not a range of classes
         weights[classes == key] = value

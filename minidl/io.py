@@ -34,6 +34,7 @@ from ._archive import (
     atomic_write,
     check_index,
     check_member_sizes,
+    check_writable,
     expect_entry,
     expect_names,
     known_keys,
@@ -52,7 +53,7 @@ from .parameter import Buffer, Parameter
 if TYPE_CHECKING:
     from .model import Sequential
 
-__all__ = ["save", "load", "save_weights", "load_weights", "to_bytes", "from_bytes", "atomic_write",
+__all__ = ["save", "load", "save_weights", "load_weights", "to_bytes", "from_bytes", "atomic_write", "check_writable",
            "planned_shapes", "weight_slots",
            "FORMAT_VERSION",
            "MAX_DOCUMENT_BYTES", "MAX_FILE_BYTES", "MAX_LAYERS", "MAX_MEMBERS"]  # fmt: skip

@@ -675,7 +675,8 @@ class Sequential:
                 raise ConfigError("Pass validation_data or validation_split, not both.")
             if not isinstance(data, (tuple, list)) or len(data) != 2:
                 raise ConfigError(
-                    f"validation_data must be a pair (x_val, y_val); received {type(data).__name__}."
+                    "validation_data must be a pair (x_val, y_val) or a triple (x_val, y_val, "
+                    f"val_sample_weight); received a {type(data).__name__} of {_length(data)}."
                 )
             try:
                 return x, y, self._validate(*data)
@@ -988,3 +989,11 @@ def _is_dtype(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _length(value: Any) -> str:
+    """``"3 items"`` for a sized value, else ``"unknown length"`` (for messages)."""
+    try:
+        return f"{len(value)} items"
+    except TypeError:
+        return "unknown length"

@@ -117,6 +117,11 @@ class Optimizer(Described, ABC):
 
     @learning_rate.setter
     def learning_rate(self, value: LearningRate) -> None:
+        if isinstance(value, str) and _is_number(value):  # "0.01" from a file or a command line
+            raise ConfigError(
+                f"learning_rate must be a number, a schedule, or a schedule's name; received the string "
+                f"{value!r}: write it without quotes, learning_rate={value}."
+            )
         if isinstance(value, (Schedule, str, Mapping, type)):
             schedule = schedules.get(value)
             rate = _scheduled(schedule, 1.0, self.iterations)  # a schedule failing now fails here
@@ -679,3 +684,11 @@ class AdamW(Adam):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weight_decay": self.weight_decay}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -442,7 +442,9 @@ class Registry(Generic[T]):
     def _unknown_message(self, name: str) -> str:
         available = self.names()
         message = f"Unknown {self.kind} {name!r}."
-        close = difflib.get_close_matches(name.lower(), available, n=1, cutoff=0.5)
+        # a name that begins what was typed ("acc" for "accuracy") before one merely alike ("auc")
+        close = [n for n in available if n.startswith(name.lower())][:1] if len(name) >= 3 else []
+        close = close or difflib.get_close_matches(name.lower(), available, n=1, cutoff=0.5)
         if close:
             message += f" Did you mean {close[0]!r}?"
         return message + f" Available: {', '.join(available) or '(none)'}"

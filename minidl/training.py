@@ -240,6 +240,9 @@ class Trainer:
         self._metrics = model.metrics
         if on_nonfinite != "ignore":  # weights left non-finite before this fit: refused, not blamed on it
             check_weights_before_fit(self.guard.layers, plan.value_sum)
+        if self._metrics:  # a metric that cannot score these outputs is refused before any update
+            rows = slice(0, min(len(x), 8))
+            self.figures(y[rows], self.inference(x[rows]), with_loss=False)
         cbs = CallbackList([model.history, *callbacks], model)
         params = {
             "epochs": start + epochs, "initial_epoch": start, "steps": -(-len(x) // batch_size),

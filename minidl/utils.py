@@ -58,5 +58,5 @@ def _labels(y: Any) -> np.ndarray:
     if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array == np.round(array)).all()):
         raise DataError("to_categorical needs whole-number class labels; received fractions or NaN.")
     if array.size and array.min() < 0:
-        raise DataError(f"to_categorical needs labels >= 0; received {array.min()!r}.")
+        raise DataError(f"to_categorical needs labels >= 0; received {array.min().item()!r}.")
     return array.astype(np.intp)

@@ -130,6 +130,18 @@ def test_learning_rate_scheduler_equals_setting_the_rate_by_hand() -> None:
         model().fit(x, y, epochs=2, callbacks=[LearningRateScheduler(lambda epoch: -1.0)])
 
 
+def test_learning_rate_scheduler_refuses_a_scheduled_optimizer_before_training() -> None:
+    # it would replace the schedule with numbers, silently (Keras refuses to set a scheduled rate)
+    x, y = data()
+    m = model()
+    m.optimizer.learning_rate = minidl.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    before = m.get_weights()
+    with pytest.raises(ConfigError, match="schedule"):
+        m.fit(x, y, epochs=2, callbacks=[LearningRateScheduler(lambda epoch, lr: lr)])
+    assert m.optimizer.schedule is not None and m.optimizer.iterations == 0
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
+
+
 # --------------------------------------------------------------------------- csv, lambda
 def test_csv_logger_writes_the_history(tmp_path) -> None:
     x, y = data()

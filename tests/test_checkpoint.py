@@ -49,11 +49,12 @@ def noise_layer():
         yield cls
 
 
-def make() -> minidl.Sequential:
+def make(optimizer=None) -> minidl.Sequential:
     model = minidl.Sequential(
         [minidl.Dense(3, 5, activation="tanh"), Noise(0.05), minidl.Dense(5, 1)], seed=11
     )
-    model.compile(loss="mse", optimizer=minidl.SGD(learning_rate=0.05, momentum=0.8, nesterov=True))
+    optimizer = optimizer or minidl.SGD(learning_rate=0.05, momentum=0.8, nesterov=True)
+    model.compile(loss="mse", optimizer=optimizer)
     return model
 
 
@@ -448,3 +449,39 @@ def test_load_latest_falls_back_on_any_failure_the_file_causes(
     monkeypatch.setattr(minidl.checkpoint, "load", failing(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         load_latest(tmp_path)
+
+
+def test_backup_and_restore_keeps_a_learning_rate_schedule(tmp_path: Path) -> None:
+    # a resumed run goes on with the schedule (and its step count), not with the rate it had reached
+    def scheduled():
+        rate = minidl.schedules.get(
+            {"type": "cosine_decay", "initial_learning_rate": 0.05, "decay_steps": 30}
+        )
+        return make(minidl.optimizers.AdamW(learning_rate=rate, clipnorm=1.0))
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        scheduled().fit(X, Y, epochs=6, callbacks=[BackupAndRestore(tmp_path), Crash(3)], **FIT)
+    again = scheduled()
+    again.fit(X, Y, epochs=6, callbacks=[BackupAndRestore(tmp_path)], **FIT)
+    uninterrupted = scheduled()
+    uninterrupted.fit(X, Y, epochs=6, **FIT)
+    assert again.optimizer.schedule is not None
+    assert again.optimizer.learning_rate == uninterrupted.optimizer.learning_rate
+    assert_same_run(again, uninterrupted)
+
+
+@pytest.mark.parametrize(
+    "make_callback",
+    [
+        lambda folder: BackupAndRestore(folder, prefix="P" * 250),
+        lambda folder: ModelCheckpoint(str(folder / ("x" * 250 + "{epoch:03d}.minidl"))),
+    ],
+    ids=["BackupAndRestore", "ModelCheckpoint"],
+)
+def test_a_file_name_too_long_is_refused_before_the_first_epoch(tmp_path: Path, make_callback) -> None:
+    # the save would fail only at the first epoch's end (weights moved), naming a temporary file
+    model = make()
+    before = model.get_weights()
+    with pytest.raises(ConfigError, match="bytes, and this file system allows"):
+        model.fit(X, Y, epochs=2, callbacks=[make_callback(tmp_path / "c")], **FIT)
+    assert model.optimizer.iterations == 0 and weights_equal(before, model.get_weights())

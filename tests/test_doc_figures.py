@@ -151,3 +151,22 @@ def test_the_pages_name_every_kind_of_component() -> None:
             f"architecture.md lacks `minidl.{base}`"
         )
         assert f"| `{group}` | `minidl.{base}` |" in groups_table, f"plugins.md's group table lacks `{group}`"
+
+
+def test_the_sweep_guide_shows_the_saved_sweep_run() -> None:
+    # the guide's backend table is the benchmark suite's own rendering of the run saved beside it
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import report
+
+    workload = json.loads(_page("benchmarks-sweep.json"))["workloads"]["sweep"]
+    table = report.sweep_section(workload)[: len(workload["rows"]) + 2]
+    assert "\n".join(table) in _page("guide-sweeps.md")
+    two_workers = next(
+        r for r in workload["rows"] if r["batch"].startswith("lecture") and r["impl"] == "local, 2 workers"
+    )
+    assert f"lecture batch {two_workers['speedup']:.2f}x as fast" in _page("guide-sweeps.md").replace(
+        "\n", " "
+    )
+    assert all(r["check"] == "ok" for r in workload["rows"])

@@ -80,10 +80,11 @@ def test_class_weight_is_the_sample_weight_of_each_class() -> None:
         ("categorical_crossentropy", np.eye(3)[labels], 3, "softmax"),
         ("binary_crossentropy", (labels == 2).astype(float), 1, "sigmoid"),
     ]
+    binary = {0: 0.5, 1: 3.0}  # a one-output model has classes 0 and 1 only
     for loss, y, outputs, activation in cases:
-        weights = as_samples if outputs == 3 else np.array([table.get(int(c == 2), 1.0) for c in labels])
+        weights = as_samples if outputs == 3 else np.array([binary[int(c == 2)] for c in labels])
         a, b = _model(loss, outputs, activation), _model(loss, outputs, activation)
-        a.fit(x, y, class_weight=table, epochs=2, batch_size=6)
+        a.fit(x, y, class_weight=table if outputs == 3 else binary, epochs=2, batch_size=6)
         b.fit(x, y, sample_weight=weights, epochs=2, batch_size=6)
         for u, v in zip(a.get_weights(), b.get_weights(), strict=True):
             np.testing.assert_array_equal(u, v)
@@ -116,6 +117,8 @@ def test_validation_split_holds_out_the_weights_with_the_samples() -> None:
         ({"class_weight": [1.0, 2.0]}, ConfigError, "class_weight must be a dict"),
         ({"class_weight": {-1: 2.0}}, ConfigError, "integers >= 0"),
         ({"class_weight": {0: float("inf")}}, ConfigError, r"class_weight\[0\] must be a finite number"),
+        # a regression's targets have no classes: once silently rounded into classes 0 and 1
+        ({"class_weight": {0: 1.0, 1: 2.0}}, DataError, "not class labels.*pass sample_weight"),
     ],
 )
 def test_bad_weights_are_refused_before_anything_changes(kwargs, error, message) -> None:
@@ -147,3 +150,12 @@ def test_a_loss_called_directly_takes_weights() -> None:
     np.testing.assert_allclose(
         mse.gradient(y, p, sample_weight=w), [[-2 / 3], [0.0], [-0.5 * 8 / 3]], rtol=1e-15
     )
+
+
+def test_class_weight_for_a_class_the_targets_cannot_have_is_refused() -> None:
+    x, _ = _data(12)
+    onehot = np.eye(3)[np.arange(12) % 3]
+    m = _model("categorical_crossentropy", outputs=3, activation="softmax")
+    with pytest.raises(ConfigError, match=r"class\(es\) \[5\].*3 classes"):
+        m.fit(x, onehot, class_weight={0: 1.0, 5: 3.0}, epochs=1)
+    assert m.optimizer.iterations == 0

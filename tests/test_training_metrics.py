@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import minidl
 from minidl import Dense, Sequential, metrics
 
 # three samples, three independent labels (multi-hot), and sigmoid-like predictions
@@ -53,3 +54,17 @@ def test_binary_accuracy_is_maximised_by_early_stopping_auto_mode() -> None:
     model = Sequential([Dense(2, 1, activation="sigmoid")], seed=0)
     model.compile(loss="binary_crossentropy", metrics=["binary_accuracy"])
     assert monitor_mode("val_binary_accuracy", "auto", model, "EarlyStopping") == "max"
+
+
+def test_a_metric_that_cannot_score_the_outputs_is_refused_before_any_update() -> None:
+    # binary precision on a three-class model: found on a few samples before the first step, not
+    # after an epoch has trained (which left the weights moved and the History empty)
+    rng = np.random.default_rng(0)
+    x, labels = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
+    model = minidl.Sequential([minidl.Dense(4, 3, activation="softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["precision"])
+    before = model.get_weights()
+    with pytest.raises(minidl.MinidlError, match="macro"):
+        model.fit(x, labels, epochs=2, verbose=0)
+    assert model.optimizer.iterations == 0 and model.history.epochs == []
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from extras import require
 
 import minidl
 from minidl import SGD, Adam, AdamW, Dense, Optimizer, Parameter, Sequential, optimizers
@@ -90,7 +89,7 @@ def test_adamw_without_decay_is_adam_and_decay_is_decoupled() -> None:
 
 
 def torch_adamw_max_difference(dtype=np.float64) -> float:
-    torch = require("torch", "bench")
+    torch = pytest.importorskip("torch")  # a peer for comparison, never an extra: skipped without it
     grads = _gradients(4, 60)
     params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in _start()]
     opt = torch.optim.AdamW(params, lr=0.003, betas=(0.85, 0.995), eps=1e-8, weight_decay=0.05)
@@ -157,7 +156,7 @@ def torch_clipping_max_differences() -> dict[str, float]:
     the raw difference is of order 1e-6 * |g| / norm; multiplied back by ``norm / (norm + 1e-6)``
     ours must agree with PyTorch's to rounding.
     """
-    torch = require("torch", "bench")
+    torch = pytest.importorskip("torch")  # a peer for comparison, never an extra: skipped without it
     utils = torch.nn.utils
     worst = {
         "clipvalue": 0.0,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from extras import require
 
 import minidl
 from minidl import SGD, Adam, Dense, ReduceLROnPlateau, Sequential, config, schedules
@@ -75,7 +74,7 @@ def test_keras_boundaries_and_warm_up_by_hand() -> None:
 
 
 def torch_rates(make, steps: int, lr0: float) -> np.ndarray:
-    torch = require("torch", "bench")
+    torch = pytest.importorskip("torch")  # a peer for comparison, never an extra: skipped without it
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr0)
     scheduler = make(torch.optim.lr_scheduler, opt)

@@ -501,7 +501,13 @@ class Sequential:
         return self._trainer.train_step(x, y)
 
     def train_on_batch(
-        self, x: Any, y: Any, *, return_dict: bool = False
+        self,
+        x: Any,
+        y: Any,
+        *,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """One update on the batch ``(x, y)``, with the step ``fit`` takes (as Keras's ``train_on_batch``).
 
@@ -513,6 +519,8 @@ class Sequential:
         Args:
             x: the batch's inputs (checked as in ``fit``).
             y: the batch's targets.
+            sample_weight: one weight (>= 0) per sample of the batch, as in ``fit``.
+            class_weight: ``{class: weight}``, as in ``fit`` (not with ``sample_weight``).
             return_dict: return ``{"loss": ..., "<metric>": ...}`` instead of the loss, or
                 ``[loss, metric, ...]`` when there are metrics.
 
@@ -521,9 +529,10 @@ class Sequential:
         """
         self._require_compiled("train")
         x, y = self._validate(x, y)
+        weights = self._fit_weights(x, y, sample_weight, class_weight)
         set_training(self._layers, True)
         try:
-            figures = {"loss": self._trainer.train_step(x, y)}
+            figures = {"loss": self._trainer.weighted_step(x, y, weights)}
         finally:
             set_training(self._layers, False)
         if self._metrics:
@@ -531,13 +540,14 @@ class Sequential:
         return _shaped(figures, return_dict)
 
     def test_on_batch(
-        self, x: Any, y: Any, *, return_dict: bool = False
+        self, x: Any, y: Any, *, sample_weight: Any = None, return_dict: bool = False
     ) -> float | list[float] | dict[str, float]:
         """The loss and metrics of one batch, weights unchanged (Keras's ``test_on_batch``).
 
         Args:
             x: the batch's inputs.
             y: the batch's targets.
+            sample_weight: one weight (>= 0) per sample for the loss, as in ``evaluate``.
             return_dict: return ``{"loss": ..., "<metric>": ...}``.
 
         Returns:
@@ -545,7 +555,9 @@ class Sequential:
         """
         self._require_compiled("evaluate")
         x, y = self._validate(x, y)
-        return _shaped(self._trainer.figures(y, self.predict_on_batch(x), with_loss=True), return_dict)
+        weights = None if sample_weight is None else self._as_weights(sample_weight, len(x))
+        figures = self._trainer.figures(y, self.predict_on_batch(x), with_loss=True, sample_weight=weights)
+        return _shaped(figures, return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """The outputs for one batch, computed in one pass, layers in inference mode.

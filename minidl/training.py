@@ -173,6 +173,27 @@ class Trainer:
         finally:
             self._weighting = self._plan = None
 
+    def weighted_step(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        """``train_step`` on one batch whose loss weighs each sample (``train_on_batch``'s weights).
+
+        Without weights it is ``train_step`` itself; with them, the step a weighted ``fit`` takes
+        on a batch of these rows.
+
+        Args:
+            x: a batch of validated inputs.
+            y: the batch's validated targets.
+            sample_weight: one validated weight per sample, or None.
+
+        Returns:
+            The batch's (weighted) loss, measured before the update.
+        """
+        if sample_weight is None:
+            return self.train_step(x, y)
+        with self.weighted(sample_weight, None, shuffle=False):
+            if self._weighting is not None:  # always, inside weighted() with weights
+                self._weighting.current = sample_weight
+            return self.train_step(x, y)
+
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         """One update on the batch ``(x, y)`` (already validated arrays); returns its loss.
 

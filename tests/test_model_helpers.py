@@ -68,6 +68,28 @@ def test_train_on_batch_is_fits_step() -> None:
     assert stepped.history.epochs == [] and all(not layer.training for layer in stepped.layers)
 
 
+def test_weighted_train_and_test_on_batch_are_fits_and_evaluates() -> None:
+    # Keras's train_on_batch(x, y, sample_weight=, class_weight=): the step of a weighted fit
+    x, y = batch()
+    w = np.linspace(0.0, 2.0, len(x))
+    stepped, fitted = classifier(), classifier()
+    loss = stepped.train_on_batch(x, y, sample_weight=w, return_dict=True)["loss"]
+    history = fitted.fit(x, y, sample_weight=w, epochs=1, batch_size=len(x), shuffle=False, verbose=0)
+    for a, b in zip(stepped.get_weights(), fitted.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert loss == pytest.approx(history.history["loss"][0], abs=1e-12)
+    assert stepped.trainer.plan().value_and_gradient == stepped.loss.value_and_gradient  # unweighted again
+    table = {0: 0.5, 2: 3.0}
+    by_class, by_sample = classifier(), classifier()
+    by_class.train_on_batch(x, y, class_weight=table)
+    by_sample.train_on_batch(x, y, sample_weight=[table.get(int(c), 1.0) for c in np.argmax(y, 1)])
+    assert all(np.array_equal(a, b) for a, b in zip(by_class.get_weights(), by_sample.get_weights()))
+    tested = stepped.test_on_batch(x, y, sample_weight=w, return_dict=True)
+    assert tested == stepped.evaluate(x, y, sample_weight=w, return_dict=True)
+    with pytest.raises(DataError, match="one weight per sample"):
+        stepped.train_on_batch(x, y, sample_weight=w[:3])
+
+
 def test_train_on_batch_uses_the_trainers_step(monkeypatch: pytest.MonkeyPatch) -> None:
     model = classifier()
     calls = []

@@ -56,6 +56,7 @@ __all__ = [
     "LocalBackend",
     "RayBackend",
     "BACKENDS",
+    "RESULTS_EVERY",
     "make_backend",
     "parse_grid",
     "parse_values",
@@ -67,6 +68,10 @@ __all__ = [
 
 #: The backends a sweep can name.
 BACKENDS = ("local", "ray", "serial")
+#: While a sweep runs, results.csv and results.md are rewritten at most this often (seconds);
+#: each trial's own record is written the moment it finishes, and the files are complete at the
+#: end. Rewriting them after every trial read every record each time: quadratic in the trials.
+RESULTS_EVERY = 2.0
 _SECTIONS = ("model", "compile", "fit", "data")
 # Where a key without its section lives (``epochs`` is ``fit.epochs``), for keys that may be
 # absent from a configuration; keys present in one section only are found there too.
@@ -912,6 +917,8 @@ def sweep(
         progress.consider(record, by_id[trial_id].values)
         progress.failed += record["status"] != "ok"
 
+    written = [time.perf_counter()]  # when results.csv and results.md were last rewritten
+
     def finish(final: bool) -> SweepResult:
         return _write_results(folder, plan, records, source, metric, higher, target, keys, n_seeds, final)
 
@@ -926,7 +933,10 @@ def sweep(
             _write(folder / "trials" / f"{trial.id}.json", json.dumps(_finite(entry), indent=1))
         records[trial.id] = entry
         progress.update(record, trial.values)
-        finish(False)
+        now = time.perf_counter()
+        if now - written[0] >= RESULTS_EVERY:  # each rewrite reads every record: not after each trial
+            finish(False)
+            written[0] = now
 
     tasks = [
         {"id": t.id, "seed": t.seed, "config": t.config, "source": source, "threads": threads} for t in todo
@@ -981,8 +991,9 @@ def _write_results(
     folder: Path, plan: list[Trial], records: dict[str, dict[str, Any]], source: str, metric: str,
     higher: bool, target: float | None, keys: list[str], seeds: int, final: bool,
 ) -> SweepResult:  # fmt: skip
-    """Rewrites results.csv and results.md from the records (after every trial) and, when
-    ``final``, copies the best trial's model to best.minidl."""
+    """Rewrites results.csv and results.md from the records (every ``RESULTS_EVERY`` seconds
+    while the sweep runs, and at its end) and, when ``final``, copies the best trial's model to
+    best.minidl."""
     rows = _rows(plan, records)
     figures = sorted({k for r in records.values() for k in r["figures"]}, key=lambda k: (k != metric, k))
     columns = ["trial", "status", "seed", *keys, *figures, "epochs_run", "seconds", "worker", "error"]

@@ -104,7 +104,7 @@ def test_the_cnn_guide_quotes_the_digits_mlp_range() -> None:
     assert (round(100 * min(accuracies), 1), round(100 * max(accuracies), 1)) == (low, high)
 
 
-# the rows of the benchmark page's goals table and the targets of the run saved in benchmarks.json
+# the rows of the benchmark page's goals table and the targets of the run saved in benchmarks-2026-12-01.json
 BENCHMARK_ROWS = {
     "W1: minidl step / the lecture's numpy step": "W1: minidl step / lecture's numpy step",
     "W1: PyTorch step / minidl step": "W1: PyTorch step / minidl step",
@@ -120,8 +120,8 @@ BENCHMARK_ROWS = {
 
 
 def test_the_benchmark_goals_table_is_the_saved_run() -> None:
-    # the last run of the table is the one saved in full in benchmarks.json
-    saved = {t["target"]: t for t in json.loads(_page("benchmarks.json"))["targets"]}
+    # the last run of the table is the one saved in full in benchmarks-2026-12-01.json
+    saved = {t["target"]: t for t in json.loads(_page("benchmarks-2026-12-01.json"))["targets"]}
     rows = {
         cells[0]: cells
         for line in _page("benchmarks.md").splitlines()
@@ -160,7 +160,7 @@ def test_the_sweep_guide_shows_the_saved_sweep_run() -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import report
 
-    workload = json.loads(_page("benchmarks-sweep.json"))["workloads"]["sweep"]
+    workload = json.loads(_page("benchmarks.json"))["workloads"]["sweep"]
     table = report.sweep_section(workload)[: len(workload["rows"]) + 2]
     assert "\n".join(table) in _page("guide-sweeps.md")
     two_workers = next(
@@ -170,3 +170,23 @@ def test_the_sweep_guide_shows_the_saved_sweep_run() -> None:
         "\n", " "
     )
     assert all(r["check"] == "ok" for r in workload["rows"])
+
+
+def _as_section(results_md: str) -> str:
+    """results.md as the benchmark page holds it: without its title, headings one level down."""
+    body = results_md.split("\n", 2)[2]  # the title line and the blank line after it
+    return re.sub(r"^(#+) ", r"#\1 ", body, flags=re.MULTILINE)
+
+
+def test_the_latest_full_run_section_is_the_saved_run() -> None:
+    # the page's "Latest full run" is results.md of the run saved in benchmarks.json, verbatim
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import report
+
+    saved = json.loads(_page("benchmarks.json"))
+    page = _page("benchmarks.md")
+    section = page[page.index("## Latest full run") :]
+    assert _as_section(report.markdown(saved)) in section
+    assert {"W1", "W2", "W3", "W4", "W5", "W6", "scaling", "memory", "sweep"} <= set(saved["workloads"])

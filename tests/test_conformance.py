@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layer_support import Scale
 
 import minidl
 from minidl import SGD, Activation, Layer, Loss, Optimizer, Parameter, testing
@@ -412,24 +413,6 @@ def test_a_right_derivative_of_large_values_passes() -> None:
 
 
 # --------------------------------------------------------------------------- layers with weights
-class Scale(Layer):
-    """A plugin layer with weights in the build protocol: y = x * w, w of the sample's shape."""
-
-    def build(self, input_shape, rng, dtype):
-        self.w = Parameter(rng.uniform(0.5, 1.5, input_shape).astype(dtype), name="scale")
-
-    def parameters(self):
-        return [self.w]
-
-    def forward(self, x):
-        self.x = x
-        return x * self.w.value
-
-    def backward(self, grad_output):
-        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
-        return grad_output * self.w.value
-
-
 class ForgetsItsParameters(Scale):
     def parameters(self):
         return []
@@ -534,6 +517,7 @@ import importlib.util, json, sys
 import numpy as np
 from minidl import testing
 
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0])  # the tests' support modules, as pytest finds them
 spec = importlib.util.spec_from_file_location("conformance_cases", sys.argv[1])
 cases = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cases)

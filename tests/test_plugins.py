@@ -3,6 +3,7 @@ METADATA and entry_points.txt, and the plugin's module, in a folder put on ``sys
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layer_support import Scale
 
 import minidl
 import minidl.cli
@@ -367,6 +369,7 @@ def test_get_accepts_every_identifier_form() -> None:
 
 # --------------------------------------------------------------------------- more of the rules
 CANARY = """
+import inspect
 import os
 import re
 open(os.environ["MINIDL_CANARY"], "w").close()  # proves the module was imported
@@ -561,7 +564,8 @@ def test_minidl_plugins_shows_every_status(site: Site, capsys: pytest.CaptureFix
     )
 
 
-BROKEN_PLUGINS = '''
+BROKEN_PLUGINS = (
+    '''
 import numpy as np
 from minidl import Activation, Layer, Metric, Parameter
 
@@ -602,28 +606,15 @@ class NaNMetric(Metric):
         return float("nan")
 
 
-class Scale(Layer):
-    """A layer with weights, in the build protocol."""
-
-    def build(self, input_shape, rng, dtype):
-        self.w = Parameter(rng.uniform(0.5, 1.5, input_shape).astype(dtype), name="scale")
-
-    def parameters(self):
-        return [self.w]
-
-    def forward(self, x):
-        self.x = x
-        return x * self.w.value
-
-    def backward(self, grad_output):
-        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
-        return grad_output * self.w.value
-
+'''
+    + inspect.getsource(Scale)
+    + """
 
 class ForgetfulScale(Scale):
     def parameters(self):
         return []
-'''
+"""
+)
 
 BROKEN_GROUPS = {
     "minidl.activations": {

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from layer_support import Scale
 
 import minidl
-from minidl import ConfigError, Dense, Input, Layer, Parameter, Sequential, ShapeError
+from minidl import ConfigError, Dense, Input, Layer, Sequential, ShapeError
 
 
 def data(samples: int = 12, features: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -134,24 +135,6 @@ def test_optimizer_state_is_public() -> None:
 
 
 # --------------------------------------------------------------------------- a plugin author's layer
-class Scale(Layer):
-    """y = x * w, one weight per feature, created from the input shape."""
-
-    def build(self, input_shape, rng, dtype):
-        self.w = Parameter(rng.uniform(0.5, 1.5, input_shape).astype(dtype), name="scale")
-
-    def parameters(self):
-        return [self.w]
-
-    def forward(self, x):
-        self.x = x
-        return x * self.w.value
-
-    def backward(self, grad_output):
-        np.add.reduce(grad_output * self.x, axis=0, out=self.w.grad)
-        return grad_output * self.w.value
-
-
 def test_a_layer_with_weights_is_built_by_the_model_whatever_its_author_wrote(tmp_path: Path) -> None:
     minidl.layers.register("scale_for_test")(Scale)
     try:
